@@ -1,0 +1,364 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ModelFormatError } from '../errors/errors';
+import { SeededRng } from '../rng/seeded-rng';
+import {
+  BatchNormLayer,
+  Conv2DLayer,
+  LayerSpec,
+  NetworkSpec,
+  explicitPadding,
+  isTrainableParam,
+  outputShape,
+  paramShapes,
+} from './layers';
+
+export type ForwardMode = 'train' | 'eval';
+
+/** Per-channel statistics of one BatchNorm layer, keyed by layer index. */
+export interface BatchStats {
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
+export type BatchStatsMap = Map<number, BatchStats>;
+
+export interface ForwardOptions {
+  /** train: BatchNorm normalises with batch statistics (or `bnStats`); eval: running statistics. */
+  mode: ForwardMode;
+  /**
+   * Train mode only: reuse these statistics instead of the batch's own (METHODS 9.3: the
+   * adversarial and bound passes reuse the clean batch's statistics).
+   */
+  bnStats?: BatchStatsMap;
+  /** Collect the batch statistics computed in train mode. */
+  collectStats?: boolean;
+  /** Stop after layer `end - 1` (exclusive end index). */
+  end?: number;
+  /** Start at layer `start`; the input is then that layer's input. */
+  start?: number;
+}
+
+export interface ForwardResult {
+  output: tf.Tensor;
+  /** Activations at named taps. */
+  taps: Record<string, tf.Tensor>;
+  /** Batch statistics, when collected. */
+  bnStats: BatchStatsMap;
+}
+
+export type InitScheme = 'default' | 'ibp';
+
+/** Per-channel scale and shift of a BatchNorm layer viewed as an affine map. */
+export interface AffineBn {
+  scale: tf.Tensor1D;
+  shift: tf.Tensor1D;
+}
+
+/**
+ * A feed-forward network in CertKD's IR: the spec plus one tf.Variable per parameter.
+ * Bounds, attacks, losses and the certifier all work on this type.
+ */
+export class Network {
+  /** Input shape of each layer (index i) and, at index layers.length, the output shape. */
+  readonly shapes: number[][];
+  private readonly vars: Map<string, tf.Variable>;
+
+  private constructor(
+    readonly spec: NetworkSpec,
+    vars: Map<string, tf.Variable>,
+  ) {
+    this.shapes = inferShapes(spec);
+    this.vars = vars;
+  }
+
+  get layers(): readonly LayerSpec[] {
+    return this.spec.layers;
+  }
+
+  get inputShape(): number[] {
+    return this.spec.inputShape;
+  }
+
+  get outputShape(): number[] {
+    return this.shapes[this.shapes.length - 1];
+  }
+
+  /** Build a network with freshly initialised parameters (values drawn from `rng`). */
+  static create(spec: NetworkSpec, rng: SeededRng, init: InitScheme = 'default'): Network {
+    const shapes = inferShapes(spec);
+    const values = new Map<string, tf.Tensor>();
+    const lastLinear = lastLinearIndex(spec.layers);
+    spec.layers.forEach((layer, i) => {
+      const ps = paramShapes(layer, shapes[i]);
+      for (const [name, shape] of Object.entries(ps)) {
+        values.set(paramKey(i, name), tf.tensor(initValues(layer, name, shape, rng, init, i === lastLinear), shape));
+      }
+    });
+    return Network.fromTensors(spec, values);
+  }
+
+  /** Wrap given parameter tensors (which it takes ownership of) after checking their shapes. */
+  static fromTensors(spec: NetworkSpec, values: Map<string, tf.Tensor>, source = 'network'): Network {
+    const shapes = inferShapes(spec);
+    const vars = new Map<string, tf.Variable>();
+    const expected = new Set<string>();
+    try {
+      spec.layers.forEach((layer, i) => {
+        for (const [name, shape] of Object.entries(paramShapes(layer, shapes[i]))) {
+          const key = paramKey(i, name);
+          expected.add(key);
+          const v = values.get(key);
+          if (!v) throw new ModelFormatError(`missing parameter '${key}' (layer ${i}, ${layer.kind})`, source);
+          if (!sameShape(v.shape, shape)) {
+            throw new ModelFormatError(
+              `parameter '${key}' has shape [${v.shape}] but layer ${i} (${layer.kind}) needs [${shape}]`,
+              source,
+            );
+          }
+          if (v.dtype !== 'float32') throw new ModelFormatError(`parameter '${key}' has dtype ${v.dtype}, expected float32`, source);
+          vars.set(key, tf.variable(v, isTrainableParam(name), `${key}_${uid()}`));
+        }
+      });
+      for (const key of values.keys()) {
+        if (!expected.has(key)) throw new ModelFormatError(`unexpected parameter '${key}'`, source);
+      }
+    } catch (e) {
+      vars.forEach((v) => v.dispose());
+      throw e;
+    } finally {
+      values.forEach((v) => v.dispose());
+    }
+    return new Network(spec, vars);
+  }
+
+  /** A deep copy with its own variables. */
+  clone(): Network {
+    const values = new Map<string, tf.Tensor>();
+    this.vars.forEach((v, k) => values.set(k, v.clone()));
+    return Network.fromTensors(structuredClone(this.spec), values);
+  }
+
+  param(layer: number, name: string): tf.Variable {
+    const v = this.vars.get(paramKey(layer, name));
+    if (!v) throw new ConfigError(`layer ${layer} (${this.spec.layers[layer]?.kind}) has no parameter '${name}'`);
+    return v;
+  }
+
+  hasParam(layer: number, name: string): boolean {
+    return this.vars.has(paramKey(layer, name));
+  }
+
+  /** All parameters keyed 'layers.<i>.<name>', in layer order. */
+  namedParams(): [string, tf.Variable][] {
+    return [...this.vars.entries()];
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.vars.values()].filter((v) => v.trainable);
+  }
+
+  /** Conv and dense kernels (the weights regularised by L1 and re-initialised by IBP init). */
+  kernels(): tf.Variable[] {
+    return this.spec.layers.flatMap((l, i) => (l.kind === 'conv2d' || l.kind === 'dense' ? [this.param(i, 'kernel')] : []));
+  }
+
+  /** Copy parameter values from another network of the same architecture. */
+  assign(from: Network): void {
+    for (const [k, v] of from.vars) {
+      const mine = this.vars.get(k);
+      if (!mine || !sameShape(mine.shape, v.shape)) throw new ConfigError(`cannot assign parameter ${k}: architectures differ`);
+      mine.assign(v);
+    }
+  }
+
+  /** Index of the layer that holds the named tap. */
+  tapIndex(name: string): number {
+    const i = this.spec.layers.findIndex((l) => l.kind === 'tap' && l.name === name);
+    if (i >= 0) return i;
+    if (name === 'penultimate') {
+      const j = lastLinearIndex(this.spec.layers);
+      if (j >= 0) return j; // the input of the last dense layer
+    }
+    const names = this.spec.layers.flatMap((l) => (l.kind === 'tap' ? [l.name] : []));
+    throw new ConfigError(`no feature tap named '${name}' (taps: ${names.join(', ') || 'none'}; 'penultimate' is always available)`);
+  }
+
+  /** Width (flattened size) of the activation entering layer `i`. */
+  widthAt(i: number): number {
+    return this.shapes[i].reduce((a, b) => a * b, 1);
+  }
+
+  /** BatchNorm layer i as a per-channel affine map, with running stats or the given ones. */
+  bnAffine(i: number, stats?: BatchStats): AffineBn {
+    const layer = this.spec.layers[i] as BatchNormLayer;
+    return tf.tidy(() => {
+      const mean = stats ? stats.mean : this.param(i, 'movingMean');
+      const variance = stats ? stats.variance : this.param(i, 'movingVariance');
+      const scale = tf.div(this.param(i, 'gamma'), tf.sqrt(tf.add(variance, layer.epsilon))) as tf.Tensor1D;
+      const shift = tf.sub(this.param(i, 'beta'), tf.mul(mean, scale)) as tf.Tensor1D;
+      return { scale, shift };
+    });
+  }
+
+  /** Run layers [start, end) on x. Returns the output, tap activations and batch statistics. */
+  forward(x: tf.Tensor, opts: ForwardOptions = { mode: 'eval' }): ForwardResult {
+    const start = opts.start ?? 0;
+    const end = opts.end ?? this.spec.layers.length;
+    const taps: Record<string, tf.Tensor> = {};
+    const bnStats: BatchStatsMap = new Map();
+    const penultimate = lastLinearIndex(this.spec.layers);
+    let h = x;
+    for (let i = start; i < end; i++) {
+      const layer = this.spec.layers[i];
+      if (i === penultimate && !('penultimate' in taps)) taps.penultimate = h;
+      if (layer.kind === 'tap') {
+        taps[layer.name] = h;
+        continue;
+      }
+      h = this.applyLayer(i, h, opts, bnStats);
+    }
+    return { output: h, taps, bnStats };
+  }
+
+  /** Logits in eval mode (convenience for attacks and evaluation). */
+  predict(x: tf.Tensor): tf.Tensor2D {
+    return this.forward(x, { mode: 'eval' }).output as tf.Tensor2D;
+  }
+
+  /** Apply layer i to h. */
+  applyLayer(i: number, h: tf.Tensor, opts: ForwardOptions, bnStats?: BatchStatsMap): tf.Tensor {
+    const layer = this.spec.layers[i];
+    switch (layer.kind) {
+      case 'normalize': {
+        const c = layer.mean.length;
+        const shape = h.rank === 4 ? [1, 1, 1, c] : [1, c];
+        return tf.div(tf.sub(h, tf.tensor(layer.mean, shape)), tf.tensor(layer.std, shape));
+      }
+      case 'conv2d': {
+        const y = tf.conv2d(h as tf.Tensor4D, this.param(i, 'kernel') as tf.Tensor4D, layer.strides, convPad(layer, this.shapes[i]));
+        return layer.useBias ? tf.add(y, this.param(i, 'bias')) : y;
+      }
+      case 'dense': {
+        const y = tf.matMul(h as tf.Tensor2D, this.param(i, 'kernel') as tf.Tensor2D);
+        return layer.useBias ? tf.add(y, this.param(i, 'bias')) : y;
+      }
+      case 'batchnorm': {
+        let stats: BatchStats | undefined;
+        if (opts.mode === 'train') {
+          stats = opts.bnStats?.get(i);
+          if (!stats) {
+            const axes = h.rank === 4 ? [0, 1, 2] : [0];
+            const m = tf.moments(h, axes);
+            stats = { mean: m.mean as tf.Tensor1D, variance: m.variance as tf.Tensor1D };
+          }
+          if (opts.collectStats && bnStats) bnStats.set(i, stats);
+        }
+        const { scale, shift } = this.bnAffine(i, stats);
+        return tf.add(tf.mul(h, scale), shift);
+      }
+      case 'relu':
+        return tf.relu(h);
+      case 'flatten':
+        return tf.reshape(h, [h.shape[0], -1]);
+      case 'avgpool':
+        return tf.avgPool(h as tf.Tensor4D, layer.poolSize, layer.strides, 'valid');
+      case 'tap':
+        return h;
+    }
+  }
+
+  /**
+   * Update BatchNorm running statistics from a train-mode pass (momentum as in Keras:
+   * running = momentum * running + (1 - momentum) * batch; variance unbiased as in PyTorch).
+   */
+  updateRunningStats(stats: BatchStatsMap, batchSize: number, elementsPerChannel = batchSize): void {
+    tf.tidy(() => {
+      for (const [i, s] of stats) {
+        const layer = this.spec.layers[i] as BatchNormLayer;
+        const m = layer.momentum;
+        const n = elementsPerChannel;
+        const unbiased = n > 1 ? tf.mul(s.variance, n / (n - 1)) : s.variance;
+        const rm = this.param(i, 'movingMean');
+        const rv = this.param(i, 'movingVariance');
+        rm.assign(tf.add(tf.mul(rm, m), tf.mul(s.mean, 1 - m)));
+        rv.assign(tf.add(tf.mul(rv, m), tf.mul(unbiased, 1 - m)));
+      }
+    });
+  }
+
+  /** Number of elements per channel that a BatchNorm layer's statistics average over. */
+  bnElementsPerChannel(i: number, batch: number): number {
+    const s = this.shapes[i];
+    return s.length === 3 ? batch * s[0] * s[1] : batch;
+  }
+
+  paramCount(): number {
+    let n = 0;
+    this.vars.forEach((v) => (n += v.trainable ? v.size : 0));
+    return n;
+  }
+
+  dispose(): void {
+    this.vars.forEach((v) => v.dispose());
+    this.vars.clear();
+  }
+}
+
+export function paramKey(layer: number, name: string): string {
+  return `layers.${layer}.${name}`;
+}
+
+/** Padding argument for tf.conv2d (explicit padding as NHWC pairs). */
+export function convPad(layer: Conv2DLayer, inShape: number[]): 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]] {
+  if (layer.padding === 'valid') return 'valid';
+  const p = explicitPadding(layer, inShape);
+  if (layer.padding === 'same' && p[0][0] === p[0][1] && p[1][0] === p[1][1]) return 'same';
+  return [[0, 0], p[0], p[1], [0, 0]];
+}
+
+/** Input shape of every layer plus the final output shape; throws ConfigError if inconsistent. */
+export function inferShapes(spec: NetworkSpec): number[][] {
+  const shapes: number[][] = [spec.inputShape.slice()];
+  let s = spec.inputShape.slice();
+  spec.layers.forEach((layer, i) => {
+    const rank = s.length;
+    const needsImage = layer.kind === 'conv2d' || layer.kind === 'avgpool';
+    if (needsImage && rank !== 3) throw new ConfigError(`layer ${i} (${layer.kind}) needs an [H, W, C] input, got [${s}]`);
+    if (layer.kind === 'dense' && rank !== 1) throw new ConfigError(`layer ${i} (dense) needs a flat input, got [${s}]: add a flatten layer`);
+    if (layer.kind === 'normalize' && layer.mean.length !== s[rank - 1] && layer.mean.length !== 1) {
+      throw new ConfigError(`layer ${i} (normalize) has ${layer.mean.length} channels, input has ${s[rank - 1]}`);
+    }
+    s = outputShape(layer, s);
+    if (s.some((d) => !(d > 0))) throw new ConfigError(`layer ${i} (${layer.kind}) produces an empty output [${s}]`);
+    shapes.push(s);
+  });
+  return shapes;
+}
+
+/** Index of the last dense layer (the head g of METHODS 7), or -1. */
+export function lastLinearIndex(layers: readonly LayerSpec[]): number {
+  for (let i = layers.length - 1; i >= 0; i--) if (layers[i].kind === 'dense') return i;
+  return -1;
+}
+
+function initValues(layer: LayerSpec, name: string, shape: number[], rng: SeededRng, init: InitScheme, isLast: boolean): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  if (name === 'gamma' || name === 'movingVariance') return out.fill(1);
+  if (name !== 'kernel') return out; // biases, beta, running mean: zero
+  const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  // Shi et al. 2021 IBP init: N(0, (sqrt(2 pi) / fan_in)^2) for every layer but the last;
+  // otherwise He-normal, which keeps activations at unit scale through ReLUs.
+  const sigma = init === 'ibp' && !isLast ? Math.sqrt(2 * Math.PI) / fanIn : Math.sqrt(2 / fanIn);
+  for (let k = 0; k < n; k++) out[k] = rng.normal() * sigma;
+  void layer;
+  return out;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+let counter = 0;
+function uid(): number {
+  return counter++;
+}
