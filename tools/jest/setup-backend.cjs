@@ -4,3 +4,5 @@ const tf = require('@tensorflow/tfjs');
 const name = process.env.CERTKD_TEST_BACKEND || 'cpu';
 if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
 tf.setBackend(name);
+// The cpu backend greets Node users once with advice to install tfjs-node; keep test output clean.
+if (tf.getBackend() === 'cpu') tf.backend().firstUse = false;

@@ -1,1 +1,22 @@
-export {};
+export { linfBox, disposeBox, clipToBox, halfWidth, uniformInBox } from './box';
+export { attackLogits, perSampleCrossEntropy, lossAndInputGrad, lossAt, detach, type LossAndGrad } from './objective';
+export { Fgsm, type FgsmOptions } from './fgsm';
+export { Pgd, DEFAULT_PGD_OPTIONS, scheduledStep, type PgdOptions, type StepSchedule } from './pgd';
+export { ApgdCe, DEFAULT_APGD_OPTIONS, apgdCheckpoints, type ApgdOptions } from './apgd';
+export { fgsmPlugin, pgdPlugin, apgdCePlugin, fgsmOptionsSchema, pgdOptionsSchema, apgdOptionsSchema, registerAttacks } from './plugins';
+export {
+  robustAccuracy,
+  defaultEvalAttacks,
+  EVAL_PGD_OPTIONS,
+  EVAL_APGD_OPTIONS,
+  type EvalBatch,
+  type RobustAccuracy,
+  type RobustAccuracyOptions,
+} from './robust-accuracy';
+export {
+  createAttackFixture,
+  checkAttackConformance,
+  ATTACK_CONFORMANCE_CHECKS,
+  type AttackFixture,
+  type AttackConformanceCheck,
+} from './conformance';

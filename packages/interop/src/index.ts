@@ -1,1 +1,10 @@
-export {};
+export { exportOnnx, saveOnnx, DEFAULT_OPSET } from './onnx/onnx-export';
+export type { OnnxExportOptions } from './onnx/onnx-export';
+export { importOnnx, importOnnxModel, loadOnnx, loadOnnxModel, onnxToNetworkOrder } from './onnx/onnx-import';
+export type { ImportedOnnx, OnnxInputInfo } from './onnx/onnx-import';
+export { parseVnnlib, loadVnnlib, outputConstraintMatrices } from './vnnlib/vnnlib-property';
+export type { VnnlibProperty, InputBox, OutputRow, ConstraintMatrix } from './vnnlib/vnnlib-property';
+export { writeRobustnessVnnlib } from './vnnlib/vnnlib-writer';
+export type { RobustnessVnnlibOptions } from './vnnlib/vnnlib-writer';
+export { readInstancesCsv, writeInstancesCsv } from './vnnlib/instances-csv';
+export type { VnncompInstance } from './vnnlib/instances-csv';

@@ -1,1 +1,13 @@
-export {};
+export * from './recipe/schema';
+export { loadRecipe, parseRecipe } from './recipe/load-recipe';
+export type { RunContext, ModelArtifact, ModelResults, EpochRecord } from './engine/context';
+export { RunPaths } from './engine/run-paths';
+export { runRecipe, recipeHash, writeResults, type RunOptions } from './engine/run-recipe';
+export { createRegistry, BUILTIN_PACKAGES } from './engine/registry';
+export { trainStep, type StepInput, type StepOutput } from './engine/train-step';
+export { readCheckpoint, writeCheckpoint, BN_CONVENTION, type TrainCheckpoint } from './engine/checkpoint';
+export { deriveSeed } from './engine/seeds';
+export { accuracy } from './stages/accuracy';
+export { JsonlLog, MetricsCsv } from './sinks/jsonl-log';
+export { ConsoleSink } from './sinks/console-sink';
+export { renderPng, renderPlots } from './sinks/plots';

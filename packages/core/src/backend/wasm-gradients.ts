@@ -1,2 +1,131 @@
-/** Placeholder until the wasm gradient overrides land (being written now). */
-export function registerWasmGradients(): void {}
+import * as tf from '@tensorflow/tfjs-core';
+import { ConvPad, FilterGradMethod, RoundingMode, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
+
+/*
+ * The wasm backend (tfjs-backend-wasm 4.22) has no Conv2DBackpropFilter kernel, so the stock
+ * conv2d gradient cannot run there, and its Conv2DBackpropInput kernel is a scalar loop many
+ * times slower than the XNNPACK forward convolution. These gradient configs express both
+ * gradients through forward convolutions instead. tfjs keeps one gradient registry for all
+ * backends, so the configs are exact on every backend, not only on wasm.
+ */
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: ConvPad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: RoundingMode;
+}
+
+interface ConvBackpropInputAttrs extends ConvAttrs {
+  inputShape: [number, number, number, number];
+}
+
+function unitDilation(d: ConvAttrs['dilations']): boolean {
+  return d === undefined || (typeof d === 'number' ? d === 1 : d.every((v) => v === 1));
+}
+
+const conv2dGrad: tf.GradConfig = {
+  kernelName: 'Conv2D',
+  inputsToSave: ['x', 'filter'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const a = attrs as unknown as ConvAttrs;
+    if (a.dataFormat === 'NCHW') return stock.get('Conv2D')!.gradFunc(dy, saved, attrs);
+    if (!unitDilation(a.dilations)) {
+      throw new Error(`gradient of conv2d: dilation rates other than 1 are not supported (got dilations ${String(a.dilations)})`);
+    }
+    const g = dy as tf.Tensor4D;
+    return {
+      x: () => conv2dInputGrad(g, w, x.shape, a.strides, a.pad, a.dimRoundingMode),
+      filter: () => conv2dFilterGrad(x, g, w.shape, a.strides, a.pad, a.dimRoundingMode, filterMethod),
+    };
+  },
+};
+
+// conv2dTranspose's gradient needs the filter gradient of the conv it transposes.
+const conv2dBackpropInputGrad: tf.GradConfig = {
+  kernelName: 'Conv2DBackpropInput',
+  inputsToSave: ['dy', 'filter'],
+  gradFunc: (ddx, saved, attrs) => {
+    const [dy, w] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const a = attrs as unknown as ConvBackpropInputAttrs;
+    if (a.dataFormat === 'NCHW') return stock.get('Conv2DBackpropInput')!.gradFunc(ddx, saved, attrs);
+    const g = ddx as tf.Tensor4D;
+    return {
+      dy: () => tf.conv2d(g, w, a.strides, a.pad, 'NHWC', 1, a.dimRoundingMode),
+      filter: () => conv2dFilterGrad(g, dy, w.shape, a.strides, a.pad, a.dimRoundingMode, filterMethod),
+    };
+  },
+};
+
+/**
+ * a x b with either operand transposed (last two axes), the transposes done as separate
+ * kernels: wasm's BatchMatMul with transposeA or transposeB is about ten times slower than a
+ * transpose followed by a plain product.
+ */
+export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  return tf.tidy(() => tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b));
+}
+
+function swapLastAxes(t: tf.Tensor): tf.Tensor {
+  const perm = t.shape.map((_, i) => i);
+  const r = t.rank;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return tf.transpose(t, perm);
+}
+
+// Same products as the stock gradient, with the transposes materialised.
+const batchMatMulGrad: tf.GradConfig = {
+  kernelName: 'BatchMatMul',
+  inputsToSave: ['a', 'b'],
+  gradFunc: (dy, saved, attrs) => {
+    const [a, b] = saved;
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const g = dy as tf.Tensor;
+    if (!transposeA && !transposeB) return { a: () => matMulT(g, b, false, true), b: () => matMulT(a, g, true, false) };
+    if (!transposeA && transposeB) return { a: () => matMulT(g, b, false, false), b: () => matMulT(g, a, true, false) };
+    if (transposeA && !transposeB) return { a: () => matMulT(b, g, false, true), b: () => matMulT(a, g, false, false) };
+    return { a: () => matMulT(b, g, true, true), b: () => matMulT(g, a, true, true) };
+  },
+};
+
+const OVERRIDES: readonly tf.GradConfig[] = [conv2dGrad, conv2dBackpropInputGrad, batchMatMulGrad];
+
+/** The gradient configs that were registered before the overrides, to restore them. */
+const stock = new Map<string, tf.GradConfig>();
+let filterMethod: FilterGradMethod = 'conv';
+
+/**
+ * Replace the conv2d and conv2dTranspose gradients by ones built from forward kernels.
+ * Call after selecting the wasm backend; idempotent. The replacements are exact on any backend.
+ */
+export function registerWasmGradients(): void {
+  for (const cfg of OVERRIDES) {
+    if (!stock.has(cfg.kernelName)) {
+      const prev = tf.getGradient(cfg.kernelName);
+      if (!prev) throw new Error(`no stock gradient for '${cfg.kernelName}': load @tensorflow/tfjs before registering overrides`);
+      stock.set(cfg.kernelName, prev);
+    }
+    if (tf.getGradient(cfg.kernelName) !== cfg) tf.registerGradient(cfg);
+  }
+}
+
+/** Restore the gradients that registerWasmGradients replaced (tests and benchmarks). */
+export function unregisterWasmGradients(): void {
+  for (const [name, cfg] of stock) tf.registerGradient(cfg);
+  stock.clear();
+}
+
+/** Names of the kernels whose gradients registerWasmGradients replaces. */
+export function wasmGradientKernels(): string[] {
+  return OVERRIDES.map((c) => c.kernelName);
+}
+
+/** Choose the filter-gradient formulation (benchmarks); 'conv' is the measured default. */
+export function setWasmFilterGradMethod(method: FilterGradMethod): void {
+  filterMethod = method;
+}
+
+export { conv2dInputGrad, conv2dFilterGrad } from './conv-grad';
+export type { ConvPad, RoundingMode, FilterGradMethod } from './conv-grad';

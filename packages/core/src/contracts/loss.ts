@@ -28,6 +28,8 @@ export interface LossOutput {
   parts: Record<string, tf.Scalar>;
   /** Batch statistics of the clean train-mode pass, for the running-stat update. */
   bnStats?: BatchStatsMap;
+  /** Logits of the clean train-mode pass, when the loss computed them (for training accuracy). */
+  cleanLogits?: tf.Tensor2D;
 }
 
 /** A training objective; `compute` runs inside tf.variableGrads. */

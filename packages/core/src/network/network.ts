@@ -270,12 +270,12 @@ export class Network {
    * Update BatchNorm running statistics from a train-mode pass (momentum as in Keras:
    * running = momentum * running + (1 - momentum) * batch; variance unbiased as in PyTorch).
    */
-  updateRunningStats(stats: BatchStatsMap, batchSize: number, elementsPerChannel = batchSize): void {
+  updateRunningStats(stats: BatchStatsMap, batchSize: number): void {
     tf.tidy(() => {
       for (const [i, s] of stats) {
         const layer = this.spec.layers[i] as BatchNormLayer;
         const m = layer.momentum;
-        const n = elementsPerChannel;
+        const n = this.bnElementsPerChannel(i, batchSize);
         const unbiased = n > 1 ? tf.mul(s.variance, n / (n - 1)) : s.variance;
         const rm = this.param(i, 'movingMean');
         const rv = this.param(i, 'movingVariance');

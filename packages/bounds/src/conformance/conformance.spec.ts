@@ -1,0 +1,3 @@
+import { runRelaxationConformance } from './jest';
+
+runRelaxationConformance('built-in relaxations and bound methods');

@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchStatsMap, BoundOptionsLike, InputBox, LossContext } from './types';
+import { boxAround, crownIbp, ibp, specMatrix } from '@certkd/bounds';
+import { detach, detachStats } from './detach';
+import { randomStartPgd, TrainingAttackOptions } from './training-attack';
+import { headLayerIndex, headLowerBound } from './head-bounds';
+import { intervalTrace, IntervalTrace } from './interval-trace';
+import { applySpec } from './logit-differences';
+
+export interface CertifiedBatchSettings {
+  /** Attack radius eps_att = trainEpsFactor * eps. */
+  trainEpsFactor: number;
+  /** The built-in attack's settings (used when the context brings no attack). */
+  attack: TrainingAttackOptions;
+}
+
+/**
+ * One batch's shared computations for the certified losses, each made once on first use,
+ * following the batch-norm policy of METHODS 9.3: a train-mode clean pass collects the
+ * batch statistics (detached, as the reference does); the attack runs in eval mode; the
+ * adversarial and bound passes use the clean statistics.
+ */
+export class CertifiedBatch {
+  private cache = new Map<string, unknown>();
+
+  constructor(
+    readonly ctx: LossContext,
+    readonly settings: CertifiedBatchSettings,
+  ) {}
+
+  get classes(): number {
+    return this.ctx.net.outputShape[this.ctx.net.outputShape.length - 1];
+  }
+
+  /** Detached clean-batch BatchNorm statistics (empty when the network has no BatchNorm). */
+  stats(): BatchStatsMap {
+    return this.once('stats', () => {
+      const { net, x } = this.ctx;
+      let lastBn = -1;
+      net.layers.forEach((l, i) => {
+        if (l.kind === 'batchnorm') lastBn = i;
+      });
+      if (lastBn < 0) return new Map() as BatchStatsMap;
+      // Only the statistics are needed: stop after the last BatchNorm layer.
+      const { bnStats } = net.forward(x, { mode: 'train', collectStats: true, end: lastBn + 1 });
+      return detachStats(bnStats);
+    });
+  }
+
+  /** Options for bound and forward passes in train mode with the clean statistics. */
+  boundMode(): BoundOptionsLike {
+    const stats = this.stats();
+    return stats.size ? { mode: 'train', bnStats: stats } : { mode: 'eval' };
+  }
+
+  /** Spec matrices C(y): [N, K-1, K]. */
+  spec(): tf.Tensor3D {
+    return this.once('spec', () => specMatrix(this.ctx.y, this.classes));
+  }
+
+  /** The certification box B(x, eps) at the current eps, clipped to [0, 1]. */
+  box(): InputBox {
+    return this.once('box', () => boxAround(this.ctx.x, this.ctx.eps));
+  }
+
+  /** Adversarial inputs at radius trainEpsFactor * eps (detached; x itself when that radius is 0). */
+  adversarial(): tf.Tensor {
+    return this.once('adv', () => {
+      const { net, x, y, rng, attack } = this.ctx;
+      const epsAtt = this.settings.trainEpsFactor * this.ctx.eps;
+      if (!(epsAtt > 0)) return x;
+      const box = boxAround(x, epsAtt);
+      if (attack) {
+        const res = attack.run(net, x, y, box, rng);
+        res.loss.dispose();
+        return detach(res.x);
+      }
+      return detach(randomStartPgd(net, y, box, rng, this.settings.attack));
+    });
+  }
+
+  /** Logits of the adversarial inputs, train mode with the clean statistics: [N, K]. */
+  adversarialLogits(): tf.Tensor2D {
+    return this.once('advLogits', () => {
+      const o = this.boundMode();
+      return this.ctx.net.forward(this.adversarial(), { mode: o.mode, bnStats: o.bnStats }).output as tf.Tensor2D;
+    });
+  }
+
+  /** z(x_adv) = C(y) f(x_adv): [N, K-1]. */
+  adversarialDifferences(): tf.Tensor2D {
+    return this.once('zAdv', () => applySpec(this.spec(), this.adversarialLogits()));
+  }
+
+  /** IBP lower bounds of z over the box, with elision (bounds' ibp): [N, K-1]. */
+  ibpLower(): tf.Tensor2D {
+    return this.once('ibpLower', () => {
+      if (this.cache.has('trace')) return this.traceLower();
+      return ibp(this.ctx.net, this.box(), { ...this.boundMode(), spec: this.spec() }).lower as tf.Tensor2D;
+    });
+  }
+
+  /** CROWN-IBP lower bounds of z over the box, with elision: [N, K-1]. */
+  crownIbpLower(): tf.Tensor2D {
+    return this.once('crownIbpLower', () => crownIbp(this.ctx.net, this.box(), { ...this.boundMode(), spec: this.spec() }).lower as tf.Tensor2D);
+  }
+
+  /**
+   * The interval trace to the head input with every ReLU's pre-activation bounds (for the
+   * regularisers). Once it exists, ibpLower() reuses it through the elided head instead of a
+   * second interval pass.
+   */
+  trace(): IntervalTrace {
+    return this.once('trace', () => {
+      const net = this.ctx.net;
+      const end = headLayerIndex(net);
+      return intervalTrace(net, this.box(), end, this.boundMode().bnStats);
+    });
+  }
+
+  private traceLower(): tf.Tensor2D {
+    const t = this.trace();
+    return headLowerBound(this.ctx.net, t.out.centre, t.out.radius, this.spec());
+  }
+
+  private once<T>(key: string, make: () => T): T {
+    if (!this.cache.has(key)) this.cache.set(key, make());
+    return this.cache.get(key) as T;
+  }
+}

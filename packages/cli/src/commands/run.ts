@@ -1,0 +1,57 @@
+import { Command } from 'commander';
+import { BackendChoice } from '@certkd/core';
+import { ConsoleSink, JsonlLog, MetricsCsv, RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
+import { lastValueFrom, tap } from 'rxjs';
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run a training recipe (YAML or JSON): data, training, evaluation, certification, report')
+    .argument('<recipe>', 'recipe file')
+    .option('--resume', 'continue an interrupted run from its last checkpoint')
+    .option('--force', 'replace an existing run directory of the same name')
+    .option('--name <name>', 'run name (default: the recipe name)')
+    .option('--runs-dir <dir>', 'folder for runs', 'runs')
+    .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu (overrides the recipe)')
+    .option('--json', 'print every event as a JSON line on stdout')
+    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; json?: boolean }) => {
+      const recipe = loadRecipe(file);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write('\ncertkd: stopping after the current batch and writing a checkpoint (Ctrl-C again to quit at once)\n');
+          controller.abort();
+        } else {
+          process.exit(130);
+        }
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const paths = RunPaths.forRun(o.runsDir, o.name ?? recipe.name);
+      const consoleSink = new ConsoleSink();
+      let log: JsonlLog | undefined;
+      let csv: MetricsCsv | undefined;
+      try {
+        await lastValueFrom(
+          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, signal: controller.signal }).pipe(
+            tap((e) => {
+              log ??= new JsonlLog(paths.log);
+              csv ??= new MetricsCsv(paths.metrics);
+              log.write(e);
+              csv.write(e);
+              if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
+              else consoleSink.write(e);
+            }),
+          ),
+        );
+        if (!o.json) process.stderr.write(`certkd: results in ${paths.results}\n`);
+      } finally {
+        consoleSink.close();
+        log?.close();
+        csv?.close();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+    });
+}

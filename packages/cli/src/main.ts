@@ -1,0 +1,38 @@
+import { Command, CommanderError } from 'commander';
+import { CertkdError } from '@certkd/core';
+import { runCommand } from './commands/run';
+import { pluginsCommand } from './commands/plugins';
+import { extraCommands } from './commands/extra';
+
+/** Build the `certkd` program. */
+export function program(): Command {
+  const p = new Command('certkd')
+    .description('CertKD: certified training with feature distillation from empirically robust teachers')
+    .version(require('../package.json').version)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  p.addCommand(runCommand());
+  p.addCommand(pluginsCommand());
+  for (const c of extraCommands()) p.addCommand(c);
+  for (const c of p.commands) c.exitOverride();
+  return p;
+}
+
+/** Run the CLI; resolves to the exit code (0 ok, 1 failed run, 2 bad input, 130 interrupted). */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end through here with code 0.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof CertkdError) {
+      process.stderr.write(`certkd: ${e.name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`certkd: unexpected failure: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}

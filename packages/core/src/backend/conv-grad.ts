@@ -1,0 +1,139 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Padding as tf.conv2d accepts it (explicit padding as NHWC pairs). */
+export type ConvPad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+export type RoundingMode = 'floor' | 'round' | 'ceil';
+
+type Pair = [number, number];
+
+function pair(v: number | readonly number[]): Pair {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+/** Geometry of an NHWC conv with unit dilation (tfjs's own shape rules, so odd sizes match exactly). */
+function geometry(inputShape: readonly number[], filterShape: readonly number[], strides: number | readonly number[], pad: ConvPad, rounding?: RoundingMode) {
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    pair(strides),
+    1,
+    pad,
+    rounding,
+  );
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    o: info.outChannels,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+}
+
+/**
+ * Pad (positive amounts) or crop (negative amounts) the two spatial axes of an NHWC tensor;
+ * returns the tensor after cropping and the non-negative padding still to apply.
+ */
+function cropNegative(t: tf.Tensor4D, before: Pair, after: Pair): { t: tf.Tensor4D; pad: [Pair, Pair] } {
+  const cropB: Pair = [Math.max(0, -before[0]), Math.max(0, -before[1])];
+  const cropA: Pair = [Math.max(0, -after[0]), Math.max(0, -after[1])];
+  if (cropB[0] || cropB[1] || cropA[0] || cropA[1]) {
+    const [n, h, w, c] = t.shape;
+    t = tf.slice(t, [0, cropB[0], cropB[1], 0], [n, h - cropB[0] - cropA[0], w - cropB[1] - cropA[1], c]);
+  }
+  return {
+    t,
+    pad: [
+      [Math.max(0, before[0]), Math.max(0, after[0])],
+      [Math.max(0, before[1]), Math.max(0, after[1])],
+    ],
+  };
+}
+
+/**
+ * Gradient of tf.conv2d (NHWC, unit dilation) with respect to its input, equal to
+ * tf.conv2dTranspose(dy, w, inputShape, strides, pad) but computed by one stride-1 forward
+ * convolution: dy dilated by the stride (zeros between rows and columns), padded so the
+ * output has exactly inputShape's size, convolved with the spatially flipped kernel whose
+ * in/out channels are swapped. dy: [N, OH, OW, O], w: [KH, KW, C, O], result: inputShape.
+ */
+export function conv2dInputGrad(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  inputShape: readonly [number, number, number, number] | readonly number[],
+  strides: number | readonly number[],
+  pad: ConvPad,
+  rounding?: RoundingMode,
+): tf.Tensor4D {
+  const g = geometry(inputShape, w.shape, strides, pad, rounding);
+  return tf.tidy(() => {
+    let d: tf.Tensor4D = dy;
+    if (g.sh > 1 || g.sw > 1) {
+      // [N, OH, 1, OW, 1, O] padded to [N, OH, sh, OW, sw, O]: row oh lands at oh * sh.
+      const six = tf.reshape(dy, [g.n, g.oh, 1, g.ow, 1, g.o]);
+      const spread = tf.pad(six, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]]);
+      d = tf.reshape(spread, [g.n, g.oh * g.sh, g.ow * g.sw, g.o]);
+    }
+    // d has oh * sh rows; input row i collects d rows i + top - kh, kh in [0, KH).
+    const before: Pair = [g.kh - 1 - g.top, g.kw - 1 - g.left];
+    const after: Pair = [g.h + g.top - g.oh * g.sh, g.w + g.left - g.ow * g.sw];
+    const { t, pad: p } = cropNegative(d, before, after);
+    const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(t, wf, 1, [[0, 0], p[0], p[1], [0, 0]]);
+  });
+}
+
+/** Which formulation conv2dFilterGrad uses (both exact; speed differs by backend and shape). */
+export type FilterGradMethod = 'conv' | 'matmul';
+
+/**
+ * Gradient of tf.conv2d (NHWC, unit dilation) with respect to its filter. x: [N, H, W, C],
+ * dy: [N, OH, OW, O], result: filterShape [KH, KW, C, O].
+ * 'conv': a stride-1 convolution in which batch and channels swap roles (x as [C, H, W, N],
+ * dy as a [OH, OW, N, O] filter dilated by the stride). 'matmul': the KH*KW strided input
+ * patches side by side, times dy, in one matrix product.
+ */
+export function conv2dFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: readonly [number, number, number, number] | readonly number[],
+  strides: number | readonly number[],
+  pad: ConvPad,
+  rounding?: RoundingMode,
+  method: FilterGradMethod = 'conv',
+): tf.Tensor4D {
+  const g = geometry(x.shape, filterShape, strides, pad, rounding);
+  return tf.tidy(() => {
+    // Rows of the padded input that the forward pass read: [-top, -top + span).
+    const spanH = g.kh + (g.oh - 1) * g.sh;
+    const spanW = g.kw + (g.ow - 1) * g.sw;
+    const { t, pad: p } = cropNegative(x, [g.top, g.left], [spanH - g.h - g.top, spanW - g.w - g.left]);
+    if (method === 'conv') {
+      const xt = tf.transpose(t, [3, 1, 2, 0]) as tf.Tensor4D; // [C, H', W', N]
+      const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [OH, OW, N, O]
+      const r = tf.conv2d(xt, dyt, 1, [[0, 0], p[0], p[1], [0, 0]], 'NHWC', [g.sh, g.sw]); // [C, KH, KW, O]
+      return tf.transpose(r, [1, 2, 0, 3]) as tf.Tensor4D;
+    }
+    const xp = p[0][0] || p[0][1] || p[1][0] || p[1][1] ? tf.pad(t, [[0, 0], p[0], p[1], [0, 0]]) : t;
+    const cols: tf.Tensor[] = [];
+    for (let i = 0; i < g.kh; i++) {
+      for (let j = 0; j < g.kw; j++) {
+        const s =
+          g.sh === 1 && g.sw === 1
+            ? tf.slice(xp, [0, i, j, 0], [g.n, g.oh, g.ow, g.c])
+            : tf.stridedSlice(xp, [0, i, j, 0], [g.n, i + (g.oh - 1) * g.sh + 1, j + (g.ow - 1) * g.sw + 1, g.c], [1, g.sh, g.sw, 1]);
+        cols.push(tf.reshape(s, [g.n * g.oh * g.ow, g.c]));
+      }
+    }
+    const patches = cols.length === 1 ? cols[0] : tf.concat(cols, 1); // [N*OH*OW, KH*KW*C]
+    const dw = tf.matMul(patches as tf.Tensor2D, tf.reshape(dy, [g.n * g.oh * g.ow, g.o]) as tf.Tensor2D, true, false);
+    return tf.reshape(dw, [g.kh, g.kw, g.c, g.o]) as tf.Tensor4D;
+  });
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { PluginRegistry } from './registry';
+import { registerCore } from './register-core';
+import { ConfigError, RegistryError } from '../errors/errors';
+
+const plugin = (name: string) => ({
+  kind: 'attack' as const,
+  name,
+  description: `attack ${name}`,
+  options: z.object({ steps: z.number().int().positive().default(3) }).strict(),
+  create: (o: { steps: number }) => ({ name, steps: o.steps }),
+});
+
+describe('PluginRegistry', () => {
+  it('registers, lists by kind and creates with parsed options', () => {
+    const r = new PluginRegistry();
+    r.register(plugin('pgd'));
+    r.register(plugin('fgsm'));
+    expect(r.names('attack')).toEqual(['fgsm', 'pgd']);
+    expect(r.create<{ steps: number }>('attack', 'pgd').steps).toBe(3);
+    expect(r.create<{ steps: number }>('attack', 'pgd', { steps: 7 }).steps).toBe(7);
+  });
+
+  it('refuses a duplicate (kind, name) and names who registered it', () => {
+    const r = new PluginRegistry();
+    r.register(plugin('pgd'), '@certkd/attacks');
+    expect(() => r.register(plugin('pgd'))).toThrow(/already registered by @certkd\/attacks/);
+  });
+
+  it('answers an unknown name with the registered names', () => {
+    const r = new PluginRegistry();
+    r.register(plugin('pgd'));
+    r.register(plugin('fgsm'));
+    expect(() => r.get('attack', 'cw')).toThrow(RegistryError);
+    expect(() => r.get('attack', 'cw')).toThrow("unknown attack 'cw'; registered: fgsm, pgd");
+    expect(() => r.get('dataset', 'x')).toThrow('registered: (none)');
+  });
+
+  it('rejects invalid options with a ConfigError naming the field', () => {
+    const r = new PluginRegistry();
+    r.register(plugin('pgd'));
+    expect(() => r.create('attack', 'pgd', { steps: -1 })).toThrow(ConfigError);
+    expect(() => r.create('attack', 'pgd', { steps: -1 })).toThrow(/attack 'pgd'\.steps/);
+    expect(() => r.create('attack', 'pgd', { stepz: 2 })).toThrow(ConfigError);
+  });
+
+  it('rejects bad kinds and names', () => {
+    const r = new PluginRegistry();
+    expect(() => r.register({ ...plugin('x'), kind: 'nope' as never })).toThrow(/unknown kind/);
+    expect(() => r.register(plugin('Bad Name'))).toThrow(/kebab-case/);
+  });
+
+  it('core registers the four architectures', () => {
+    const r = new PluginRegistry();
+    registerCore(r);
+    expect(r.names('architecture')).toEqual(['cnn-medium', 'cnn-small', 'cnn7', 'mlp']);
+  });
+});

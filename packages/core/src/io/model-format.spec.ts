@@ -1,0 +1,81 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadModel, saveModel } from './model-format';
+import { Network } from '../network/network';
+import { ARCHITECTURES, architectureOptions } from '../network/architectures';
+import { SeededRng } from '../rng/seeded-rng';
+import { ModelFormatError } from '../errors/errors';
+import '../index';
+
+const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build(
+  { shape: [12, 12, 1], classes: 3, mean: [0.5], std: [0.25] },
+  architectureOptions.parse({}),
+);
+
+describe('model format', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-model-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const saved = () => {
+    const net = Network.create(spec, new SeededRng(9));
+    const out = path.join(dir, 'm');
+    saveModel(net, out, { dataset: 'synthetic', eps: 0.1 });
+    return { net, out };
+  };
+
+  it('round-trips parameters, outputs and metadata exactly', () => {
+    const { net, out } = saved();
+    const { network, metadata } = loadModel(out);
+    expect(metadata).toEqual({ dataset: 'synthetic', eps: 0.1 });
+    const x = tf.randomUniform([3, 12, 12, 1], 0, 1, 'float32', 3);
+    expect(Array.from(network.predict(x).dataSync())).toEqual(Array.from(net.predict(x).dataSync()));
+    for (const [k, v] of net.namedParams()) {
+      expect(Array.from(network.namedParams().find(([n]) => n === k)![1].dataSync())).toEqual(Array.from(v.dataSync()));
+    }
+  });
+
+  const corrupt = (edit: (json: any, out: string) => void) => {
+    const { out } = saved();
+    const file = path.join(out, 'model.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    edit(json, out);
+    fs.writeFileSync(file, JSON.stringify(json));
+    return out;
+  };
+
+  it('rejects a truncated weights file naming it', () => {
+    const { out } = saved();
+    const w = path.join(out, 'weights.bin');
+    fs.truncateSync(w, fs.statSync(w).size - 4);
+    expect(() => loadModel(out)).toThrow(ModelFormatError);
+    expect(() => loadModel(out)).toThrow(/weights.bin.*bytes but the manifest describes/);
+  });
+
+  it('rejects a weights path that leaves the directory', () => {
+    const out = corrupt((j) => (j.weightsManifest[0].paths = ['../../etc/passwd']));
+    expect(() => loadModel(out)).toThrow(/leaves the model directory/);
+    const abs = corrupt((j) => (j.weightsManifest[0].paths = ['/etc/passwd']));
+    expect(() => loadModel(abs)).toThrow(/leaves the model directory/);
+  });
+
+  it('rejects wrong shapes, dtypes, unknown layers and bad JSON', () => {
+    expect(() => loadModel(corrupt((j) => (j.weightsManifest[0].weights[0].shape = [4, 4, 1, 15])))).toThrow(/needs \[4,4,1,16\]|bytes/);
+    expect(() => loadModel(corrupt((j) => (j.weightsManifest[0].weights[0].dtype = 'int32')))).toThrow(/dtype 'int32'/);
+    expect(() => loadModel(corrupt((j) => (j.architecture.layers[1].kind = 'maxpool')))).toThrow(/architecture\.layers\.1/);
+    const { out } = saved();
+    fs.writeFileSync(path.join(out, 'model.json'), '{"format": ');
+    expect(() => loadModel(out)).toThrow(/not valid JSON/);
+    expect(() => loadModel(path.join(dir, 'missing'))).toThrow(/model.json not found/);
+  });
+
+  it('swapped weights with matching byte length are caught by shape checks', () => {
+    const out = corrupt((j) => {
+      const w = j.weightsManifest[0].weights;
+      [w[0].shape, w[1].shape] = [w[1].shape, w[0].shape];
+    });
+    expect(() => loadModel(out)).toThrow(ModelFormatError);
+  });
+});

@@ -1,0 +1,64 @@
+import { BackendInfo, FeatureTeacher, LoadedDataset, Network, PluginRegistry, DataSplit } from '@certkd/core';
+import { Recipe } from '../recipe/schema';
+import { RunPaths } from './run-paths';
+
+/** A model produced or loaded by a stage, by artifact name. */
+export interface ModelArtifact {
+  name: string;
+  network: Network;
+  architecture: string;
+  role: 'student' | 'teacher' | 'model';
+  /** Directory it is saved in. */
+  path: string;
+  /** Loss it was trained with (for reports). */
+  trainedWith?: string;
+}
+
+export interface ModelResults {
+  architecture: string;
+  role: string;
+  clean_acc?: number;
+  pgd_acc?: number;
+  apgd_acc?: number;
+  certified_acc?: number;
+  certified_by_method?: Record<string, number>;
+  certifier?: string;
+  verdicts?: Record<string, number>;
+  n_examples?: number;
+  eps?: number;
+  train_wall_s?: number;
+  trained_with?: string;
+}
+
+/** Typed context the stages pass along: data, models, results, services. */
+export interface RunContext {
+  recipe: Recipe;
+  recipeFile: string;
+  paths: RunPaths;
+  registry: PluginRegistry;
+  backend: BackendInfo;
+  dataset?: LoadedDataset;
+  /** Training split after the validation hold-out and subset. */
+  train?: DataSplit;
+  validation?: DataSplit;
+  test?: DataSplit;
+  models: Map<string, ModelArtifact>;
+  teachers: Map<string, FeatureTeacher>;
+  results: Record<string, ModelResults>;
+  /** Epoch history per train stage, for reports. */
+  history: Record<string, EpochRecord[]>;
+  signal: AbortSignal;
+  resume: boolean;
+  startedAt: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  parts: Record<string, number>;
+  train_acc: number;
+  eps: number;
+  lr: number;
+  wall_s: number;
+  val_acc?: number;
+}

@@ -1,0 +1,227 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as YAML from 'yaml';
+import { Observable, concat, defer, tap, catchError, throwError, from, switchMap } from 'rxjs';
+import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, writeFileAtomic, CancelledError } from '@certkd/core';
+import { loadTeacher } from '@certkd/teachers';
+import { Recipe, Stage } from '../recipe/schema';
+import { RunContext, ModelResults } from './context';
+import { RunPaths } from './run-paths';
+import { createRegistry } from './registry';
+import { readRunState, writeRunState, RunState } from './run-state';
+import { prepareDataStage } from '../stages/prepare-data';
+import { trainStage, modelNameOf } from '../stages/train';
+import { evaluateStage } from '../stages/evaluate';
+import { certifyStage } from '../stages/certify';
+import { loadTeacherStage } from '../stages/load-teacher';
+import { reportStage } from '../stages/report';
+
+const events = (...e: PipelineEvent[]): Observable<PipelineEvent> => from(e);
+
+export interface RunOptions {
+  recipeFile: string;
+  /** Folder holding runs (default: ./runs). */
+  runsDir?: string;
+  /** Run name (default: the recipe's). */
+  name?: string;
+  resume?: boolean;
+  /** Replace an existing run directory. */
+  force?: boolean;
+  /** Overrides the recipe's backend. */
+  backend?: BackendChoice;
+  signal?: AbortSignal;
+}
+
+export function stageLabel(s: Stage): string {
+  return s.stage;
+}
+
+export function recipeHash(recipe: Recipe): string {
+  return crypto.createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Run a recipe: an Observable of typed events. Stages run in order (prepare-data first); after
+ * each one the run state is saved, so `resume` skips finished stages and continues a
+ * train stage from its checkpoint.
+ */
+export function runRecipe(recipe: Recipe, opts: RunOptions): Observable<PipelineEvent> {
+  return defer(() => from(setup(recipe, opts))).pipe(switchMap((ctx) => execute(ctx)));
+}
+
+async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
+  const name = opts.name ?? recipe.name;
+  const paths = RunPaths.forRun(opts.runsDir ?? 'runs', name);
+  const hash = recipeHash(recipe);
+  const state = readRunState(paths.state);
+  if (fs.existsSync(paths.root) && fs.readdirSync(paths.root).length > 0) {
+    if (opts.resume) {
+      if (state && state.recipeHash !== hash) {
+        throw new ConfigError(`the recipe changed since run '${name}' started (it would not resume the same run); use a new --name`, opts.recipeFile);
+      }
+    } else if (opts.force) {
+      fs.rmSync(paths.root, { recursive: true, force: true });
+    } else {
+      throw new ConfigError(`run directory ${paths.root} already exists; use --resume to continue it, --name to start another, or --force to replace it`, opts.recipeFile);
+    }
+  }
+  fs.mkdirSync(paths.root, { recursive: true });
+  if (!fs.existsSync(paths.config)) writeFileAtomic(paths.config, YAML.stringify(recipe));
+  const registry = createRegistry(recipe.plugins, fs.existsSync(opts.recipeFile) ? require('path').dirname(opts.recipeFile) : process.cwd());
+  const backend = await loadBackend(opts.backend ?? recipe.backend);
+  const controller = new AbortController();
+  opts.signal?.addEventListener('abort', () => controller.abort());
+  return {
+    recipe,
+    recipeFile: opts.recipeFile,
+    paths,
+    registry,
+    backend,
+    models: new Map(),
+    teachers: new Map(),
+    results: state?.results ?? {},
+    history: state?.history ?? {},
+    signal: opts.signal ?? controller.signal,
+    resume: !!opts.resume && !!state,
+    startedAt: Date.now() - (opts.resume && state ? state.wall_s * 1000 : 0),
+  };
+}
+
+function execute(ctx: RunContext): Observable<PipelineEvent> {
+  const recipe = ctx.recipe;
+  const hash = recipeHash(recipe);
+  const prior = ctx.resume ? readRunState(ctx.paths.state) : undefined;
+  const state: RunState = prior ?? { recipeHash: hash, completed: [], results: {}, history: {}, wall_s: 0 };
+  const total = recipe.stages.length + 1;
+  const persist = () => {
+    state.results = ctx.results;
+    state.history = ctx.history;
+    state.wall_s = (Date.now() - ctx.startedAt) / 1000;
+    writeRunState(ctx.paths.state, state);
+    writeResults(ctx, state.wall_s);
+  };
+  const stageObs = (s: Stage, i: number): Observable<PipelineEvent> => {
+    const done = state.completed.find((c) => c.index === i);
+    const t0 = Date.now();
+    if (done) {
+      return defer(() => {
+        restoreStage(ctx, done);
+        return events({ type: 'stage-start', stage: s.stage, index: i + 1, total }, { type: 'stage-end', stage: s.stage, index: i + 1, wall_s: 0, skipped: true });
+      });
+    }
+    const body = (() => {
+      switch (s.stage) {
+        case 'train':
+        case 'train-teacher':
+        case 'train-student':
+          return trainStage(ctx, s, i);
+        case 'load-teacher':
+          return loadTeacherStage(ctx, s);
+        case 'evaluate':
+          return evaluateStage(ctx, s, i);
+        case 'certify':
+          return certifyStage(ctx, s, i);
+        case 'report':
+          return reportStage(ctx, s);
+      }
+    })();
+    return concat(
+      events({ type: 'stage-start', stage: s.stage, index: i + 1, total }),
+      body,
+      defer(() => {
+        const entry: RunState['completed'][number] = { index: i, stage: s.stage, models: [], teachers: [] };
+        if (s.stage === 'train' || s.stage === 'train-teacher' || s.stage === 'train-student') {
+          const m = ctx.models.get(modelNameOf(s))!;
+          entry.models.push({ name: m.name, role: m.role, architecture: m.architecture, path: m.path, trainedWith: m.trainedWith });
+          if (s.stage === 'train-teacher') {
+            ctx.teachers.set(m.name, loadTeacher(m.network, { tap: 'penultimate' }));
+            entry.teachers.push({ name: m.name, path: m.path, tap: 'penultimate' });
+          }
+          if (fs.existsSync(ctx.paths.checkpoint)) fs.rmSync(ctx.paths.checkpoint, { recursive: true, force: true });
+        }
+        if (s.stage === 'load-teacher') entry.teachers.push({ name: s.model, path: s.path, tap: s.tap });
+        state.completed.push(entry);
+        persist();
+        return events({ type: 'stage-end', stage: s.stage, index: i + 1, wall_s: (Date.now() - t0) / 1000 });
+      }),
+    );
+  };
+  const t0 = Date.now();
+  return concat(
+    events({ type: 'run-start', run: ctx.paths.root.split(/[\\/]/).pop()!, recipe: recipe.name, backend: ctx.backend.name, seed: recipe.seed, resumed: ctx.resume }),
+    events({ type: 'stage-start', stage: 'prepare-data', index: 0, total }),
+    prepareDataStage(ctx),
+    defer(() => events({ type: 'stage-end', stage: 'prepare-data', index: 0, wall_s: (Date.now() - t0) / 1000 })),
+    ...recipe.stages.map((s, i) => defer(() => stageObs(s, i))),
+    defer(() => {
+      persist();
+      return events({ type: 'run-end', run: ctx.paths.root.split(/[\\/]/).pop()!, wall_s: state.wall_s, status: 'ok' });
+    }),
+  ).pipe(
+    catchError((err: unknown) => {
+      const wall = (Date.now() - ctx.startedAt) / 1000;
+      state.wall_s = wall;
+      try {
+        state.results = ctx.results;
+        writeRunState(ctx.paths.state, state);
+      } catch {
+        /* keep the original error */
+      }
+      const status = err instanceof CancelledError ? 'interrupted' : 'failed';
+      const code = err instanceof CertkdError ? err.exitCode : 1;
+      return concat(
+        events({ type: 'error', stage: 'run', message: (err as Error).message, code }),
+        events({ type: 'run-end', run: ctx.paths.root.split(/[\\/]/).pop()!, wall_s: wall, status }),
+        throwError(() => err),
+      );
+    }),
+    tap({ finalize: () => disposeAll(ctx) }),
+  );
+}
+
+function restoreStage(ctx: RunContext, done: RunState['completed'][number]): void {
+  for (const m of done.models) {
+    const { network } = loadModel(m.path);
+    ctx.models.set(m.name, { name: m.name, network, architecture: m.architecture, role: m.role as 'student' | 'teacher' | 'model', path: m.path, trainedWith: m.trainedWith });
+  }
+  for (const t of done.teachers) {
+    const local = ctx.models.get(t.name);
+    ctx.teachers.set(t.name, loadTeacher(local ? local.network : t.path, { tap: t.tap }));
+  }
+}
+
+function disposeAll(ctx: RunContext): void {
+  ctx.teachers.forEach((t) => {
+    if (!ctx.models.has(t.name)) t.dispose();
+  });
+  ctx.models.forEach((m) => m.network.dispose());
+}
+
+/** results.json: RobustBench-style fields for the run's main model, plus every model's numbers. */
+export function writeResults(ctx: RunContext, wall: number): void {
+  const names = Object.keys(ctx.results);
+  const main = [...ctx.models.values()].reverse().find((m) => m.role === 'student')?.name ?? names[names.length - 1];
+  const r: ModelResults | undefined = main ? ctx.results[main] : undefined;
+  const teacher = [...ctx.models.values()].find((m) => m.role === 'teacher');
+  const out = {
+    run: ctx.paths.root.split(/[\\/]/).pop(),
+    recipe: ctx.recipe.name,
+    dataset: ctx.recipe.dataset.name,
+    model: main,
+    architecture: r?.architecture,
+    eps: r?.eps ?? ctx.recipe.eps,
+    clean_acc: r?.clean_acc,
+    pgd_acc: r?.pgd_acc,
+    apgd_acc: r?.apgd_acc,
+    certified_acc: r?.certified_acc,
+    certifier: r?.certifier,
+    verdicts: r?.verdicts,
+    n_examples: r?.n_examples,
+    teacher: teacher ? { name: teacher.name, ...ctx.results[teacher.name] } : undefined,
+    backend: ctx.backend.name,
+    seed: ctx.recipe.seed,
+    wall_s: Math.round(wall * 10) / 10,
+    models: ctx.results,
+  };
+  writeFileAtomic(ctx.paths.results, JSON.stringify(out, null, 2) + '\n');
+}

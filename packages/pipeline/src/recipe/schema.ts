@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+const pluginRef = z
+  .object({
+    name: z.string().min(1),
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export const datasetSchema = z
+  .object({
+    name: z.string().min(1).default('mnist'),
+    options: z.record(z.string(), z.unknown()).default({}),
+    /** Folder with the user's files (datasets that are not bundled). */
+    root: z.string().optional(),
+    /** Hold out this many training examples (or this fraction if < 1) for validation. */
+    validation: z.number().nonnegative().default(0),
+    /** Use only this many training examples (seeded subset). */
+    trainSubset: z.number().int().positive().optional(),
+    /** Use only this many test examples (the first n). */
+    testSubset: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const optimizerSchema = z
+  .object({
+    name: z.enum(['adam']).default('adam'),
+    lr: z.number().positive().default(1e-3),
+    /** Epochs (0-based) at which the learning rate is multiplied by `decay`. */
+    milestones: z.array(z.number().int().nonnegative()).default([]),
+    decay: z.number().positive().max(1).default(0.2),
+    /** Global gradient-norm clipping (0: off). */
+    gradClip: z.number().nonnegative().default(10),
+  })
+  .strict();
+
+export const epsSchema = z
+  .object({
+    /** Target L-inf radius in pixel space. */
+    max: z.number().nonnegative().default(0),
+    /** Epoch at which the eps ramp starts (eps is 0 before). */
+    start: z.number().nonnegative().default(0),
+    /** Ramp length in epochs (0: eps = max from the start epoch). */
+    ramp: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+const lossRef = z
+  .object({
+    kind: z.enum(['certified-loss', 'distill-loss', 'teacher']).default('certified-loss'),
+    name: z.string().min(1),
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export const trainStageSchema = z
+  .object({
+    stage: z.enum(['train', 'train-teacher', 'train-student']),
+    /** Name of the model this stage trains (the artifact later stages refer to). */
+    model: z.string().min(1).optional(),
+    architecture: pluginRef.extend({ options: z.record(z.string(), z.unknown()).default({}) }),
+    init: z.enum(['default', 'ibp']).default('default'),
+    loss: lossRef.default({ kind: 'certified-loss', name: 'standard', options: {} }),
+    /** Training attack plugin for losses that need adversarial inputs (default: the loss's own). */
+    attack: pluginRef.optional(),
+    /** Teacher model (artifact name) for distillation losses. */
+    teacher: z.string().optional(),
+    epochs: z.number().int().positive(),
+    batchSize: z.number().int().positive().default(128),
+    optimizer: optimizerSchema.default(optimizerSchema.parse({})),
+    eps: epsSchema.default(epsSchema.parse({})),
+    /** Worker threads for data-parallel training (1: in-process). */
+    workers: z.number().int().positive().default(1),
+  })
+  .strict();
+
+export const loadTeacherStageSchema = z
+  .object({
+    stage: z.literal('load-teacher'),
+    model: z.string().min(1).default('teacher'),
+    /** CertKD model directory or .onnx file. */
+    path: z.string().min(1),
+    tap: z.string().default('penultimate'),
+  })
+  .strict();
+
+export const evaluateStageSchema = z
+  .object({
+    stage: z.literal('evaluate'),
+    /** Models to evaluate (default: every trained or loaded model). */
+    models: z.array(z.string()).optional(),
+    metrics: z.array(z.enum(['clean', 'pgd', 'apgd'])).default(['clean']),
+    /** Evaluation eps for attacks (default: the recipe's eps). */
+    eps: z.number().nonnegative().optional(),
+    /** Evaluate on the first n test points (default: all). */
+    n: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(500),
+  })
+  .strict();
+
+export const certifyStageSchema = z
+  .object({
+    stage: z.literal('certify'),
+    models: z.array(z.string()).optional(),
+    methods: z.array(z.string()).default(['ibp', 'crown']),
+    eps: z.number().nonnegative().optional(),
+    n: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(100),
+    /** Escalate to complete verification with this per-point timeout in seconds (0: incomplete methods only). */
+    timeout: z.number().nonnegative().default(0),
+    workers: z.number().int().positive().default(1),
+  })
+  .strict();
+
+export const reportStageSchema = z
+  .object({
+    stage: z.literal('report'),
+    formats: z.array(z.enum(['md', 'html'])).default(['md', 'html']),
+  })
+  .strict();
+
+export const stageSchema = z.discriminatedUnion('stage', [
+  trainStageSchema,
+  loadTeacherStageSchema,
+  evaluateStageSchema,
+  certifyStageSchema,
+  reportStageSchema,
+]);
+
+export const recipeSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only'),
+    description: z.string().default(''),
+    seed: z.number().int().nonnegative().default(0),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Third-party plugin packages: each exports `register(registry)`. */
+    plugins: z.array(z.string()).default([]),
+    dataset: datasetSchema,
+    /** The certification radius the run is about (pixel space); stages default to it. */
+    eps: z.number().nonnegative().default(0),
+    stages: z.array(stageSchema).min(1),
+  })
+  .strict();
+
+export type Recipe = z.infer<typeof recipeSchema>;
+export type Stage = z.infer<typeof stageSchema>;
+export type TrainStage = z.infer<typeof trainStageSchema>;
+export type LoadTeacherStage = z.infer<typeof loadTeacherStageSchema>;
+export type EvaluateStage = z.infer<typeof evaluateStageSchema>;
+export type CertifyStage = z.infer<typeof certifyStageSchema>;
+export type ReportStage = z.infer<typeof reportStageSchema>;

@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { boxAround, createBoundMethod, specMatrix } from '@certkd/bounds';
+import { ConfigError } from '@certkd/core';
+import { RunContext } from '../engine/context';
+import { CertifyStage } from '../recipe/schema';
+import { asyncStage, tick } from '../engine/async-stage';
+import { evalBatches, selectModels } from './evaluate';
+
+/**
+ * Certified accuracy with incomplete bound methods, tried in the given order per point: a point
+ * counts once it is correctly classified and some method proves every logit margin positive.
+ */
+export function certifyStage(ctx: RunContext, st: CertifyStage, index: number) {
+  return asyncStage(async (emit) => {
+    const test = ctx.test;
+    const ds = ctx.dataset;
+    if (!test || !ds) throw new ConfigError('no dataset is loaded', ctx.recipeFile, `stages.${index}`);
+    if (st.timeout > 0) {
+      throw new ConfigError('complete verification (timeout > 0) needs the certifier escalation, which this version does not run in recipes; use timeout: 0', ctx.recipeFile, `stages.${index}.timeout`);
+    }
+    const methods = st.methods.map((m) => createBoundMethod(m));
+    const eps = st.eps ?? ctx.recipe.eps;
+    const n = Math.min(st.n ?? test.size, test.size);
+    for (const name of selectModels(ctx, st.models, `stages.${index}.models`)) {
+      const net = ctx.models.get(name)!.network;
+      const byMethod: Record<string, number> = Object.fromEntries(st.methods.map((m) => [m, 0]));
+      const decidedBy: Record<string, number> = Object.fromEntries(st.methods.map((m) => [m, 0]));
+      let verified = 0;
+      let wrong = 0;
+      let done = 0;
+      for (const batch of evalBatches(test, st.batchSize, n)) {
+        const m = batch.y.shape[0];
+        const correct = tf.tidy(() => tf.equal(tf.argMax(net.predict(batch.x), 1), batch.y).dataSync());
+        const open = Array.from(correct, Boolean);
+        wrong += open.filter((o) => !o).length;
+        const spec = specMatrix(batch.y, ds.input.classes);
+        const box = boxAround(batch.x, eps);
+        for (let k = 0; k < methods.length; k++) {
+          const b = methods[k].compute(net, box, { spec });
+          const ok = tf.tidy(() => tf.all(tf.greater(b.lower, 0), 1).dataSync());
+          tf.dispose([b.lower, b.upper]);
+          for (let i = 0; i < m; i++) {
+            if (!correct[i] || !ok[i]) continue;
+            byMethod[st.methods[k]]++;
+            if (open[i]) {
+              open[i] = false;
+              decidedBy[st.methods[k]]++;
+              verified++;
+            }
+          }
+        }
+        tf.dispose([spec, box.lower, box.upper, batch.x, batch.y]);
+        done += m;
+        emit({ type: 'certification-progress', stage: 'certify', done, total: n, verified, falsified: wrong });
+        await tick();
+      }
+      const res = (ctx.results[name] ??= { architecture: ctx.models.get(name)!.architecture, role: ctx.models.get(name)!.role });
+      res.certified_acc = verified / n;
+      res.certified_by_method = Object.fromEntries(Object.entries(byMethod).map(([k, v]) => [k, v / n]));
+      res.certifier = st.methods.join('>');
+      res.verdicts = { ...Object.fromEntries(Object.entries(decidedBy).map(([k, v]) => [`verified-${k}`, v])), misclassified: wrong, unknown: n - verified - wrong };
+      res.eps = eps;
+      emit({ type: 'evaluation', stage: 'certify', model: name, metric: 'certified_acc', value: verified / n, n, eps });
+    }
+  });
+}

@@ -1,0 +1,230 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Adam,
+  ArchitectureBuilder,
+  Attack,
+  CancelledError,
+  ConfigError,
+  Network,
+  SeededRng,
+  TrainingLoss,
+  architectureOptions,
+  saveModel,
+  stepLr,
+} from '@certkd/core';
+import { epsSchedule } from '@certkd/certified-losses';
+import { augmentImages, isActive } from '@certkd/datasets';
+import { RunContext, EpochRecord } from '../engine/context';
+import { TrainStage } from '../recipe/schema';
+import { asyncStage, Emit, tick } from '../engine/async-stage';
+import { readCheckpoint, writeCheckpoint, BN_CONVENTION, TrainCheckpoint } from '../engine/checkpoint';
+import { trainStep } from '../engine/train-step';
+import { deriveSeed } from '../engine/seeds';
+import { accuracy } from './accuracy';
+
+/** Seconds between mid-epoch checkpoints (an epoch-end checkpoint is always written). */
+export const CHECKPOINT_EVERY_S = 60;
+
+export function modelNameOf(st: TrainStage): string {
+  return st.model ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
+}
+
+/** Train a model with a loss plugin: seeded data order, eps schedule, Adam with step decay, checkpoints. */
+export function trainStage(ctx: RunContext, st: TrainStage, index: number) {
+  return asyncStage(async (emit) => runTraining(ctx, st, index, emit));
+}
+
+async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit: Emit): Promise<void> {
+  const stageName = st.stage;
+  const where = `stages.${index}`;
+  const name = modelNameOf(st);
+  const train = ctx.train;
+  const dataset = ctx.dataset;
+  if (!train || !dataset) throw new ConfigError('no dataset is loaded', ctx.recipeFile, where);
+  if (st.workers !== 1) throw new ConfigError('data-parallel training (workers > 1) is not available in this version; use workers: 1', ctx.recipeFile, `${where}.workers`);
+  const seed = deriveSeed(ctx.recipe.seed, index);
+  const builder = ctx.registry.create<ArchitectureBuilder>('architecture', st.architecture.name, {}, undefined, `${where}.architecture`);
+  const archOpts = architectureOptions.safeParse(st.architecture.options);
+  if (!archOpts.success) throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
+  const spec = builder.build(dataset.input, archOpts.data);
+  const net = Network.create(spec, new SeededRng(seed), st.init);
+  const loss = ctx.registry.create<TrainingLoss>(st.loss.kind, st.loss.name, st.loss.options, undefined, `${where}.loss`);
+  const attack = st.attack ? ctx.registry.create<Attack>('attack', st.attack.name, st.attack.options, undefined, `${where}.attack`) : undefined;
+  const teacher = st.teacher ? ctx.teachers.get(st.teacher) : undefined;
+  if (st.teacher && !teacher) {
+    throw new ConfigError(`unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`, ctx.recipeFile, `${where}.teacher`);
+  }
+  if (st.loss.kind === 'distill-loss' && !teacher) throw new ConfigError('a distillation loss needs a teacher', ctx.recipeFile, `${where}.teacher`);
+  const extras = loss.variables?.() ?? [];
+  const vars = [...net.trainableVariables(), ...extras];
+  const adam = new Adam(vars, { lr: st.optimizer.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+  const bs = st.batchSize;
+  const n = train.size;
+  // A last batch of one example has no batch statistics: drop it.
+  const stepsPerEpoch = n % bs === 1 ? Math.floor(n / bs) : Math.ceil(n / bs);
+  if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${bs} leaves no batch of the ${n} training examples`, ctx.recipeFile, `${where}.batchSize`);
+  const schedule = epsSchedule({ epsMax: st.eps.max, startEpoch: st.eps.start, rampEpochs: st.eps.ramp, stepsPerEpoch });
+  const totalSteps = st.epochs * stepsPerEpoch;
+
+  let epoch = 0;
+  let nextBatch = 0;
+  let step = 0;
+  let history: EpochRecord[] = [];
+  let sums = { loss: 0, correct: 0, seen: 0, parts: {} as Record<string, number>, wall_s: 0 };
+  let trainWall = 0;
+  let restoredRng: number[] | undefined;
+  const ck = ctx.resume ? readCheckpoint(ctx.paths.checkpoint) : undefined;
+  if (ck && ck.state.stageIndex === index) {
+    net.assign(ck.network);
+    ck.network.dispose();
+    adam.setState(ck.adam);
+    extras.forEach((v, i) => v.assign(tf.tensor(ck.extras[i], v.shape)));
+    ({ epoch, nextBatch, step, history } = ck.state);
+    sums = ck.state.epochSums;
+    trainWall = ck.state.trainWallS;
+    restoredRng = ck.state.stepRngState;
+    emit({ type: 'log', stage: stageName, message: `resumed ${name} at epoch ${epoch + 1}, batch ${nextBatch + 1}` });
+  } else if (ck) {
+    ck.network.dispose();
+  }
+
+  const checkpoint = (e: number, b: number, rng: SeededRng) => {
+    const state: TrainCheckpoint = {
+      stageIndex: index,
+      model: name,
+      epoch: e,
+      nextBatch: b,
+      step,
+      stepRngState: rng.getState(),
+      adamStep: adam.step,
+      history,
+      epochSums: sums,
+      trainWallS: trainWall,
+      bnConvention: BN_CONVENTION,
+      extraVariables: extras.length,
+    };
+    writeCheckpoint(ctx.paths.checkpoint, state, net, adam.getState(), extras.map((v) => v.dataSync() as Float32Array));
+    emit({ type: 'checkpoint', stage: stageName, epoch: e, path: ctx.paths.checkpoint });
+  };
+
+  const [h, w, c] = train.shape;
+  try {
+    for (; epoch < st.epochs; epoch++) {
+      const lr = stepLr(st.optimizer.lr, epoch, st.optimizer.milestones, st.optimizer.decay);
+      const epochSeed = deriveSeed(seed, epoch + 1);
+      const perm = new SeededRng(epochSeed).permutation(n);
+      const stepRng = new SeededRng(deriveSeed(epochSeed, 7));
+      if (restoredRng) {
+        stepRng.setState(restoredRng);
+        restoredRng = undefined;
+      } else {
+        sums = { loss: 0, correct: 0, seen: 0, parts: {}, wall_s: 0 };
+      }
+      if (nextBatch === 0) emit({ type: 'epoch-start', stage: stageName, epoch: epoch + 1, epochs: st.epochs, lr });
+      let lastCheckpoint = Date.now();
+      for (let b = nextBatch; b < stepsPerEpoch; b++) {
+        if (ctx.signal.aborted) {
+          checkpoint(epoch, b, stepRng);
+          throw new CancelledError(`interrupted during ${name} epoch ${epoch + 1}, batch ${b + 1}; resume with --resume`);
+        }
+        const t0 = performance.now();
+        const idx = perm.subarray(b * bs, Math.min(n, (b + 1) * bs));
+        const batch = train.read(idx);
+        const pixels = isActive(dataset.augmentation) ? augmentImages(batch.x, idx.length, train.shape, dataset.augmentation, stepRng) : batch.x;
+        const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
+        const y = tf.tensor1d(batch.y, 'int32');
+        const eps = schedule(step);
+        let out;
+        try {
+          out = trainStep({
+            net,
+            loss,
+            adam,
+            vars,
+            x,
+            y,
+            eps,
+            epsMax: st.eps.max,
+            rng: stepRng,
+            progress: { epoch, step, fraction: step / totalSteps },
+            lr,
+            gradClip: st.optimizer.gradClip,
+            teacher,
+            attack,
+          });
+        } finally {
+          tf.dispose([x, y]);
+        }
+        const ms = performance.now() - t0;
+        trainWall += ms / 1000;
+        sums.wall_s += ms / 1000;
+        sums.loss += out.loss * idx.length;
+        if (out.correct >= 0) sums.correct += out.correct;
+        sums.seen += idx.length;
+        for (const [k, v] of Object.entries(out.parts)) sums.parts[k] = (sums.parts[k] ?? 0) + v * idx.length;
+        step++;
+        emit({
+          type: 'batch-end',
+          stage: stageName,
+          epoch: epoch + 1,
+          batch: b + 1,
+          batches: stepsPerEpoch,
+          step,
+          loss: out.loss,
+          parts: out.parts,
+          eps,
+          lr,
+          grad_norm: out.gradNorm,
+          ms,
+        });
+        if (Date.now() - lastCheckpoint > CHECKPOINT_EVERY_S * 1000 && b + 1 < stepsPerEpoch) {
+          checkpoint(epoch, b + 1, stepRng);
+          lastCheckpoint = Date.now();
+        }
+        await tick();
+      }
+      nextBatch = 0;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: sums.loss / sums.seen,
+        parts: Object.fromEntries(Object.entries(sums.parts).map(([k, v]) => [k, v / sums.seen])),
+        train_acc: sums.correct / sums.seen,
+        eps: schedule(step - 1),
+        lr,
+        wall_s: sums.wall_s,
+      };
+      if (ctx.validation) record.val_acc = accuracy(net, ctx.validation, 500).acc;
+      history.push(record);
+      emit({ type: 'epoch-end', stage: stageName, epochs: st.epochs, ...record });
+      sums = { loss: 0, correct: 0, seen: 0, parts: {}, wall_s: 0 };
+      checkpoint(epoch + 1, 0, stepRng);
+    }
+    const dir = ctx.paths.model(name);
+    saveModel(net, dir, {
+      name,
+      dataset: dataset.name,
+      architecture: st.architecture.name,
+      eps: st.eps.max,
+      loss: `${st.loss.kind}/${st.loss.name}`,
+      seed: ctx.recipe.seed,
+      bnConvention: BN_CONVENTION,
+      recipe: ctx.recipe.name,
+    });
+    emit({ type: 'artifact', stage: stageName, kind: 'model', path: dir });
+    ctx.models.set(name, {
+      name,
+      network: net,
+      architecture: st.architecture.name,
+      role: st.stage === 'train-teacher' ? 'teacher' : st.stage === 'train-student' ? 'student' : 'model',
+      path: dir,
+      trainedWith: `${st.loss.kind}/${st.loss.name}`,
+    });
+    ctx.history[name] = history;
+    ctx.results[name] = { ...(ctx.results[name] ?? {}), architecture: st.architecture.name, role: ctx.models.get(name)!.role, train_wall_s: trainWall, trained_with: st.loss.name };
+  } catch (e) {
+    net.dispose();
+    throw e;
+  } finally {
+    adam.dispose();
+  }
+}
