@@ -16,7 +16,12 @@ export interface BoundReport {
 }
 
 function rows(t: tf.Tensor): number[][] {
-  return (tf.tidy(() => tf.reshape(t, [t.shape[0], -1])).arraySync() as number[][]);
+  const flat = tf.reshape(t, [t.shape[0], -1]);
+  try {
+    return flat.arraySync() as number[][];
+  } finally {
+    flat.dispose();
+  }
 }
 
 /** Output bounds (and spec bounds when a spec is given) of `method` over the pixel-space box. */

@@ -34,18 +34,21 @@ export class CertifiedBatch {
 
   /** Detached clean-batch BatchNorm statistics (empty when the network has no BatchNorm). */
   stats(): BatchStatsMap {
-    return this.once('stats', () => {
-      const { net, x } = this.ctx;
-      let lastBn = -1;
-      net.layers.forEach((l, i) => {
-        if (l.kind === 'batchnorm') lastBn = i;
-      });
-      if (lastBn < 0) return new Map() as BatchStatsMap;
-      // Only the statistics are needed: stop after the last BatchNorm layer.
-      const { bnStats } = net.forward(x, { mode: 'train', collectStats: true, end: lastBn + 1 });
-      return detachStats(bnStats);
+    return this.clean().stats;
+  }
+
+  /** Logits of the clean train-mode pass [N, K] (for training accuracy; the same pass gives the statistics). */
+  cleanLogits(): tf.Tensor2D {
+    return this.clean().logits;
+  }
+
+  private clean(): { stats: BatchStatsMap; logits: tf.Tensor2D } {
+    return this.once('clean', () => {
+      const { output, bnStats } = this.ctx.net.forward(this.ctx.x, { mode: 'train', collectStats: true });
+      return { stats: detachStats(bnStats), logits: output as tf.Tensor2D };
     });
   }
+
 
   /** Options for bound and forward passes in train mode with the clean statistics. */
   boundMode(): BoundOptionsLike {

@@ -59,11 +59,12 @@ export function reluPieces(pre: LowerUpper): {
   upperIntercept: tf.Tensor;
 } {
   const { lower: l, upper: u } = pre;
-  const active = tf.cast(tf.greaterEqual(l, 0), 'float32');
-  const unstableB = tf.logicalAnd(tf.less(l, 0), tf.greater(u, 0));
-  const unstable = tf.cast(unstableB, 'float32');
-  // Safe denominator: the division is only used where u > 0 > l.
-  const denom = tf.where(unstableB, tf.sub(u, l), tf.onesLike(u));
+  // Masks via tf.step (which has a zero gradient) so that the bounds stay differentiable.
+  const negL = tf.step(tf.neg(l)); // l < 0
+  const active = tf.sub(1, negL); // l >= 0
+  const unstable = tf.mul(negL, tf.step(u)); // l < 0 < u
+  // Where not unstable the denominator is u - l + 1 >= 1, so the division is always safe.
+  const denom = tf.add(tf.sub(u, l), tf.sub(1, unstable));
   const chord = tf.div(u, denom);
   const upperSlope = tf.add(active, tf.mul(unstable, chord));
   const upperIntercept = tf.mul(unstable, tf.neg(tf.mul(chord, l)));
@@ -84,7 +85,7 @@ export class ReluRelaxation extends ActivationRelaxation {
 
   /** CROWN's adaptive lower slope. */
   adaptiveSlope(pre: LowerUpper): tf.Tensor {
-    return tf.cast(tf.greater(pre.upper, tf.neg(pre.lower)), 'float32');
+    return tf.step(tf.add(pre.upper, pre.lower));
   }
 
   lines(pre: LowerUpper, alpha?: tf.Tensor): ActivationLines {

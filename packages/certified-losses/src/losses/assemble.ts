@@ -40,5 +40,5 @@ export function assemble(
   const parts: Record<string, tf.Scalar> = { [name]: main, ...extraParts, l1 };
   if (regulariser) parts.regulariser = regulariser;
   const stats = batch.stats();
-  return { total: tf.addN(terms) as tf.Scalar, parts, ...(stats.size ? { bnStats: stats } : {}) };
+  return { total: tf.addN(terms) as tf.Scalar, parts, cleanLogits: batch.cleanLogits(), ...(stats.size ? { bnStats: stats } : {}) };
 }

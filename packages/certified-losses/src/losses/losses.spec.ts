@@ -170,6 +170,7 @@ describe('every certified loss (conformance)', () => {
         expect(out.parts[p.name]).toBeDefined();
         expect(out.parts.l1).toBeDefined();
         expect(out.bnStats?.get(1)).toBeDefined();
+        expect(out.cleanLogits?.shape).toEqual([3, 3]);
       });
       disposeContext(ctx);
       net.dispose();

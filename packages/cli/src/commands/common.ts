@@ -1,12 +1,5 @@
-import * as fs from 'fs';
-import { BackendChoice, ConfigError, Network, loadBackend, loadModel } from '@certkd/core';
-import { loadOnnx } from '@certkd/interop';
+import { BackendChoice, ConfigError, loadBackend } from '@certkd/core';
 
-/** Load a model given as a CertKD model directory or an .onnx file. */
-export function loadAnyModel(file: string): Network {
-  if (!fs.existsSync(file)) throw new ConfigError('model not found (give a CertKD model directory or an .onnx file)', file);
-  return file.toLowerCase().endsWith('.onnx') ? loadOnnx(file) : loadModel(file).network;
-}
 
 export async function useBackend(name: string | undefined, quiet = false): Promise<void> {
   const b = await loadBackend((name ?? 'auto') as BackendChoice);

@@ -1,6 +1,9 @@
 import { Command } from 'commander';
+import { boundsCommand } from './bounds';
+import { exportCommand } from './export';
+import { dataCommand } from './data';
 
-/** Commands of the other packages (bounds, export, data, verify, certify). */
+/** Commands beyond run and plugins. */
 export function extraCommands(): Command[] {
-  return [];
+  return [boundsCommand(), exportCommand(), dataCommand()];
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
+import { avgPoolValidInputGrad, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
 import { CONV_CASES, convOutShape, maxAbsDiff, naiveConvGrads, seededValues } from './__fixtures__/conv-cases';
 
 // Runs on the cpu backend with the stock gradients (this file never registers the overrides).
@@ -59,5 +59,45 @@ describe('conv2dInputGrad / conv2dFilterGrad', () => {
       expect(maxAbsDiff(dx.dataSync(), ref.dx)).toBeLessThan(1e-5);
       expect(maxAbsDiff(dw.dataSync(), ref.dw)).toBeLessThan(1e-5);
     });
+  });
+});
+
+describe('avgPoolValidInputGrad', () => {
+  // Loop reference: each output spreads dy / window size over its window.
+  function naive(x: number[], f: [number, number], s: [number, number], dy: Float32Array, oh: number, ow: number): Float32Array {
+    const [N, H, W, C] = x;
+    const dx = new Float32Array(N * H * W * C);
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++)
+          for (let a = 0; a < f[0]; a++)
+            for (let b = 0; b < f[1]; b++)
+              for (let c = 0; c < C; c++) {
+                dx[((n * H + i * s[0] + a) * W + j * s[1] + b) * C + c] += dy[((n * oh + i) * ow + j) * C + c] / (f[0] * f[1]);
+              }
+    return dx;
+  }
+
+  it.each([
+    [[2, 8, 8, 3], [2, 2], [2, 2]],
+    [[2, 9, 7, 3], [2, 2], [2, 2]],
+    [[1, 9, 9, 4], [3, 3], [2, 2]],
+    [[1, 7, 8, 2], [2, 3], [1, 2]],
+    [[1, 6, 6, 1], [1, 1], [3, 3]],
+  ] as [number[], [number, number], [number, number]][])('input %j, window %j, stride %j', (x, f, s) => {
+    const before = tf.memory().numTensors;
+    const info = tf.backend_util.computePool2DInfo(x as [number, number, number, number], f, s, 1, 'valid');
+    const dyv = seededValues(info.outShape, 3);
+    const ref = naive(x, f, s, dyv, info.outHeight, info.outWidth);
+    tf.tidy(() => {
+      const dy = tf.tensor(dyv, info.outShape) as tf.Tensor4D;
+      const dx = avgPoolValidInputGrad(dy, x, f, s);
+      expect(dx.shape).toEqual(x);
+      expect(maxAbsDiff(dx.dataSync(), ref)).toBeLessThan(1e-5);
+      const xs = tf.tensor4d(seededValues(x, 1), x as [number, number, number, number]);
+      const stock = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(t as tf.Tensor4D, f, s, 'valid'), dy)))(xs);
+      expect(maxAbsDiff(stock.dataSync(), ref)).toBeLessThan(1e-5);
+    });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

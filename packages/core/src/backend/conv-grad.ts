@@ -137,3 +137,31 @@ export function conv2dFilterGrad(
     return tf.reshape(dw, [g.kh, g.kw, g.c, g.o]) as tf.Tensor4D;
   });
 }
+
+/**
+ * Gradient of tf.avgPool with 'valid' padding with respect to its input: every window is
+ * full, so each output spreads dy / (fh * fw) uniformly over its window. Computed as a
+ * stride-1 average pool of dy dilated by the stride and zero-padded to the input size.
+ * dy: [N, OH, OW, C], result: inputShape [N, H, W, C].
+ */
+export function avgPoolValidInputGrad(
+  dy: tf.Tensor4D,
+  inputShape: readonly number[],
+  filterSize: number | readonly number[],
+  strides: number | readonly number[],
+): tf.Tensor4D {
+  const [fh, fw] = pair(filterSize);
+  const [sh, sw] = pair(strides);
+  const [n, h, w, c] = inputShape;
+  const [, oh, ow] = dy.shape;
+  return tf.tidy(() => {
+    let d: tf.Tensor4D = dy;
+    if (sh > 1 || sw > 1) {
+      const six = tf.reshape(dy, [n, oh, 1, ow, 1, c]);
+      d = tf.reshape(tf.pad(six, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [n, oh * sh, ow * sw, c]);
+    }
+    const { t, pad: p } = cropNegative(d, [fh - 1, fw - 1], [h - oh * sh, w - ow * sw]);
+    const padded = tf.pad(t, [[0, 0], p[0], p[1], [0, 0]]);
+    return tf.avgPool(padded, [fh, fw], 1, 'valid');
+  });
+}

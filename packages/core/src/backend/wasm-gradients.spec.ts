@@ -52,6 +52,13 @@ const matmulCase = (tA: boolean, tB: boolean, batch?: number): GradCase => {
   };
 };
 
+const poolCase = (x: number[], size: number | [number, number], strides: number | [number, number], pad: 'valid' | 'same' = 'valid'): GradCase => ({
+  name: `avgPool ${size} stride ${strides} ${pad} on [${x}]`,
+  f: (t) => tf.avgPool(t as tf.Tensor4D, size, strides, pad),
+  shapes: [x],
+  out: tf.backend_util.computePool2DInfo(x as [number, number, number, number], size, strides, 1, pad).outShape,
+});
+
 const CASES: GradCase[] = [
   ...CONV_CASES.map(convCase),
   // conv2dTranspose takes no explicit padding arrays.
@@ -59,6 +66,11 @@ const CASES: GradCase[] = [
   ...[false, true].flatMap((tA) => [false, true].map((tB) => matmulCase(tA, tB))),
   matmulCase(true, false, 2),
   matmulCase(false, true, 3),
+  poolCase([2, 8, 8, 3], 2, 2),
+  poolCase([2, 9, 7, 3], 2, 2),
+  poolCase([1, 9, 9, 4], 3, 2),
+  poolCase([1, 7, 8, 2], [2, 3], [1, 2]),
+  poolCase([1, 7, 7, 2], 3, 2, 'same'), // stock gradient path
 ];
 
 /** A cnn-small train-mode loss (BatchNorm with batch statistics) and its parameter gradients. */
@@ -104,7 +116,7 @@ describe('wasm gradient overrides', () => {
 
   it('registration replaces each listed gradient, is idempotent and reversible', () => {
     const stock = wasmGradientKernels().map((k) => tf.getGradient(k));
-    expect(wasmGradientKernels()).toEqual(expect.arrayContaining(['Conv2D', 'Conv2DBackpropInput', 'BatchMatMul']));
+    expect(wasmGradientKernels()).toEqual(expect.arrayContaining(['Conv2D', 'Conv2DBackpropInput', 'BatchMatMul', 'AvgPool']));
     registerWasmGradients();
     const first = wasmGradientKernels().map((k) => tf.getGradient(k));
     first.forEach((g, i) => expect(g).not.toBe(stock[i]));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConvPad, FilterGradMethod, RoundingMode, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
+import { ConvPad, FilterGradMethod, RoundingMode, avgPoolValidInputGrad, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
 
 /*
  * The wasm backend (tfjs-backend-wasm 4.22) has no Conv2DBackpropFilter kernel, so the stock
@@ -90,14 +90,27 @@ const batchMatMulGrad: tf.GradConfig = {
   },
 };
 
-const OVERRIDES: readonly tf.GradConfig[] = [conv2dGrad, conv2dBackpropInputGrad, batchMatMulGrad];
+// wasm's AvgPoolGrad kernel is several times slower than a forward average pool.
+const avgPoolGrad: tf.GradConfig = {
+  kernelName: 'AvgPool',
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const a = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: ConvPad };
+    if (a.pad !== 'valid' || x.rank !== 4) return stock.get('AvgPool')!.gradFunc(dy, saved, attrs);
+    return { x: () => avgPoolValidInputGrad(dy as tf.Tensor4D, x.shape, a.filterSize, a.strides) };
+  },
+};
+
+const OVERRIDES: readonly tf.GradConfig[] = [conv2dGrad, conv2dBackpropInputGrad, batchMatMulGrad, avgPoolGrad];
 
 /** The gradient configs that were registered before the overrides, to restore them. */
 const stock = new Map<string, tf.GradConfig>();
 let filterMethod: FilterGradMethod = 'conv';
 
 /**
- * Replace the conv2d and conv2dTranspose gradients by ones built from forward kernels.
+ * Replace the conv2d, conv2dTranspose, matMul and avgPool gradients by ones built from fast
+ * forward kernels.
  * Call after selecting the wasm backend; idempotent. The replacements are exact on any backend.
  */
 export function registerWasmGradients(): void {
@@ -127,5 +140,5 @@ export function setWasmFilterGradMethod(method: FilterGradMethod): void {
   filterMethod = method;
 }
 
-export { conv2dInputGrad, conv2dFilterGrad } from './conv-grad';
+export { avgPoolValidInputGrad, conv2dInputGrad, conv2dFilterGrad } from './conv-grad';
 export type { ConvPad, RoundingMode, FilterGradMethod } from './conv-grad';

@@ -16,7 +16,7 @@ export type PipelineEvent =
       epochs: number;
       loss: number;
       parts: Record<string, number>;
-      train_acc: number;
+      train_acc?: number;
       eps: number;
       lr: number;
       wall_s: number;

@@ -27,8 +27,14 @@ export class Adam {
     private readonly vars: tf.Variable[],
     readonly config: AdamConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
   ) {
-    this.m = vars.map((x) => tf.variable(tf.zerosLike(x), false));
-    this.v = vars.map((x) => tf.variable(tf.zerosLike(x), false));
+    const slot = (x: tf.Variable) => {
+      const z = tf.zerosLike(x);
+      const v = tf.variable(z, false);
+      z.dispose();
+      return v;
+    };
+    this.m = vars.map(slot);
+    this.v = vars.map(slot);
   }
 
   /** Apply one update with learning rate `lr`; grads in variable order. */

@@ -170,4 +170,23 @@ describe('importOnnx errors', () => {
     expect(Array.from(y)).toEqual([4.25, 8.5]);
     network.dispose();
   });
+
+  it('folds a PyTorch-style x.view(x.size(0), -1) shape computation', () => {
+    const i64 = (name: string, dims: number[], vals: number[]): onnx.ITensorProto => ({ name, dims, dataType: 7, int64Data: vals });
+    const bytes = model(
+      [
+        { opType: 'Shape', name: 'sh', input: ['x'], output: ['s'] },
+        { opType: 'Gather', name: 'g', input: ['s', 'zero'], output: ['b'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+        { opType: 'Unsqueeze', name: 'u', input: ['b', 'zero1'], output: ['b1'] },
+        { opType: 'Concat', name: 'cat', input: ['b1', 'minus1'], output: ['target'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+        { opType: 'Reshape', name: 'r', input: ['x', 'target'], output: ['flat'] },
+        { opType: 'MatMul', name: 'mm', input: ['flat', 'W'], output: ['y'] },
+      ],
+      [i64('zero', [], [0]), i64('zero1', [1], [0]), i64('minus1', [1], [-1]), f32('W', [4, 2], [1, 0, 0, 1, 1, 0, 0, 1])],
+      [1, 2, 2],
+    );
+    const net = importOnnx(bytes);
+    expect(Array.from(predictData(net, Float32Array.of(1, 2, 3, 4), 1))).toEqual([4, 6]);
+    net.dispose();
+  });
 });

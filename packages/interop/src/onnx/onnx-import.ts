@@ -269,6 +269,13 @@ class GraphImporter {
       case 'Identity':
       case 'Dropout':
         return this.setAct(out, this.act.shape, this.act.layout);
+      case 'Shape': {
+        // A shape computation (e.g. PyTorch's x.view(x.size(0), -1)); batch taken as 1.
+        this.rejectAttrs(node, []);
+        const dims = [1, ...this.act.shape];
+        this.consts.set(out, { dims: [dims.length], data: Float64Array.from(dims), integer: true });
+        return;
+      }
       case 'Relu':
         this.push({ kind: 'relu' });
         return this.setAct(out, this.act.shape, this.act.layout);
@@ -299,7 +306,7 @@ class GraphImporter {
       case 'Div':
         return this.elementwise(node, op, k, out);
       default:
-        this.fail(`unsupported op type '${op}' (supported: Gemm, MatMul, Add, Sub, Mul, Div, Conv, Relu, Flatten, Reshape, Transpose, AveragePool, BatchNormalization, Identity, Dropout, Constant)`);
+        this.fail(`unsupported op type '${op}' (supported: Gemm, MatMul, Add, Sub, Mul, Div, Conv, Relu, Flatten, Reshape, Transpose, AveragePool, BatchNormalization, Identity, Dropout, Constant, and Shape/Gather/Unsqueeze/Concat/Cast on shapes)`);
     }
   }
 
@@ -358,6 +365,19 @@ class GraphImporter {
         const dims = t.dims.slice();
         for (const a of norm) dims.splice(a, 0, 1);
         this.consts.set(out, { ...t, dims });
+        return;
+      }
+      case 'Gather': {
+        const data = c(0);
+        const idx = c(1);
+        if (data.dims.length !== 1 || this.intAttr(node, 'axis', 0) !== 0) this.fail('only Gather from a 1-D constant along axis 0 is supported');
+        const n = data.data.length;
+        const picked = Array.from(idx.data, (v) => {
+          const j = v < 0 ? v + n : v;
+          if (!(j >= 0 && j < n)) this.fail(`Gather index ${v} is out of range for ${n} values`);
+          return data.data[j];
+        });
+        this.consts.set(out, { dims: idx.dims.slice(), data: Float64Array.from(picked), integer: data.integer });
         return;
       }
       case 'Concat': {

@@ -210,8 +210,8 @@ export function parseVnnlib(text: string, file?: string): VnnlibProperty {
         else lo[i] = Math.max(lo[i], bound);
       } else if (ys.length) {
         const c = new Array<number>(outputCount).fill(0);
-        for (const [v, cv] of ys) c[Number(v.slice(2))] = cv;
-        rows.push({ c, d: -atom.k });
+        for (const [v, cv] of ys) c[Number(v.slice(2))] = cv + 0; // + 0 turns -0 into 0
+        rows.push({ c, d: -atom.k + 0 });
       } else if (atom.k > 0) {
         feasible = false; // a false constant comparison removes the disjunct
       }

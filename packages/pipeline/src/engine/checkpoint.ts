@@ -18,7 +18,7 @@ export interface TrainCheckpoint {
   adamStep: number;
   history: EpochRecord[];
   /** Running sums of the epoch in progress. */
-  epochSums: { loss: number; correct: number; seen: number; parts: Record<string, number>; wall_s: number };
+  epochSums: { loss: number; correct: number; seen: number; counted: number; parts: Record<string, number>; wall_s: number };
   trainWallS: number;
   /** METHODS 9.3: how BatchNorm statistics were handled. */
   bnConvention: string;

@@ -56,7 +56,8 @@ export interface EpochRecord {
   epoch: number;
   loss: number;
   parts: Record<string, number>;
-  train_acc: number;
+  /** Accuracy of the clean training pass; absent when the loss does not expose its logits. */
+  train_acc?: number;
   eps: number;
   lr: number;
   wall_s: number;

@@ -66,7 +66,7 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
   }
   const accRows = Object.entries(ctx.history).flatMap(([model, h]) =>
     h.flatMap((e) => [
-      ...(e.train_acc >= 0 ? [{ model, epoch: e.epoch, split: 'train', acc: e.train_acc }] : []),
+      ...(e.train_acc !== undefined ? [{ model, epoch: e.epoch, split: 'train', acc: e.train_acc }] : []),
       ...(e.val_acc !== undefined ? [{ model, epoch: e.epoch, split: 'validation', acc: e.val_acc }] : []),
     ]),
   );

@@ -13,7 +13,7 @@ import {
   stepLr,
 } from '@certkd/core';
 import { epsSchedule } from '@certkd/certified-losses';
-import { augmentImages, isActive } from '@certkd/datasets';
+import { augmentImages, isAugmentationActive } from '@certkd/datasets';
 import { RunContext, EpochRecord } from '../engine/context';
 import { TrainStage } from '../recipe/schema';
 import { asyncStage, Emit, tick } from '../engine/async-stage';
@@ -70,7 +70,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   let nextBatch = 0;
   let step = 0;
   let history: EpochRecord[] = [];
-  let sums = { loss: 0, correct: 0, seen: 0, parts: {} as Record<string, number>, wall_s: 0 };
+  let sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {} as Record<string, number>, wall_s: 0 };
   let trainWall = 0;
   let restoredRng: number[] | undefined;
   const ck = ctx.resume ? readCheckpoint(ctx.paths.checkpoint) : undefined;
@@ -118,7 +118,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         stepRng.setState(restoredRng);
         restoredRng = undefined;
       } else {
-        sums = { loss: 0, correct: 0, seen: 0, parts: {}, wall_s: 0 };
+        sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {}, wall_s: 0 };
       }
       if (nextBatch === 0) emit({ type: 'epoch-start', stage: stageName, epoch: epoch + 1, epochs: st.epochs, lr });
       let lastCheckpoint = Date.now();
@@ -130,7 +130,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         const t0 = performance.now();
         const idx = perm.subarray(b * bs, Math.min(n, (b + 1) * bs));
         const batch = train.read(idx);
-        const pixels = isActive(dataset.augmentation) ? augmentImages(batch.x, idx.length, train.shape, dataset.augmentation, stepRng) : batch.x;
+        const pixels = isAugmentationActive(dataset.augmentation) ? augmentImages(batch.x, idx.length, train.shape, dataset.augmentation, stepRng) : batch.x;
         const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
         const y = tf.tensor1d(batch.y, 'int32');
         const eps = schedule(step);
@@ -159,7 +159,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         trainWall += ms / 1000;
         sums.wall_s += ms / 1000;
         sums.loss += out.loss * idx.length;
-        if (out.correct >= 0) sums.correct += out.correct;
+        if (out.correct >= 0) {
+          sums.correct += out.correct;
+          sums.counted += idx.length;
+        }
         sums.seen += idx.length;
         for (const [k, v] of Object.entries(out.parts)) sums.parts[k] = (sums.parts[k] ?? 0) + v * idx.length;
         step++;
@@ -188,7 +191,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         epoch: epoch + 1,
         loss: sums.loss / sums.seen,
         parts: Object.fromEntries(Object.entries(sums.parts).map(([k, v]) => [k, v / sums.seen])),
-        train_acc: sums.correct / sums.seen,
+        train_acc: sums.counted ? sums.correct / sums.counted : undefined,
         eps: schedule(step - 1),
         lr,
         wall_s: sums.wall_s,
@@ -196,7 +199,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       if (ctx.validation) record.val_acc = accuracy(net, ctx.validation, 500).acc;
       history.push(record);
       emit({ type: 'epoch-end', stage: stageName, epochs: st.epochs, ...record });
-      sums = { loss: 0, correct: 0, seen: 0, parts: {}, wall_s: 0 };
+      sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {}, wall_s: 0 };
       checkpoint(epoch + 1, 0, stepRng);
     }
     const dir = ctx.paths.model(name);

@@ -1,0 +1,124 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { lastValueFrom, tap, toArray } from 'rxjs';
+import { CancelledError, PipelineEvent, loadModel } from '@certkd/core';
+import { parseRecipe } from '../recipe/load-recipe';
+import { runRecipe } from './run-recipe';
+
+const tiny = (extra: Record<string, unknown> = {}) =>
+  parseRecipe({
+    name: 'tiny',
+    seed: 3,
+    backend: 'cpu',
+    dataset: { name: 'synthetic', options: { n: 48, testN: 16, shape: [6, 6, 1], classes: 3, seed: 1 } },
+    stages: [
+      { stage: 'train', model: 'net', architecture: { name: 'mlp', options: { hidden: [8] } }, epochs: 2, batchSize: 16, optimizer: { lr: 0.01 } },
+      { stage: 'evaluate', metrics: ['clean'] },
+    ],
+    ...extra,
+  });
+
+describe('runRecipe', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-run-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const run = (recipe = tiny(), opts: { resume?: boolean; signal?: AbortSignal; name?: string } = {}) =>
+    lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, 'tiny.yaml'), runsDir: dir, ...opts }).pipe(toArray()));
+
+  it('emits the exact ordered event list of a tiny run (golden)', async () => {
+    const events = await run();
+    const summary = events.map((e: PipelineEvent) => {
+      switch (e.type) {
+        case 'stage-start':
+        case 'stage-end':
+          return `${e.type}:${e.stage}`;
+        case 'epoch-start':
+        case 'epoch-end':
+          return `${e.type}:${e.epoch}`;
+        case 'batch-end':
+          return `batch:${e.epoch}.${e.batch}/${e.batches}`;
+        case 'evaluation':
+          return `evaluation:${e.model}:${e.metric}`;
+        case 'artifact':
+          return `artifact:${e.kind}`;
+        default:
+          return e.type;
+      }
+    });
+    expect(summary).toEqual([
+      'run-start',
+      'stage-start:prepare-data',
+      'log',
+      'stage-end:prepare-data',
+      'stage-start:train',
+      'epoch-start:1',
+      'batch:1.1/3',
+      'batch:1.2/3',
+      'batch:1.3/3',
+      'epoch-end:1',
+      'checkpoint',
+      'epoch-start:2',
+      'batch:2.1/3',
+      'batch:2.2/3',
+      'batch:2.3/3',
+      'epoch-end:2',
+      'checkpoint',
+      'artifact:model',
+      'stage-end:train',
+      'stage-start:evaluate',
+      'evaluation:net:clean_acc',
+      'stage-end:evaluate',
+      'run-end',
+    ]);
+    const results = JSON.parse(fs.readFileSync(path.join(dir, 'tiny', 'results.json'), 'utf8'));
+    expect(results).toMatchObject({ dataset: 'synthetic', architecture: 'mlp', eps: 0, n_examples: 16, backend: 'cpu', seed: 3 });
+    expect(results.clean_acc).toBeGreaterThanOrEqual(0);
+    expect(results.clean_acc).toBeLessThanOrEqual(1);
+    expect(fs.existsSync(path.join(dir, 'tiny', 'models', 'net', 'model.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'tiny', 'recipe.yaml'))).toBe(true);
+  });
+
+  it('refuses to overwrite an existing run without --resume or --force', async () => {
+    await run();
+    await expect(run()).rejects.toThrow(/already exists; use --resume/);
+  });
+
+  it('an interrupted run resumed gives the same weights as an uninterrupted one', async () => {
+    await run(tiny(), { name: 'straight' });
+    const straight = loadModel(path.join(dir, 'straight', 'models', 'net')).network;
+
+    const controller = new AbortController();
+    let batches = 0;
+    // Abort after the 4th batch (mid epoch 2): the stage stops after it and checkpoints.
+    const interrupted = lastValueFrom(
+      runRecipe(tiny(), { recipeFile: 'tiny.yaml', runsDir: dir, name: 'cut', signal: controller.signal }).pipe(
+        tap((e) => {
+          if (e.type === 'batch-end' && ++batches === 4) controller.abort();
+        }),
+        toArray(),
+      ),
+    );
+    await expect(interrupted).rejects.toBeInstanceOf(CancelledError);
+    expect(fs.existsSync(path.join(dir, 'cut', 'checkpoint', 'state.json'))).toBe(true);
+    const events = await run(tiny(), { name: 'cut', resume: true });
+    expect(events[0]).toMatchObject({ type: 'run-start', resumed: true });
+    const resumed = loadModel(path.join(dir, 'cut', 'models', 'net')).network;
+    for (const [k, v] of straight.namedParams()) {
+      const w = resumed.namedParams().find(([n]) => n === k)![1];
+      expect(tf.max(tf.abs(tf.sub(v, w))).dataSync()[0]).toBe(0);
+    }
+    straight.dispose();
+    resumed.dispose();
+    expect(batches).toBe(4);
+  });
+
+  it('leaks no tensors over a whole run', async () => {
+    await run(tiny(), { name: 'warm' });
+    const before = tf.memory().numTensors;
+    await run(tiny(), { name: 'again' });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
