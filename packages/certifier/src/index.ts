@@ -1,1 +1,14 @@
-export {};
+export type { Verdict, VerdictKind, DecidingMethod, OutputRow } from './verdict';
+export { VERDICT_KINDS, isVerified, verdictToJson } from './verdict';
+export type { Property } from './property';
+export { checkProperty, robustnessDisjuncts } from './property';
+export type { VerifyOptions, VerifyMethod } from './verify';
+export { VERIFY_METHODS, verifyProperty, confirmWitness, evalFlat } from './verify';
+export type { VnncompWord, VnnlibResult } from './vnnlib';
+export { verifyVnnlib, vnnlibToProperty, networkToOnnxOrder, formatCounterexample, verdictWord } from './vnnlib';
+export type { PointResult, CertifySummary, CertifyPointsOptions } from './dataset';
+export { certifyDataset, certifyPoint, summarize, linfBox } from './dataset';
+export type { CertifierStage } from './register';
+export { registerCertifier } from './register';
+export type { VnnlibTask, TaskRecord, BatchOptions } from './batch';
+export { runVnnlibTask, runInstancesCsv, runDatasetPoints, doneKeys, workerScript } from './batch';

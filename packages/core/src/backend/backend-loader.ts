@@ -66,7 +66,9 @@ async function tryBackend(name: BackendName): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed`);
   await tf.ready();
-  if (name === 'wasm') registerWasmGradients();
+  // The gradient kernels built from forward kernels are exact on every backend; wasm needs
+  // them (no Conv2DBackpropFilter) and the pure-JS cpu backend is several times faster with them.
+  if (name === 'wasm' || name === 'cpu') registerWasmGradients();
   return detail;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { avgPoolValidInputGrad, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
+import { avgPoolValidInputGrad, conv2dFilterGrad, conv2dInputGrad, setInputGradMethod } from './conv-grad';
 import { CONV_CASES, convOutShape, maxAbsDiff, naiveConvGrads, seededValues } from './__fixtures__/conv-cases';
 
 // Runs on the cpu backend with the stock gradients (this file never registers the overrides).
@@ -15,7 +15,11 @@ describe('conv2dInputGrad / conv2dFilterGrad', () => {
       const x = tf.tensor4d(xv, c.x);
       const w = tf.tensor4d(wv, c.w);
       const dy = tf.tensor(dyv, outShape) as tf.Tensor4D;
+      setInputGradMethod('dilate');
+      const dxDilate = conv2dInputGrad(dy, w, c.x, c.strides, c.pad);
+      setInputGradMethod('phases');
       const dx = conv2dInputGrad(dy, w, c.x, c.strides, c.pad);
+      expect(maxAbsDiff(dxDilate.dataSync(), ref.dx)).toBeLessThan(1e-4);
       const dwConv = conv2dFilterGrad(x, dy, c.w, c.strides, c.pad, undefined, 'conv');
       const dwMatmul = conv2dFilterGrad(x, dy, c.w, c.strides, c.pad, undefined, 'matmul');
       expect(dx.shape).toEqual(c.x);

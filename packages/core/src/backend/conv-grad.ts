@@ -73,6 +73,7 @@ export function conv2dInputGrad(
   rounding?: RoundingMode,
 ): tf.Tensor4D {
   const g = geometry(inputShape, w.shape, strides, pad, rounding);
+  if ((g.sh > 1 || g.sw > 1) && inputGradMethod === 'phases') return phasedInputGrad(dy, w, g);
   return tf.tidy(() => {
     let d: tf.Tensor4D = dy;
     if (g.sh > 1 || g.sw > 1) {
@@ -87,6 +88,50 @@ export function conv2dInputGrad(
     const { t, pad: p } = cropNegative(d, before, after);
     const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(t, wf, 1, [[0, 0], p[0], p[1], [0, 0]]);
+  });
+}
+
+type Geometry = ReturnType<typeof geometry>;
+
+/** How conv2dInputGrad handles strides > 1 (both exact). */
+export type InputGradMethod = 'dilate' | 'phases';
+let inputGradMethod: InputGradMethod = 'phases';
+
+/** Choose the strided input-gradient formulation (benchmarks). */
+export function setInputGradMethod(m: InputGradMethod): void {
+  inputGradMethod = m;
+}
+
+/**
+ * Strided input gradient without multiplying by inserted zeros: padded input row
+ * p = q * s + r only receives kernel taps kh = r + s * m, so each of the s_h * s_w phases is
+ * a stride-1 convolution of dy with a sub-kernel; the phases are then interleaved.
+ */
+function phasedInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: Geometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const qh = Math.ceil((g.top + g.h) / g.sh);
+    const qw = Math.ceil((g.left + g.w) / g.sw);
+    const rows: tf.Tensor[] = [];
+    for (let rh = 0; rh < g.sh; rh++) {
+      const phases: tf.Tensor4D[] = [];
+      for (let rw = 0; rw < g.sw; rw++) {
+        const mh = Math.max(0, Math.ceil((g.kh - rh) / g.sh));
+        const mw = Math.max(0, Math.ceil((g.kw - rw) / g.sw));
+        if (mh === 0 || mw === 0) {
+          phases.push(tf.zeros([g.n, qh, qw, g.c]));
+          continue;
+        }
+        const sub = tf.stridedSlice(w, [rh, rw, 0, 0], [g.kh, g.kw, g.c, g.o], [g.sh, g.sw, 1, 1]) as tf.Tensor4D;
+        const wf = tf.transpose(tf.reverse(sub, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+        const { t, pad: p } = cropNegative(dy, [mh - 1, mw - 1], [qh - g.oh, qw - g.ow]);
+        phases.push(tf.conv2d(t, wf, 1, [[0, 0], p[0], p[1], [0, 0]]));
+      }
+      // Interleave columns: [N, Q, Q', sw, C] -> [N, Q, Q' * sw, C] (no transpose kernel).
+      rows.push(g.sw > 1 ? tf.reshape(tf.stack(phases, 3), [g.n, qh, qw * g.sw, g.c]) : phases[0]);
+    }
+    const woven = g.sh > 1 ? tf.reshape(tf.stack(rows, 2), [g.n, qh * g.sh, qw * g.sw, g.c]) : rows[0];
+    if (g.top === 0 && g.left === 0 && qh * g.sh === g.h && qw * g.sw === g.w) return woven as tf.Tensor4D;
+    return tf.slice(woven, [0, g.top, g.left, 0], [g.n, g.h, g.w, g.c]) as tf.Tensor4D;
   });
 }
 

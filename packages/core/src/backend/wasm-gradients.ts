@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '../errors/errors';
 import { ConvPad, FilterGradMethod, RoundingMode, avgPoolValidInputGrad, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
 
 /*
@@ -33,7 +34,7 @@ const conv2dGrad: tf.GradConfig = {
     const a = attrs as unknown as ConvAttrs;
     if (a.dataFormat === 'NCHW') return stock.get('Conv2D')!.gradFunc(dy, saved, attrs);
     if (!unitDilation(a.dilations)) {
-      throw new Error(`gradient of conv2d: dilation rates other than 1 are not supported (got dilations ${String(a.dilations)})`);
+      throw new ConfigError(`gradient of conv2d: dilation rates other than 1 are not supported (got dilations ${String(a.dilations)}); use dilation 1 in trained layers`);
     }
     const g = dy as tf.Tensor4D;
     return {
@@ -117,7 +118,7 @@ export function registerWasmGradients(): void {
   for (const cfg of OVERRIDES) {
     if (!stock.has(cfg.kernelName)) {
       const prev = tf.getGradient(cfg.kernelName);
-      if (!prev) throw new Error(`no stock gradient for '${cfg.kernelName}': load @tensorflow/tfjs before registering overrides`);
+      if (!prev) throw new ConfigError(`no stock gradient for '${cfg.kernelName}': load @tensorflow/tfjs before registering overrides`);
       stock.set(cfg.kernelName, prev);
     }
     if (tf.getGradient(cfg.kernelName) !== cfg) tf.registerGradient(cfg);
@@ -126,7 +127,7 @@ export function registerWasmGradients(): void {
 
 /** Restore the gradients that registerWasmGradients replaced (tests and benchmarks). */
 export function unregisterWasmGradients(): void {
-  for (const [name, cfg] of stock) tf.registerGradient(cfg);
+  for (const cfg of stock.values()) tf.registerGradient(cfg);
   stock.clear();
 }
 
@@ -140,5 +141,5 @@ export function setWasmFilterGradMethod(method: FilterGradMethod): void {
   filterMethod = method;
 }
 
-export { avgPoolValidInputGrad, conv2dInputGrad, conv2dFilterGrad } from './conv-grad';
-export type { ConvPad, RoundingMode, FilterGradMethod } from './conv-grad';
+export { avgPoolValidInputGrad, conv2dInputGrad, conv2dFilterGrad, setInputGradMethod } from './conv-grad';
+export type { ConvPad, RoundingMode, FilterGradMethod, InputGradMethod } from './conv-grad';

@@ -36,6 +36,11 @@ export interface LossOutput {
 export interface TrainingLoss {
   readonly name: string;
   compute(ctx: LossContext): LossOutput;
+  /**
+   * Called once before training, before `variables()`: a loss that owns trainable state sized
+   * by the network or the teacher (e.g. a feature adapter) creates it here.
+   */
+  prepare?(net: Network, teacher: FeatureTeacher | undefined, rng: SeededRng): void;
   /** Extra trainable variables owned by the loss (optimised with the network). */
   variables?(): tf.Variable[];
   dispose?(): void;

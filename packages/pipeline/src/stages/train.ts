@@ -55,6 +55,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     throw new ConfigError(`unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`, ctx.recipeFile, `${where}.teacher`);
   }
   if (st.loss.kind === 'distill-loss' && !teacher) throw new ConfigError('a distillation loss needs a teacher', ctx.recipeFile, `${where}.teacher`);
+  loss.prepare?.(net, teacher, new SeededRng(deriveSeed(seed, 0x1a)));
   const extras = loss.variables?.() ?? [];
   const vars = [...net.trainableVariables(), ...extras];
   const adam = new Adam(vars, { lr: st.optimizer.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });

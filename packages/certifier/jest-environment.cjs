@@ -1,0 +1,18 @@
+// onnxruntime-node builds its output tensors with the main realm's typed-array constructors and
+// checks them with `instanceof` against the test realm's; sharing the constructors makes both
+// realms agree (the data is the same either way).
+const { TestEnvironment } = require('jest-environment-node');
+
+class SharedTypedArrayEnvironment extends TestEnvironment {
+  constructor(config, context) {
+    super(config, context);
+    for (const name of [
+      'ArrayBuffer', 'Float32Array', 'Float64Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Uint8Array',
+      'Uint8ClampedArray', 'Uint16Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array',
+    ]) {
+      this.global[name] = globalThis[name];
+    }
+  }
+}
+
+module.exports = SharedTypedArrayEnvironment;

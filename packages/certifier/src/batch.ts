@@ -1,0 +1,141 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigError } from '@certkd/core';
+import { readInstancesCsv } from '@certkd/interop';
+import type { VerifyMethod } from './verify';
+import { verifyVnnlib } from './vnnlib';
+import { verdictToJson } from './verdict';
+import type { Network } from '@certkd/core';
+import { CertifyPointsOptions, PointResult, certifyPoint } from './dataset';
+
+/** One VNN-COMP instance task (plain data, so it can cross to a worker thread). */
+export interface VnnlibTask {
+  key: string;
+  onnx: string;
+  vnnlib: string;
+  timeoutS: number;
+  methods?: VerifyMethod[];
+  seed?: number;
+}
+
+/** A JSONL record: the key, the VNN-COMP word, the verdict (JSON form) and the counterexample. */
+export interface TaskRecord {
+  key: string;
+  result: string;
+  verdict: Record<string, unknown>;
+  counterexample?: string;
+}
+
+/** Run one task in this thread; errors become 'error' verdicts with result 'unknown'. */
+export function runVnnlibTask(task: VnnlibTask): TaskRecord {
+  const t0 = Date.now();
+  try {
+    const r = verifyVnnlib(task.onnx, task.vnnlib, { timeoutS: task.timeoutS, methods: task.methods });
+    return { key: task.key, result: r.result, verdict: verdictToJson(r.verdict), ...(r.counterexample ? { counterexample: r.counterexample } : {}) };
+  } catch (e) {
+    return { key: task.key, result: 'unknown', verdict: { kind: 'error', method: 'none', message: (e as Error).message, time_s: (Date.now() - t0) / 1000 } };
+  }
+}
+
+/** Keys already present in a JSONL file (for resuming); a torn last line is ignored. */
+export function doneKeys(jsonl: string): Set<string> {
+  const keys = new Set<string>();
+  if (!fs.existsSync(jsonl)) return keys;
+  for (const line of fs.readFileSync(jsonl, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const o = JSON.parse(line) as { key?: unknown };
+      if (typeof o.key === 'string') keys.add(o.key);
+    } catch {
+      /* a partially written line from an interrupted run */
+    }
+  }
+  return keys;
+}
+
+export interface BatchOptions {
+  /** JSONL output, appended to as results are decided; existing keys are skipped. */
+  out: string;
+  timeoutS: number;
+  methods?: VerifyMethod[];
+  /** Worker threads (0 = run in this thread, default). Workers need the built dist/worker.js. */
+  workers?: number;
+  /** Backend for worker threads (default wasm). */
+  backend?: 'wasm' | 'cpu';
+  limit?: number;
+  filter?: (t: VnnlibTask) => boolean;
+  onRecord?: (r: TaskRecord) => void;
+}
+
+/** Path of the built worker script beside this module. */
+export function workerScript(): string {
+  return path.join(__dirname, 'worker.js');
+}
+
+async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRecord[]> {
+  const done = doneKeys(opts.out);
+  const todo = tasks.filter((t) => !done.has(t.key));
+  fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+  const records: TaskRecord[] = [];
+  const emit = (r: TaskRecord) => {
+    fs.appendFileSync(opts.out, JSON.stringify(r) + '\n');
+    records.push(r);
+    opts.onRecord?.(r);
+  };
+  const workers = opts.workers ?? 0;
+  if (workers <= 0) {
+    for (const t of todo) emit(runVnnlibTask(t));
+    return records;
+  }
+  const script = workerScript();
+  if (!fs.existsSync(script)) throw new ConfigError(`worker script ${script} not found (build @certkd/certifier first)`, undefined, 'workers');
+  const { Piscina } = await import('piscina');
+  const pool = new Piscina({ filename: script, maxThreads: workers, minThreads: Math.min(workers, 1), workerData: { backend: opts.backend ?? 'wasm' } });
+  try {
+    await Promise.all(todo.map((t) => (pool.run(t) as Promise<TaskRecord>).then(emit)));
+  } finally {
+    await pool.destroy();
+  }
+  return records;
+}
+
+/** Run a VNN-COMP instances.csv (paths relative to the csv's folder), streaming to a JSONL file. */
+export async function runInstancesCsv(csvFile: string, opts: BatchOptions): Promise<TaskRecord[]> {
+  const dir = path.dirname(csvFile);
+  let tasks: VnnlibTask[] = readInstancesCsv(csvFile).map((i) => ({
+    key: `${path.basename(i.onnx)},${path.basename(i.vnnlib)}`,
+    onnx: path.resolve(dir, i.onnx),
+    vnnlib: path.resolve(dir, i.vnnlib),
+    timeoutS: opts.timeoutS,
+    methods: opts.methods,
+  }));
+  if (opts.filter) tasks = tasks.filter(opts.filter);
+  if (opts.limit !== undefined) tasks = tasks.slice(0, opts.limit);
+  return runTasks(tasks, opts);
+}
+
+/**
+ * Certify dataset points in this thread, appending one JSONL record per point (key = point
+ * index) as it is decided; points already in the file are skipped. Returns the new results.
+ */
+export function runDatasetPoints(
+  net: Network,
+  xs: readonly Float32Array[],
+  labels: ArrayLike<number>,
+  opts: CertifyPointsOptions & { out: string; onResult?: (r: PointResult) => void },
+): PointResult[] {
+  if (xs.length !== labels.length) throw new ConfigError(`${xs.length} points but ${labels.length} labels`, undefined, 'labels');
+  const done = doneKeys(opts.out);
+  fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+  const out: PointResult[] = [];
+  for (let i = 0; i < xs.length; i++) {
+    const key = String(i);
+    if (done.has(key)) continue;
+    const r = certifyPoint(net, xs[i], labels[i], i, opts);
+    const { witness: _w, output: _o, ...rest } = r.verdict as { witness?: unknown; output?: unknown };
+    fs.appendFileSync(opts.out, JSON.stringify({ key, label: r.label, predicted: r.predicted, correct: r.correct, verdict: rest }) + '\n');
+    out.push(r);
+    opts.onResult?.(r);
+  }
+  return out;
+}

@@ -1,0 +1,328 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, SeededRng } from '@certkd/core';
+import type { Attack, Network } from '@certkd/core';
+import { alphaCrown, crown, ibp } from '@certkd/bounds';
+import type { OutputRow, Verdict, DecidingMethod } from './verdict';
+import { Property, checkProperty } from './property';
+
+export const VERIFY_METHODS = ['ibp', 'crown', 'alpha-crown'] as const;
+export type VerifyMethod = (typeof VERIFY_METHODS)[number];
+
+export interface VerifyOptions {
+  /** Wall-clock budget in seconds (default 60). */
+  timeoutS?: number;
+  /** Incomplete bound methods tried in order on the whole box (default ibp, crown, alpha-crown). */
+  methods?: VerifyMethod[];
+  /** Optional falsifying attack (maximises cross-entropy of the centre's predicted class). */
+  falsifier?: Attack;
+  rng?: SeededRng;
+  /** Run the complete input-splitting branch and bound after the incomplete methods (default true). */
+  branchAndBound?: boolean;
+  /** Bound method used on sub-domains (default crown). */
+  babMethod?: VerifyMethod;
+  /** Sub-domains bounded together (default 64). */
+  babBatch?: number;
+  /** Give up with 'unknown' beyond this many open sub-domains (default 200000). */
+  maxDomains?: number;
+  /** Random restarts of the built-in projected-gradient falsifier (default 4; 0 disables). */
+  pgdRestarts?: number;
+  /** Steps of the built-in falsifier (default 20). */
+  pgdSteps?: number;
+}
+
+interface Ctx {
+  net: Network;
+  inShape: number[];
+  D: number;
+  K: number;
+  disjuncts: OutputRow[][];
+  /** Row offsets of each disjunct in the stacked rows. */
+  offsets: number[];
+  R: number;
+  Cflat: Float32Array; // [R, K]
+  dvec: Float32Array; // [R]
+  start: number;
+  deadline: number;
+  rng: SeededRng;
+}
+
+const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
+
+/** Thrown internally when the budget is spent. */
+class Timeout extends Error {}
+
+function checkTime(ctx: Ctx): void {
+  if (Date.now() > ctx.deadline) throw new Timeout('timeout');
+}
+
+/** Outputs of the network at B flat inputs, [B*K]. */
+export function evalFlat(net: Network, xs: Float32Array, B: number): Float32Array {
+  return tf.tidy(() => net.predict(tf.tensor(xs, [B, ...net.inputShape])).dataSync() as Float32Array);
+}
+
+/**
+ * Plain re-check of a candidate witness: inside the box and every row of some disjunct holds
+ * at the network output. Returns the disjunct and the output, or null.
+ */
+export function confirmWitness(
+  net: Network,
+  x: Float32Array,
+  box: { lower: Float32Array; upper: Float32Array },
+  disjuncts: OutputRow[][],
+): { disjunct: number; output: Float32Array } | null {
+  for (let k = 0; k < x.length; k++) if (!(x[k] >= box.lower[k] && x[k] <= box.upper[k])) return null;
+  const y = evalFlat(net, x, 1);
+  for (let j = 0; j < disjuncts.length; j++) {
+    if (disjuncts[j].every((r) => r.c.reduce((s, c, i) => s + c * y[i], 0) <= r.d)) return { disjunct: j, output: y };
+  }
+  return null;
+}
+
+function elapsed(ctx: Ctx): number {
+  return (Date.now() - ctx.start) / 1000;
+}
+
+/** Per-sample objective min_j max_{r in j} (c_r·y - d_r): <= 0 exactly where the unsafe region is reached. */
+function objective(ctx: Ctx, y: tf.Tensor2D): tf.Tensor1D {
+  const C = tf.tensor2d(ctx.Cflat, [ctx.R, ctx.K]);
+  const v = tf.sub(tf.matMul(y, C, false, true), tf.tensor1d(ctx.dvec)); // [B, R]
+  const per = ctx.disjuncts.map((conj, j) => tf.max(tf.slice(v, [0, ctx.offsets[j]], [-1, conj.length]), 1));
+  return tf.min(tf.stack(per, 1), 1) as tf.Tensor1D;
+}
+
+/**
+ * Projected sign-gradient descent of the objective inside B boxes; returns a confirmed
+ * witness or null. Also returns the objective gradient at each box centre (for split choice).
+ */
+function pgd(
+  ctx: Ctx,
+  lo: Float32Array,
+  hi: Float32Array,
+  B: number,
+  restarts: number,
+  steps: number,
+  boxOf: (b: number) => { lower: Float32Array; upper: Float32Array },
+): { witness: { x: Float32Array; disjunct: number; output: Float32Array } | null; centreGrad: Float32Array } {
+  const { D, net } = ctx;
+  const n = B * Math.max(1, restarts);
+  const x0 = new Float32Array(n * D);
+  for (let s = 0; s < n; s++) {
+    const b = s % B;
+    const random = s >= B;
+    for (let k = 0; k < D; k++) {
+      const l = lo[b * D + k], h = hi[b * D + k];
+      x0[s * D + k] = random ? l + (h - l) * ctx.rng.next() : l + (h - l) / 2;
+    }
+  }
+  const shape = [n, ...ctx.inShape];
+  const lowT = tf.tidy(() => tf.tile(tf.tensor(lo, [B, ...ctx.inShape]), [Math.max(1, restarts), ...ctx.inShape.map(() => 1)]));
+  const highT = tf.tidy(() => tf.tile(tf.tensor(hi, [B, ...ctx.inShape]), [Math.max(1, restarts), ...ctx.inShape.map(() => 1)]));
+  const gradFn = tf.grad((x: tf.Tensor) => tf.sum(objective(ctx, net.predict(x))));
+  let x = tf.tensor(x0, shape);
+  let centreGrad = new Float32Array(B * D);
+  const tryFind = (): { x: Float32Array; disjunct: number; output: Float32Array } | null => {
+    const vals = tf.tidy(() => objective(ctx, net.predict(x)).dataSync());
+    let xs: Float32Array | null = null;
+    for (let s = 0; s < n; s++) {
+      if (vals[s] <= 0) {
+        xs ??= x.dataSync() as Float32Array;
+        const cand = xs.slice(s * D, (s + 1) * D);
+        const ok = confirmWitness(net, cand, boxOf(s % B), ctx.disjuncts);
+        if (ok) return { x: cand, ...ok };
+      }
+    }
+    return null;
+  };
+  try {
+    let found = tryFind();
+    for (let t = 0; t < steps && !found; t++) {
+      checkTime(ctx);
+      const frac = 0.25 * Math.pow(0.02 / 0.25, t / Math.max(1, steps - 1));
+      const next = tf.tidy(() => {
+        const g = gradFn(x);
+        if (t === 0) centreGrad = (tf.slice(g.reshape([n, D]), [0, 0], [B, D]).dataSync() as Float32Array).slice();
+        const step = tf.mul(tf.sub(highT, lowT), frac);
+        return tf.minimum(highT, tf.maximum(lowT, tf.sub(x, tf.mul(step, tf.sign(g)))));
+      });
+      x.dispose();
+      x = next;
+      found = tryFind();
+    }
+    return { witness: found, centreGrad };
+  } finally {
+    x.dispose();
+    lowT.dispose();
+    highT.dispose();
+  }
+}
+
+/** Lower bounds of c_r·y - d_r for B flat boxes, [B*R]. */
+function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: Float32Array, B: number): Float32Array {
+  return tf.tidy(() => {
+    const box = { lower: tf.tensor(lo, [B, ...ctx.inShape]), upper: tf.tensor(hi, [B, ...ctx.inShape]) };
+    const spec = tf.tile(tf.tensor3d(ctx.Cflat, [1, ctx.R, ctx.K]), [B, 1, 1]) as tf.Tensor3D;
+    const fn = method === 'ibp' ? ibp : method === 'crown' ? crown : alphaCrown;
+    const b = fn(ctx.net, box, { spec });
+    return tf.sub(b.lower, tf.tensor2d(ctx.dvec, [1, ctx.R])).dataSync() as Float32Array;
+  });
+}
+
+/** Whether every disjunct has a row whose lower bound is > 0 in box b. */
+function boxVerified(ctx: Ctx, lbs: Float32Array, b: number): boolean {
+  return ctx.disjuncts.every((conj, j) => {
+    for (let r = 0; r < conj.length; r++) if (lbs[b * ctx.R + ctx.offsets[j] + r] > 0) return true;
+    return false;
+  });
+}
+
+type BoxOutcome =
+  | { kind: 'verified'; method: DecidingMethod; complete: boolean }
+  | { kind: 'falsified'; method: DecidingMethod; x: Float32Array; disjunct: number; output: Float32Array }
+  | { kind: 'unknown'; method: DecidingMethod };
+
+function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng'>> & { falsifier?: Attack }): BoxOutcome {
+  const { net, D } = ctx;
+  const boxOf = () => box;
+  // 1. clean check at the centre
+  const centre = new Float32Array(D);
+  for (let k = 0; k < D; k++) centre[k] = box.lower[k] + (box.upper[k] - box.lower[k]) / 2;
+  const clean = confirmWitness(net, centre, box, ctx.disjuncts);
+  if (clean) return { kind: 'falsified', method: 'clean', x: centre, ...clean };
+  // 2. injected attack
+  if (opts.falsifier) {
+    checkTime(ctx);
+    const cand = tf.tidy(() => {
+      const xc = tf.tensor(centre, [1, ...ctx.inShape]);
+      const label = tf.argMax(net.predict(xc), 1).toFloat() as tf.Tensor1D;
+      const bt = { lower: tf.tensor(box.lower, [1, ...ctx.inShape]), upper: tf.tensor(box.upper, [1, ...ctx.inShape]) };
+      const res = opts.falsifier!.run(net, xc, label, bt, ctx.rng);
+      return res.x.dataSync() as Float32Array;
+    });
+    const ok = confirmWitness(net, cand, box, ctx.disjuncts);
+    if (ok) return { kind: 'falsified', method: 'attack', x: cand, ...ok };
+  }
+  // 3. built-in projected-gradient falsifier
+  if (opts.pgdRestarts > 0) {
+    const r = pgd(ctx, box.lower, box.upper, 1, opts.pgdRestarts, opts.pgdSteps, boxOf);
+    if (r.witness) return { kind: 'falsified', method: 'pgd', ...r.witness };
+  }
+  // 4. incomplete bound methods
+  for (const m of opts.methods) {
+    checkTime(ctx);
+    const lbs = boundRows(ctx, m, box.lower, box.upper, 1);
+    if (boxVerified(ctx, lbs, 0)) return { kind: 'verified', method: m, complete: false };
+  }
+  if (!opts.branchAndBound) return { kind: 'unknown', method: opts.methods[opts.methods.length - 1] ?? 'none' };
+  return inputBab(ctx, box, opts);
+}
+
+/**
+ * Complete input-domain branch and bound: bound a batch of sub-boxes, drop verified ones,
+ * search the rest for a witness (centre + short projected gradient), and bisect each along
+ * the input with the largest |gradient| * width.
+ */
+function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng'>>): BoxOutcome {
+  const { D } = ctx;
+  const stack: { lo: Float32Array; hi: Float32Array }[] = [{ lo: box.lower.slice(), hi: box.upper.slice() }];
+  while (stack.length > 0) {
+    checkTime(ctx);
+    if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'input-bab' };
+    const batch = stack.splice(Math.max(0, stack.length - opts.babBatch));
+    const B = batch.length;
+    const lo = new Float32Array(B * D), hi = new Float32Array(B * D);
+    batch.forEach((d, b) => {
+      lo.set(d.lo, b * D);
+      hi.set(d.hi, b * D);
+    });
+    const lbs = boundRows(ctx, opts.babMethod, lo, hi, B);
+    const open: number[] = [];
+    for (let b = 0; b < B; b++) if (!boxVerified(ctx, lbs, b)) open.push(b);
+    if (open.length === 0) continue;
+    const olo = new Float32Array(open.length * D), ohi = new Float32Array(open.length * D);
+    open.forEach((b, i) => {
+      olo.set(lo.subarray(b * D, (b + 1) * D), i * D);
+      ohi.set(hi.subarray(b * D, (b + 1) * D), i * D);
+    });
+    const r = pgd(ctx, olo, ohi, open.length, 1, Math.min(5, opts.pgdSteps), () => box);
+    if (r.witness) return { kind: 'falsified', method: 'input-bab', ...r.witness };
+    for (let i = 0; i < open.length; i++) {
+      const b = open[i];
+      const l = lo.slice(b * D, (b + 1) * D), h = hi.slice(b * D, (b + 1) * D);
+      let best = -1, bestScore = -1, widest = -1, widestW = -1;
+      for (let k = 0; k < D; k++) {
+        const mid = l[k] + (h[k] - l[k]) / 2;
+        if (!(mid > l[k] && mid < h[k])) continue; // not splittable in float32
+        const w = h[k] - l[k];
+        const s = w * Math.abs(r.centreGrad[i * D + k]);
+        if (s > bestScore) { bestScore = s; best = k; }
+        if (w > widestW) { widestW = w; widest = k; }
+      }
+      if (widest < 0) return { kind: 'unknown', method: 'input-bab' }; // an open domain that cannot be split
+      const k = bestScore > 0 ? best : widest;
+      const mid = l[k] + (h[k] - l[k]) / 2;
+      const h1 = h.slice(); h1[k] = mid;
+      const l2 = l.slice(); l2[k] = mid;
+      stack.push({ lo: l, hi: h1 }, { lo: l2, hi: h });
+    }
+  }
+  return { kind: 'verified', method: 'input-bab', complete: true };
+}
+
+/**
+ * Verify a property by escalation: clean check at the box centre, optional injected attack,
+ * built-in projected-gradient falsifier, the given bound methods on the whole box, then
+ * complete input-domain branch and bound. Falsified verdicts carry a witness that passed a
+ * plain forward re-check; verified is never reported once a witness is known.
+ */
+export function verifyProperty(net: Network, property: Property, opts: VerifyOptions = {}): Verdict {
+  const start = Date.now();
+  const timeoutS = opts.timeoutS ?? 60;
+  if (!(timeoutS > 0)) throw new ConfigError(`timeoutS must be > 0, got ${timeoutS}`, undefined, 'timeoutS');
+  const methods = opts.methods ?? [...VERIFY_METHODS];
+  for (const m of [...methods, opts.babMethod ?? 'crown']) {
+    if (!(VERIFY_METHODS as readonly string[]).includes(m)) throw new ConfigError(`unknown method '${m}' (methods: ${VERIFY_METHODS.join(', ')})`, undefined, 'methods');
+  }
+  const D = prod(net.inputShape);
+  const K = prod(net.outputShape);
+  checkProperty(property, D, K);
+  const offsets: number[] = [];
+  let R = 0;
+  for (const conj of property.disjuncts) {
+    offsets.push(R);
+    R += conj.length;
+  }
+  const Cflat = new Float32Array(R * K), dvec = new Float32Array(R);
+  let r = 0;
+  for (const conj of property.disjuncts) for (const row of conj) { Cflat.set(row.c, r * K); dvec[r] = row.d; r++; }
+  const ctx: Ctx = { net, inShape: net.inputShape, D, K, disjuncts: property.disjuncts, offsets, R, Cflat, dvec, start, deadline: start + timeoutS * 1000, rng: opts.rng ?? new SeededRng(0) };
+  const full = {
+    timeoutS, methods, falsifier: opts.falsifier,
+    branchAndBound: opts.branchAndBound ?? true, babMethod: opts.babMethod ?? 'crown', babBatch: opts.babBatch ?? 64,
+    maxDomains: opts.maxDomains ?? 200_000, pgdRestarts: opts.pgdRestarts ?? 4, pgdSteps: opts.pgdSteps ?? 20,
+  };
+  if (property.disjuncts.length === 0) return { kind: 'verified-complete', method: 'none', time_s: elapsed(ctx) };
+  let method: DecidingMethod = 'none';
+  let complete = true;
+  let unknown = false;
+  try {
+    for (const box of property.boxes) {
+      const o = verifyBox(ctx, box, full);
+      if (o.kind === 'falsified') {
+        return { kind: 'falsified', method: o.method, witness: o.x, disjunct: o.disjunct, output: o.output, time_s: elapsed(ctx) };
+      }
+      if (o.kind === 'unknown') { unknown = true; method = o.method; continue; }
+      if (!o.complete) complete = false;
+      if (!unknown) method = rank(o.method) > rank(method) ? o.method : method;
+    }
+  } catch (e) {
+    if (e instanceof Timeout) return { kind: 'timeout', method: 'none', time_s: elapsed(ctx) };
+    return { kind: 'error', method, message: (e as Error).message, time_s: elapsed(ctx) };
+  }
+  if (unknown) return { kind: 'unknown', method, time_s: elapsed(ctx) };
+  return complete && method === 'input-bab'
+    ? { kind: 'verified-complete', method, time_s: elapsed(ctx) }
+    : { kind: 'verified-incomplete', method, time_s: elapsed(ctx) };
+}
+
+const RANK: DecidingMethod[] = ['none', 'clean', 'attack', 'pgd', 'ibp', 'crown', 'alpha-crown', 'input-bab'];
+const rank = (m: DecidingMethod) => RANK.indexOf(m);

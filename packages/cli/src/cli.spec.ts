@@ -1,0 +1,62 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+// Runs the built command (npm test builds first), as a user would.
+const bin = path.resolve(__dirname, '../bin/certkd.js');
+const built = fs.existsSync(path.resolve(__dirname, '../dist/main.js'));
+const shared = path.resolve(__dirname, '../../../../shared/vnncomp/2021/mnistfc');
+const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 120000 });
+
+(built ? describe : describe.skip)('certkd command', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-cli-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('plugins lists every kind with the built-in plugins', () => {
+    const r = certkd(['plugins']);
+    expect(r.status).toBe(0);
+    for (const s of ['dataset:', 'mnist', 'architecture:', 'cnn-small', 'bound-method:', 'alpha-crown', 'attack:', 'apgd-ce', 'certified-loss:', 'cc-ibp', 'distill-loss:', 'cc-dist']) {
+      expect(r.stdout).toContain(s);
+    }
+    const json = JSON.parse(certkd(['plugins', '--json', '--kind', 'attack']).stdout);
+    expect(json.map((p: { name: string }) => p.name)).toEqual(['apgd-ce', 'fgsm', 'pgd']);
+  });
+
+  it('an invalid recipe exits 2 naming the file, the field and the allowed values, and writes nothing', () => {
+    const f = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(f, 'name: bad\nbackend: gpu\ndataset: { name: mnist }\nstages: [{ stage: evaluate }]\n');
+    const r = certkd(['run', f, '--runs-dir', path.join(dir, 'runs')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('bad.yaml: backend: got "gpu"; allowed values: "auto", "tensorflow", "wasm", "cpu"');
+    expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
+  });
+
+  it('an unknown plugin name exits 2 with the registered names', () => {
+    const f = path.join(dir, 'r.yaml');
+    fs.writeFileSync(f, 'name: r\nbackend: cpu\ndataset: { name: nope }\nstages: [{ stage: evaluate }]\n');
+    const r = certkd(['run', f, '--runs-dir', path.join(dir, 'runs')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown dataset 'nope'; registered: cifar10, fashion-mnist, imagenet64, mnist/);
+  });
+
+  it('unknown options and missing models exit 2', () => {
+    expect(certkd(['plugins', '--frobnicate']).status).toBe(2);
+    const r = certkd(['bounds', path.join(dir, 'missing'), '--input', 'x.json', '--eps', '0.1']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('model not found');
+  });
+
+  (fs.existsSync(shared) ? it : it.skip)('bounds on a VNN-COMP network and property prints sound JSON', () => {
+    const r = certkd(['bounds', path.join(shared, 'mnist-net_256x2.onnx'), '--vnnlib', path.join(shared, 'prop_0_0.03.vnnlib'), '--method', 'crown', '--backend', 'cpu', '--json']);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.method).toBe('crown');
+    expect(j.out_lower).toHaveLength(10);
+    expect(j.spec_lower).toHaveLength(9);
+    j.out_lower.forEach((l: number, i: number) => expect(l).toBeLessThanOrEqual(j.out_upper[i]));
+    j.spec_lower.forEach((l: number, i: number) => expect(l).toBeLessThanOrEqual(j.spec_upper[i]));
+    expect(j.time_s).toBeGreaterThan(0);
+  });
+});
