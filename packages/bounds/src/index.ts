@@ -1,7 +1,7 @@
 export type { BoundOptions, Bounds, Interval, LowerUpper, LayerContext, BackwardResult, Relaxation, RelaxationSet, BoundMethod } from './types';
 export { boxAround, specMatrix } from './box';
 export { ibp } from './methods/ibp';
-export { crownIbp, crown } from './methods/crown';
+export { crownIbp, crown, ROW_BUDGET } from './methods/crown';
 export { alphaCrown } from './methods/alpha-crown';
 export type { AlphaCrownOptions } from './methods/alpha-crown';
 export { BOUND_METHOD_NAMES, createBoundMethod } from './methods/bound-methods';

@@ -66,6 +66,9 @@ async function tryBackend(name: BackendName): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed`);
   await tf.ready();
+  // The cpu backend prints a one-time banner recommending tfjs-node; the loader already reports
+  // which backends were skipped and why.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   // The gradient kernels built from forward kernels are exact on every backend; wasm needs
   // them (no Conv2DBackpropFilter) and the pure-JS cpu backend is several times faster with them.
   if (name === 'wasm' || name === 'cpu') registerWasmGradients();

@@ -82,7 +82,7 @@ async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
     results: state?.results ?? {},
     history: state?.history ?? {},
     signal: opts.signal ?? controller.signal,
-    resume: !!opts.resume && !!state,
+    resume: !!opts.resume,
     startedAt: Date.now() - (opts.resume && state ? state.wall_s * 1000 : 0),
   };
 }
