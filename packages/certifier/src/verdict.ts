@@ -1,5 +1,5 @@
 /** The method that decided a verdict. */
-export type DecidingMethod = 'clean' | 'attack' | 'pgd' | 'ibp' | 'crown' | 'alpha-crown' | 'input-bab' | 'none';
+export type DecidingMethod = 'clean' | 'attack' | 'pgd' | 'ibp' | 'crown' | 'alpha-crown' | 'input-bab' | 'relu-bab' | 'none';
 
 /** One disjunct of an unsafe region: every row c·y <= d holds. */
 export interface OutputRow {

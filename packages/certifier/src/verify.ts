@@ -4,6 +4,7 @@ import type { Attack, Network } from '@certkd/core';
 import { alphaCrown, crown, ibp } from '@certkd/bounds';
 import type { OutputRow, Verdict, DecidingMethod } from './verdict';
 import { Property, checkProperty } from './property';
+import { Domain, boundBatch, pickNeuron, splitProblem } from './relu-bab';
 
 export const VERIFY_METHODS = ['ibp', 'crown', 'alpha-crown'] as const;
 export type VerifyMethod = (typeof VERIFY_METHODS)[number];
@@ -28,6 +29,15 @@ export interface VerifyOptions {
   pgdRestarts?: number;
   /** Steps of the built-in falsifier (default 20). */
   pgdSteps?: number;
+  /**
+   * Branch-and-bound kind: 'input' splits the input box, 'relu' splits unstable ReLUs,
+   * 'auto' (default) uses input splitting up to `inputSplitMaxDim` inputs, else ReLU splitting.
+   */
+  babMode?: 'auto' | 'input' | 'relu';
+  /** Largest input dimension for which 'auto' picks input splitting (default 8). */
+  inputSplitMaxDim?: number;
+  /** Gradient steps on alpha/beta per ReLU-B&B batch (default 8; 0 = CROWN slopes). */
+  babIters?: number;
 }
 
 interface Ctx {
@@ -213,7 +223,8 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
     if (boxVerified(ctx, lbs, 0)) return { kind: 'verified', method: m, complete: false };
   }
   if (!opts.branchAndBound) return { kind: 'unknown', method: opts.methods[opts.methods.length - 1] ?? 'none' };
-  return inputBab(ctx, box, opts);
+  const mode = opts.babMode === 'auto' ? (D <= opts.inputSplitMaxDim ? 'input' : 'relu') : opts.babMode;
+  return mode === 'input' ? inputBab(ctx, box, opts) : reluBab(ctx, box, opts);
 }
 
 /**
@@ -269,6 +280,73 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
 }
 
 /**
+ * Complete ReLU branch and bound: sub-domains (split sign per unstable ReLU) are bounded in
+ * batches with split-aware alpha/beta-CROWN (relu-bab.ts); verified and empty ones are
+ * dropped; the box corner minimising each open row's bound is checked as a witness; every
+ * open domain is split on the neuron with the best BaBSR-like score.
+ */
+function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng'>>): BoxOutcome {
+  const { D, R } = ctx;
+  const p = splitProblem(ctx.net);
+  const zero = (): Int8Array[] => p.widths.map((w) => new Int8Array(w));
+  const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { iters: 0, lr: 0.1, dvec: ctx.dvec });
+  const root = rootRes.pre;
+  const stack: Domain[] = [{ splits: zero(), depth: 0 }];
+  let rounds = 0;
+  while (stack.length > 0) {
+    checkTime(ctx);
+    if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'relu-bab' };
+    const batch = stack.splice(Math.max(0, stack.length - opts.babBatch));
+    const B = batch.length;
+    const res = boundBatch(p, box, batch, ctx.Cflat, R, { root, iters: opts.babIters, lr: 0.1, dvec: ctx.dvec });
+    const lbs = new Float32Array(B * R);
+    for (let k = 0; k < B * R; k++) lbs[k] = res.lbs[k] - ctx.dvec[k % R];
+    // witness candidates: the minimisers of the open rows' linear bounds
+    const cands: number[] = [];
+    for (let b = 0; b < B; b++) {
+      if (res.infeasible[b]) continue;
+      for (let r = 0; r < R; r++) if (lbs[b * R + r] <= 0) cands.push(b * R + r);
+    }
+    if (cands.length > 0) {
+      const xs = new Float32Array(cands.length * D);
+      cands.forEach((c, k) => xs.set(res.argmin.subarray(c * D, (c + 1) * D), k * D));
+      const ys = evalFlat(ctx.net, xs, cands.length);
+      for (let k = 0; k < cands.length; k++) {
+        const y = ys.subarray(k * ctx.K, (k + 1) * ctx.K);
+        if (ctx.disjuncts.some((conj) => conj.every((row) => row.c.reduce((s, c, i) => s + c * y[i], 0) <= row.d))) {
+          const x = xs.slice(k * D, (k + 1) * D);
+          const ok = confirmWitness(ctx.net, x, box, ctx.disjuncts);
+          if (ok) return { kind: 'falsified', method: 'relu-bab', x, ...ok };
+        }
+      }
+    }
+    const open: number[] = [];
+    for (let b = 0; b < B; b++) if (!res.infeasible[b] && !boxVerified(ctx, lbs, b)) open.push(b);
+    if (open.length > 0 && ++rounds % 8 === 0) {
+      const r = pgd(ctx, box.lower, box.upper, 1, 8, opts.pgdSteps, () => box);
+      if (r.witness) return { kind: 'falsified', method: 'relu-bab', ...r.witness };
+    }
+    for (const b of open) {
+      const openRows: number[] = [];
+      ctx.disjuncts.forEach((conj, j) => {
+        let proved = false;
+        for (let r = 0; r < conj.length; r++) if (lbs[b * R + ctx.offsets[j] + r] > 0) proved = true;
+        if (!proved) for (let r = 0; r < conj.length; r++) openRows.push(ctx.offsets[j] + r);
+      });
+      const pick = pickNeuron(p, res, b, R, openRows);
+      if (!pick) return { kind: 'unknown', method: 'relu-bab' }; // no unstable neuron left, bound still open
+      const [q, j] = pick;
+      for (const sign of [-1, 1]) {
+        const splits = batch[b].splits.map((s) => s.slice());
+        splits[q][j] = sign;
+        stack.push({ splits, depth: batch[b].depth + 1 });
+      }
+    }
+  }
+  return { kind: 'verified', method: 'relu-bab', complete: true };
+}
+
+/**
  * Verify a property by escalation: clean check at the box centre, optional injected attack,
  * built-in projected-gradient falsifier, the given bound methods on the whole box, then
  * complete input-domain branch and bound. Falsified verdicts carry a witness that passed a
@@ -299,6 +377,7 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     timeoutS, methods, falsifier: opts.falsifier,
     branchAndBound: opts.branchAndBound ?? true, babMethod: opts.babMethod ?? 'crown', babBatch: opts.babBatch ?? 64,
     maxDomains: opts.maxDomains ?? 200_000, pgdRestarts: opts.pgdRestarts ?? 4, pgdSteps: opts.pgdSteps ?? 20,
+    babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8,
   };
   if (property.disjuncts.length === 0) return { kind: 'verified-complete', method: 'none', time_s: elapsed(ctx) };
   let method: DecidingMethod = 'none';
@@ -319,10 +398,10 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     return { kind: 'error', method, message: (e as Error).message, time_s: elapsed(ctx) };
   }
   if (unknown) return { kind: 'unknown', method, time_s: elapsed(ctx) };
-  return complete && method === 'input-bab'
+  return complete && (method === 'input-bab' || method === 'relu-bab')
     ? { kind: 'verified-complete', method, time_s: elapsed(ctx) }
     : { kind: 'verified-incomplete', method, time_s: elapsed(ctx) };
 }
 
-const RANK: DecidingMethod[] = ['none', 'clean', 'attack', 'pgd', 'ibp', 'crown', 'alpha-crown', 'input-bab'];
+const RANK: DecidingMethod[] = ['none', 'clean', 'attack', 'pgd', 'ibp', 'crown', 'alpha-crown', 'input-bab', 'relu-bab'];
 const rank = (m: DecidingMethod) => RANK.indexOf(m);

@@ -42,7 +42,7 @@ export abstract class ActivationRelaxation implements Relaxation {
     const r = A.rank;
     // A positive coefficient multiplies the lower line, a negative one the upper line.
     const pos = tf.relu(A);
-    const neg = tf.minimum(A, 0);
+    const neg = tf.sub(A, pos); // min(A, 0) without a broadcast against a scalar
     const next = tf.add(tf.mul(pos, perSample(lines.lowerSlope, r)), tf.mul(neg, perSample(lines.upperSlope, r)));
     const bias = sumTrailing(
       tf.add(tf.mul(pos, perSample(lines.lowerIntercept, r)), tf.mul(neg, perSample(lines.upperIntercept, r))),

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMulT } from '@certkd/core';
 import type { DenseLayer } from '@certkd/core';
 import type { BackwardResult, Interval, LayerContext, Relaxation } from '../types';
 import { mergeRows, splitRows } from './linear-ops';
@@ -20,7 +21,7 @@ export class DenseRelaxation implements Relaxation {
     // A [N, M, Dout] -> A W^T [N, M, Din]; constant A . b.
     const [n, m] = A.shape;
     const w = ctx.net.param(ctx.index, 'kernel') as tf.Tensor2D;
-    const next = splitRows(tf.matMul(mergeRows(A) as tf.Tensor2D, w, false, true), n, m);
+    const next = splitRows(matMulT(mergeRows(A), w, false, true), n, m);
     const bias = (ctx.layer as DenseLayer).useBias ? tf.sum(tf.mul(A, ctx.net.param(ctx.index, 'bias')), 2) : null;
     return { A: next, bias };
   }

@@ -2,8 +2,9 @@ import { Command } from 'commander';
 import { boundsCommand } from './bounds';
 import { exportCommand } from './export';
 import { dataCommand } from './data';
+import { verifyCommand } from './verify';
 
 /** Commands beyond run and plugins. */
 export function extraCommands(): Command[] {
-  return [boundsCommand(), exportCommand(), dataCommand()];
+  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand()];
 }

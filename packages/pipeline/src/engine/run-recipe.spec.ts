@@ -122,3 +122,28 @@ describe('runRecipe', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('trainStep with a one-part loss', () => {
+  it('reports a part that is the total itself without touching a disposed tensor', async () => {
+    const { trainStep } = await import('./train-step');
+    const { Adam, Network, SeededRng } = await import('@certkd/core');
+    const net = Network.create({ inputShape: [3], layers: [{ kind: 'dense', units: 2, useBias: true }] }, new SeededRng(0));
+    const vars = net.trainableVariables();
+    const adam = new Adam(vars);
+    const loss = {
+      name: 'one-part',
+      compute: (ctx: { net: typeof net; x: tf.Tensor; y: tf.Tensor1D }) => {
+        const total = tf.losses.softmaxCrossEntropy(tf.oneHot(ctx.y, 2), ctx.net.predict(ctx.x)) as tf.Scalar;
+        return { total, parts: { only: total } };
+      },
+    };
+    const x = tf.tensor2d([[1, 2, 3]]);
+    const y = tf.tensor1d([1], 'int32');
+    const before = tf.memory().numTensors;
+    const out = trainStep({ net, loss: loss as never, adam, vars, x, y, eps: 0, epsMax: 0, rng: new SeededRng(1), progress: { epoch: 0, step: 0, fraction: 0 }, lr: 0.1, gradClip: 0 });
+    expect(out.parts.only).toBeCloseTo(out.loss, 6);
+    expect(tf.memory().numTensors).toBe(before);
+    adam.dispose();
+    net.dispose();
+  });
+});

@@ -53,9 +53,9 @@ export function trainStep(s: StepInput): StepOutput {
     return out.total;
   }, s.vars);
   const lossValue = value.dataSync()[0];
-  value.dispose();
+  // A part may be the total itself (a loss with one term): read every value, then dispose each tensor once.
   const partValues = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
-  tf.dispose(Object.values(parts));
+  tf.dispose([...new Set([value, ...Object.values(parts)])]);
   let correct = -1;
   if (logits) {
     const l = logits;

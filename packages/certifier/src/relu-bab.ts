@@ -1,0 +1,294 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UnsupportedLayerError } from '@certkd/core';
+import type { Network } from '@certkd/core';
+import { defaultRelaxations } from '@certkd/bounds';
+import type { Interval, LayerContext, LowerUpper, Relaxation } from '@certkd/bounds';
+
+/**
+ * Split-aware linear bounds for ReLU branch and bound. A sub-domain is the input box
+ * intersected with the half-spaces of its split neurons (z >= 0 for an active split,
+ * z <= 0 for an inactive one). Its bounds:
+ * - pre-activation bounds of every non-linear layer: interval propagation from the clamped
+ *   bounds of the layers before, intersected with the root's CROWN bounds, refined by a
+ *   CROWN pass when an earlier layer holds a split, then clamped by the layer's own splits
+ *   ([l, 0] inactive: the ReLU is exactly 0; [0, u] active: exactly the identity);
+ * - the spec rows by a backward pass whose free lower slopes (alpha) and split multipliers
+ *   (beta >= 0, the term -beta * s * z added at every split neuron, sound because s * z >= 0
+ *   on the sub-domain) are optimised by projected gradient ascent.
+ * A sub-domain whose clamped bounds are empty (lower > upper) contains no input and is verified.
+ */
+
+export interface SplitProblem {
+  net: Network;
+  contexts: LayerContext[];
+  rels: Relaxation[];
+  /** Indices of the layers that need input bounds (activations). */
+  nl: number[];
+  /** Which of the nl layers are ReLUs (splittable). */
+  splittable: boolean[];
+  /** Flattened width of each nl layer's input. */
+  widths: number[];
+}
+
+export function splitProblem(net: Network): SplitProblem {
+  const set = defaultRelaxations();
+  const contexts: LayerContext[] = [];
+  const rels: Relaxation[] = [];
+  const nl: number[] = [];
+  const splittable: boolean[] = [];
+  const widths: number[] = [];
+  net.layers.forEach((layer, i) => {
+    const rel = set.get(layer.kind);
+    if (!rel) throw new UnsupportedLayerError(layer.kind, `relu branch and bound (layer ${i})`, 'use the input-splitting branch and bound');
+    contexts.push({ net, index: i, layer, inShape: net.shapes[i], outShape: net.shapes[i + 1], mode: 'eval' });
+    rels.push(rel);
+    if (rel.needsInputBounds) {
+      nl.push(i);
+      splittable.push(layer.kind === 'relu');
+      widths.push(net.shapes[i].reduce((a, b) => a * b, 1));
+    }
+  });
+  return { net, contexts, rels, nl, splittable, widths };
+}
+
+/** A sub-domain: one sign per neuron of each nl layer (+1 active, -1 inactive, 0 not split). */
+export interface Domain {
+  splits: Int8Array[];
+  depth: number;
+}
+
+export interface BoundBatchResult {
+  /** Lower bounds of c_r·y (without d), [B*R]. */
+  lbs: Float32Array;
+  /** Whether the clamped bounds are empty (no input in the sub-domain). */
+  infeasible: boolean[];
+  /** Clamped pre-activation bounds per nl layer, [B*width]. */
+  pre: { lower: Float32Array; upper: Float32Array }[];
+  /** Backward coefficients on each nl layer's output, [B*R*width] (from the last pass). */
+  coef: Float32Array[];
+  /** Input minimising the bound of each row: [B*R*D]. */
+  argmin: Float32Array;
+}
+
+export interface BoundBatchOptions {
+  /** Root pre-activation bounds to intersect with (from a pass without splits). */
+  root?: { lower: Float32Array; upper: Float32Array }[];
+  /** Gradient steps on alpha/beta (0: CROWN slopes, no beta). */
+  iters: number;
+  lr: number;
+  /** Stop optimising once every row of every domain is above these margins (per row, [R]). */
+  dvec: Float32Array;
+}
+
+const ROW_BUDGET = 1 << 23;
+
+const perSample = (t: tf.Tensor, rank: number) => (t.rank === rank - 1 ? tf.expandDims(t, 1) : t);
+const sumTrailing = (t: tf.Tensor) => (t.rank <= 2 ? t : tf.sum(t, Array.from({ length: t.rank - 2 }, (_, k) => k + 2)));
+
+/** Backward pass of rows A (at the input of layer `from`) down to the input; returns the value and the input coefficients. */
+function backward(
+  p: SplitProblem,
+  A0: tf.Tensor,
+  from: number,
+  base: Interval,
+  pre: (LowerUpper | undefined)[],
+  alphas?: (tf.Tensor | undefined)[],
+  betaTerms?: (tf.Tensor | undefined)[],
+  capture?: (i: number, A: tf.Tensor) => void,
+): { value: tf.Tensor; A: tf.Tensor } {
+  let A = A0;
+  let bias: tf.Tensor | null = null;
+  for (let i = from - 1; i >= 0; i--) {
+    const rel = p.rels[i];
+    if (capture && rel.needsInputBounds) capture(i, A);
+    const res = rel.backward(p.contexts[i], A, rel.needsInputBounds ? pre[i] : undefined, alphas?.[i]);
+    A = res.A;
+    if (res.bias) bias = bias ? tf.add(bias, res.bias) : res.bias;
+    const bt = betaTerms?.[i];
+    if (bt) A = tf.sub(A, bt); // the Lagrangian term -beta * s * z on the input of layer i
+  }
+  const r = A.rank;
+  const value = tf.sub(sumTrailing(tf.mul(A, perSample(base.center, r))), sumTrailing(tf.mul(tf.abs(A), perSample(base.radius, r))));
+  return { value: bias ? tf.add(value, bias) : value, A };
+}
+
+/**
+ * Bound B sub-domains of one input box at once (stacked along the batch axis). `C` is the
+ * spec [R*K] (rows c_r over the K outputs).
+ */
+export function boundBatch(
+  p: SplitProblem,
+  box: { lower: Float32Array; upper: Float32Array },
+  domains: readonly Domain[],
+  C: Float32Array,
+  R: number,
+  opts: BoundBatchOptions,
+): BoundBatchResult {
+  const { net } = p;
+  const B = domains.length;
+  const L = net.layers.length;
+  const inShape = net.inputShape;
+  const D = box.lower.length;
+  const K = C.length / R;
+  return tf.tidy(() => {
+    const lo1 = tf.tensor(box.lower, [1, ...inShape]);
+    const hi1 = tf.tensor(box.upper, [1, ...inShape]);
+    const reps = [B, ...inShape.map(() => 1)];
+    const base: Interval = { center: tf.tile(tf.div(tf.add(hi1, lo1), 2), reps), radius: tf.tile(tf.div(tf.sub(hi1, lo1), 2), reps) };
+    const pre: (LowerUpper | undefined)[] = [];
+    const infeasible = new Array<boolean>(B).fill(false);
+    const signs: tf.Tensor[] = [];
+    let iv: Interval = base;
+    let q = 0;
+    let anySplitBefore = false;
+    for (let i = 0; i < L; i++) {
+      const rel = p.rels[i];
+      if (rel.needsInputBounds) {
+        const shape = net.shapes[i];
+        const w = p.widths[q];
+        let lower = tf.sub(iv.center, iv.radius);
+        let upper = tf.add(iv.center, iv.radius);
+        if (opts.root) {
+          lower = tf.maximum(lower, tf.tile(tf.tensor(opts.root[q].lower, [1, ...shape]), [B, ...shape.map(() => 1)]));
+          upper = tf.minimum(upper, tf.tile(tf.tensor(opts.root[q].upper, [1, ...shape]), [B, ...shape.map(() => 1)]));
+        }
+        if (!opts.root || anySplitBefore) {
+          // CROWN refinement of every neuron of this layer, chunked to bound memory.
+          let widest = 1;
+          for (let k = 0; k <= i; k++) widest = Math.max(widest, net.widthAt(k));
+          const chunk = Math.max(1, Math.floor(ROW_BUDGET / (2 * B * widest)));
+          const lows: tf.Tensor[] = [], ups: tf.Tensor[] = [];
+          for (let c0 = 0; c0 < w; c0 += chunk) {
+            const c = Math.min(chunk, w - c0);
+            const e = tf.slice(tf.eye(w), [c0, 0], [c, w]);
+            const rows = tf.broadcastTo(tf.reshape(tf.concat([e, tf.neg(e)], 0), [1, 2 * c, ...shape]), [B, 2 * c, ...shape]);
+            const v = backward(p, rows, i, base, pre).value;
+            lows.push(tf.slice(v, [0, 0], [B, c]));
+            ups.push(tf.neg(tf.slice(v, [0, c], [B, c])));
+          }
+          lower = tf.maximum(lower, tf.reshape(tf.concat(lows, 1), [B, ...shape]));
+          upper = tf.minimum(upper, tf.reshape(tf.concat(ups, 1), [B, ...shape]));
+        }
+        const s = new Float32Array(B * w);
+        let has = false;
+        domains.forEach((d, b) => {
+          const sp = d.splits[q];
+          for (let j = 0; j < w; j++) if (sp[j] !== 0) { s[b * w + j] = sp[j]; has = true; }
+        });
+        const sT = tf.tensor(s, [B, ...shape]);
+        signs.push(sT);
+        if (has) {
+          lower = tf.where(tf.greater(sT, 0), tf.maximum(lower, 0), lower);
+          upper = tf.where(tf.less(sT, 0), tf.minimum(upper, 0), upper);
+          anySplitBefore = true;
+        }
+        const gap = tf.sub(lower, upper).dataSync();
+        for (let b = 0; b < B; b++) for (let j = 0; j < w; j++) if (gap[b * w + j] > 1e-6) { infeasible[b] = true; break; }
+        // Keep the relaxation well-formed in infeasible domains (they are dropped anyway).
+        upper = tf.maximum(upper, lower);
+        pre[i] = { lower, upper };
+        iv = { center: tf.div(tf.add(upper, lower), 2), radius: tf.div(tf.sub(upper, lower), 2) };
+        q++;
+      }
+      iv = rel.interval(p.contexts[i], iv);
+    }
+    // Spec rows, optimised over alpha (lower slopes) and beta (split multipliers).
+    const A0 = tf.tile(tf.tensor3d(C, [1, R, K]), [B, 1, 1]);
+    const alphaLayers: number[] = [];
+    let params: tf.Tensor[] = [];
+    const betaLayers: number[] = [];
+    p.nl.forEach((i, k) => {
+      const rel = p.rels[i];
+      if (opts.iters > 0 && rel.initAlpha) {
+        const init = rel.initAlpha(p.contexts[i], pre[i] as LowerUpper);
+        if (init) {
+          alphaLayers.push(i);
+          params.push(tf.broadcastTo(tf.expandDims(init, 1), [B, R, ...net.shapes[i]]));
+        }
+      }
+      if (opts.iters > 0 && p.splittable[k]) betaLayers.push(k);
+    });
+    const nA = alphaLayers.length;
+    for (const k of betaLayers) params.push(tf.zeros([B, R, ...net.shapes[p.nl[k]]]));
+    const assemble = (ps: tf.Tensor[]) => {
+      const alphas: (tf.Tensor | undefined)[] = [];
+      const betas: (tf.Tensor | undefined)[] = [];
+      alphaLayers.forEach((li, k) => (alphas[li] = ps[k]));
+      betaLayers.forEach((k, m) => (betas[p.nl[k]] = tf.mul(ps[nA + m], tf.expandDims(signs[k], 1))));
+      return { alphas, betas };
+    };
+    const coef: tf.Tensor[] = [];
+    const finalPass = (ps: tf.Tensor[], cap: boolean) => {
+      const { alphas, betas } = assemble(ps);
+      return backward(p, A0, L, base, pre, alphas, betas, cap ? (i, A) => (coef[p.nl.indexOf(i)] = A) : undefined);
+    };
+    let best = finalPass(params, false).value;
+    if (params.length > 0) {
+      const b1 = 0.9, b2 = 0.999;
+      let m = params.map((x) => tf.zerosLike(x));
+      let v = params.map((x) => tf.zerosLike(x));
+      const d = tf.tensor2d(opts.dvec, [1, R]);
+      for (let t = 0; t < opts.iters; t++) {
+        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+          const val = finalPass(ps, false).value;
+          // rows already proved do not pull
+          return tf.sum(tf.minimum(tf.sub(val, d), 0.01)) as tf.Scalar;
+        })(params);
+        void value;
+        const c1 = 1 - Math.pow(b1, t + 1), c2 = 1 - Math.pow(b2, t + 1);
+        m = m.map((mm, k) => tf.add(tf.mul(mm, b1), tf.mul(grads[k], 1 - b1)));
+        v = v.map((vv, k) => tf.add(tf.mul(vv, b2), tf.mul(tf.square(grads[k]), 1 - b2)));
+        params = params.map((x, k) => {
+          const step = tf.add(x, tf.mul(opts.lr, tf.div(tf.div(m[k], c1), tf.add(tf.sqrt(tf.div(v[k], c2)), 1e-8))));
+          return k < nA ? tf.clipByValue(step, 0, 1) : tf.relu(step);
+        });
+        const cur = finalPass(params, false).value;
+        best = tf.maximum(best, cur);
+        if (tf.min(tf.sub(best, d)).dataSync()[0] > 0) break;
+      }
+    }
+    const last = finalPass(params, true);
+    best = tf.maximum(best, last.value);
+    // Input minimising each row's linear bound: the box corner picked by the coefficient signs.
+    const Ain = tf.reshape(last.A, [B, R, D]);
+    const argmin = tf.where(tf.greater(Ain, 0), tf.broadcastTo(tf.reshape(lo1, [1, 1, D]), [B, R, D]), tf.broadcastTo(tf.reshape(hi1, [1, 1, D]), [B, R, D]));
+    return {
+      lbs: best.dataSync() as Float32Array,
+      infeasible,
+      pre: p.nl.map((i) => ({ lower: (pre[i] as LowerUpper).lower.dataSync() as Float32Array, upper: (pre[i] as LowerUpper).upper.dataSync() as Float32Array })),
+      coef: p.nl.map((_, k) => (coef[k] ? (coef[k].dataSync() as Float32Array) : new Float32Array(B * R * p.widths[k]))),
+      argmin: argmin.dataSync() as Float32Array,
+    };
+  });
+}
+
+/**
+ * Branching score of the unstable neurons of domain b (BaBSR-like): the intercept of the
+ * chord, -l*u/(u-l), weighted by how much the open rows pay for it (the negative part of
+ * their backward coefficient), plus a small term for the coefficient times the width, so
+ * that ties break toward influential neurons. Returns [nl index, neuron] or null when no
+ * neuron is unstable.
+ */
+export function pickNeuron(p: SplitProblem, res: BoundBatchResult, b: number, R: number, openRows: number[]): [number, number] | null {
+  let best: [number, number] | null = null;
+  let bestScore = -Infinity;
+  for (let q = 0; q < p.nl.length; q++) {
+    if (!p.splittable[q]) continue;
+    const w = p.widths[q];
+    const lo = res.pre[q].lower, up = res.pre[q].upper, cf = res.coef[q];
+    for (let j = 0; j < w; j++) {
+      const l = lo[b * w + j], u = up[b * w + j];
+      if (!(l < 0 && u > 0)) continue;
+      const icpt = (-l * u) / (u - l);
+      let s = 0, a = 0;
+      for (const r of openRows) {
+        const c = cf[(b * R + r) * w + j];
+        if (c < 0) s -= c * icpt;
+        a += Math.abs(c);
+      }
+      const score = s + 1e-3 * a * Math.min(u, -l);
+      if (score > bestScore) { bestScore = score; best = [q, j]; }
+    }
+  }
+  return best;
+}

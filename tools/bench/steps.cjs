@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Step timings of CertKD (built packages) next to the PyTorch reference steps of
+ * shared/bench/torch_reference.py, measured in the same invocation.
+ *
+ *   node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps train,ibp,ccibp,ccdist,crown]
+ *                              [--runs 10] [--backend wasm] [--json] [--profile] [--no-torch]
+ *
+ * Steps (the same definitions as the reference): train = clean cross-entropy step; ibp = IBP
+ * bounds of the logit differences (eval mode, elided head); ccibp = CC-IBP step (alpha 0.5,
+ * 1-step attack); ccdist = CC-Dist step with a frozen teacher of the same architecture;
+ * crown = CROWN-IBP bounds of the logit differences (eval mode). cnn-small runs at batch 128,
+ * CNN7 at batch 32, both on MNIST-shaped random inputs (as the reference).
+ */
+require('reflect-metadata');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const ALL_STEPS = ['train', 'ibp', 'ccibp', 'ccdist', 'crown'];
+const ARCH_BATCH = { 'cnn-small': 128, cnn7: 32 };
+const EPS = 0.1;
+
+function usage(msg) {
+  if (msg) console.error(`steps: ${msg}`);
+  console.error(
+    'usage: node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps all|train,ibp,ccibp,ccdist,crown] [--runs N] [--backend wasm|cpu|tensorflow] [--json] [--profile] [--no-torch] [--torch-script PATH]',
+  );
+  process.exit(msg ? 2 : 0);
+}
+
+function parseArgs(argv) {
+  const o = { arch: ['cnn-small', 'cnn7'], steps: ALL_STEPS, runs: 10, backend: 'wasm', json: false, profile: false, torch: true, torchScript: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--arch') o.arch = val().split(',');
+    else if (a === '--steps') {
+      const v = val();
+      o.steps = v === 'all' ? ALL_STEPS : v.split(',');
+    } else if (a === '--runs') o.runs = Number(val());
+    else if (a === '--backend') o.backend = val();
+    else if (a === '--json') o.json = true;
+    else if (a === '--profile') o.profile = true;
+    else if (a === '--no-torch') o.torch = false;
+    else if (a === '--torch-script') o.torchScript = val();
+    else if (a === '--help' || a === '-h') usage();
+    else usage(`unknown option '${a}'`);
+  }
+  for (const a of o.arch) if (!(a in ARCH_BATCH)) usage(`unknown arch '${a}' (choose from ${Object.keys(ARCH_BATCH).join(', ')})`);
+  for (const s of o.steps) if (!ALL_STEPS.includes(s)) usage(`unknown step '${s}' (choose from ${ALL_STEPS.join(', ')})`);
+  if (!Number.isInteger(o.runs) || o.runs < 1) usage(`--runs must be a positive integer, got ${o.runs}`);
+  return o;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function findTorchScript(explicit) {
+  if (explicit) return explicit;
+  const candidates = [path.resolve(__dirname, '../../shared/bench/torch_reference.py'), path.resolve(__dirname, '../../../shared/bench/torch_reference.py')];
+  return candidates.find((p) => fs.existsSync(p));
+}
+
+/** Reference timings: {step -> ms_median}, or a reason string when they cannot be measured. */
+function torchTimings(opts, arch, batch) {
+  const python = '/usr/bin/python3';
+  const script = findTorchScript(opts.torchScript);
+  if (!script) return 'torch_reference.py not found (pass --torch-script)';
+  if (!fs.existsSync(python)) return `${python} not found`;
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return `${python} has no torch (apt-get install python3-torch)`;
+  const r = spawnSync(python, [script, '--arch', arch, '--batch', String(batch), '--threads', '1', '--runs', String(opts.runs), '--steps', opts.steps.join(',')], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) return `torch_reference.py failed: ${(r.stderr || '').trim().split('\n').pop()}`;
+  const out = {};
+  for (const line of r.stdout.split('\n')) {
+    if (!line.trim()) continue;
+    const j = JSON.parse(line);
+    out[j.step] = j.ms_median;
+  }
+  return out;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const core = require('@certkd/core');
+  const { tf, Network, SeededRng, Adam, ARCHITECTURES, architectureOptions, loadBackend } = core;
+  const bounds = require('@certkd/bounds');
+  const { CcIbpLoss, ccIbpLossOptions, StandardLoss, standardLossOptions } = require('@certkd/certified-losses');
+  const { CcDistLoss, ccDistOptions } = require('@certkd/distill-losses');
+  const { NetworkTeacher } = require('@certkd/teachers');
+  const { trainStep } = require('@certkd/pipeline');
+
+  const info = await loadBackend(opts.backend);
+  const rows = [];
+  const log = (s) => {
+    if (!opts.json) console.log(s);
+  };
+  log(`backend ${info.name} (${info.detail}); load average ${require('node:os').loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+
+  for (const arch of opts.arch) {
+    const batch = ARCH_BATCH[arch];
+    const builder = ARCHITECTURES.find((b) => b.name === arch);
+    const spec = builder.build({ shape: [28, 28, 1], classes: 10, mean: [0], std: [1] }, architectureOptions.parse({}));
+    const net = Network.create(spec, new SeededRng(0));
+    const teacher = new NetworkTeacher(Network.create(spec, new SeededRng(1)), 'teacher');
+    const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 7);
+    const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 7 + 3) % 10), 'int32');
+    const specM = bounds.specMatrix(y, 10);
+    const box = bounds.boxAround(x, EPS);
+    const rng = new SeededRng(3);
+
+    const makeTrain = (loss, withTeacher) => {
+      if (loss.prepare && withTeacher) loss.prepare(net, teacher, rng);
+      const vars = [...net.trainableVariables(), ...(loss.variables ? loss.variables() : [])];
+      const adam = new Adam(vars, { lr: 5e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+      let step = 0;
+      const fn = () =>
+        trainStep({ net, loss, adam, vars, x, y, eps: EPS, epsMax: EPS, rng, progress: { epoch: 0, step: step++, fraction: 0 }, lr: 5e-4, gradClip: 0, teacher: withTeacher ? teacher : undefined });
+      fn.dispose = () => adam.dispose?.();
+      return fn;
+    };
+    const makeBound = (method) => () => {
+      const b = method(net, box, { spec: specM });
+      b.lower.dataSync();
+      tf.dispose([b.lower, b.upper]);
+    };
+    const makers = {
+      train: () => makeTrain(new StandardLoss(standardLossOptions.parse({})), false),
+      ibp: () => makeBound(bounds.ibp),
+      ccibp: () => makeTrain(new CcIbpLoss(ccIbpLossOptions.parse({ alpha: 0.5, attackSteps: 1 })), false),
+      ccdist: () => makeTrain(new CcDistLoss(ccDistOptions.parse({ alpha: 0.5, attackSteps: 1 })), true),
+      crown: () => makeBound(bounds.crownIbp),
+    };
+
+    const torch = opts.torch && !opts.profile ? torchTimings(opts, arch, batch) : 'skipped (--no-torch)';
+    if (typeof torch === 'string') log(`torch reference for ${arch}: ${torch}`);
+
+    for (const step of opts.steps) {
+      const fn = makers[step]();
+      const before = tf.memory().numTensors;
+      fn();
+      fn();
+      if (opts.profile) {
+        await profileStep(tf, fn, `${step} ${arch} b${batch}`, opts.runs);
+      } else {
+        const ms = [];
+        for (let r = 0; r < opts.runs; r++) {
+          const t0 = process.hrtime.bigint();
+          fn();
+          ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        const certkd = median(ms);
+        const torchMs = typeof torch === 'string' ? null : (torch[step] ?? null);
+        const row = {
+          step,
+          arch,
+          batch,
+          certkd_ms: round(certkd),
+          torch_ms: torchMs,
+          ratio: torchMs ? round(certkd / torchMs, 3) : null,
+          rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+        };
+        rows.push(row);
+        if (opts.json) console.log(JSON.stringify(row));
+      }
+      if (fn.dispose) fn.dispose();
+      const leaked = tf.memory().numTensors - before;
+      if (leaked > 0 && step !== 'ccdist') log(`note: ${step} ${arch}: ${leaked} tensors more after the runs`);
+    }
+    tf.dispose([x, y, specM, box.lower, box.upper]);
+    teacher.dispose();
+    net.dispose();
+  }
+  if (!opts.json && !opts.profile) printTable(rows);
+}
+
+const round = (v, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+
+function printTable(rows) {
+  const cols = ['step', 'arch', 'batch', 'certkd_ms', 'torch_ms', 'ratio', 'rss_mb'];
+  const cells = rows.map((r) => cols.map((c) => (r[c] === null ? '-' : String(r[c]))));
+  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
+  const line = (vals) => vals.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  console.log(line(cols));
+  for (const c of cells) console.log(line(c));
+}
+
+/** Kernel time per kernel name over `runs` profiled calls of fn (after warm-up). */
+async function profileStep(tf, fn, label, runs) {
+  const n = Math.min(runs, 3);
+  const agg = new Map();
+  let wall = 0;
+  for (let r = 0; r < n; r++) {
+    const t0 = process.hrtime.bigint();
+    const info = await tf.profile(() => {
+      fn();
+    });
+    wall += Number(process.hrtime.bigint() - t0) / 1e6;
+    for (const k of info.kernels) {
+      const ms = await k.kernelTimeMs;
+      const t = typeof ms === 'number' ? ms : (ms && ms.error ? 0 : Number(ms) || 0);
+      const e = agg.get(k.name) || { ms: 0, calls: 0 };
+      e.ms += t;
+      e.calls += 1;
+      agg.set(k.name, e);
+    }
+  }
+  const list = [...agg.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = list.reduce((s, [, e]) => s + e.ms, 0);
+  console.log(`\n${label}: ${round(wall / n)} ms/step wall (profiled), ${round(total / n)} ms/step kernel time`);
+  for (const [name, e] of list) {
+    if (e.ms / n < 0.05) continue;
+    console.log(`  ${name.padEnd(24)} ${round(e.ms / n).toFixed(2).padStart(9)} ms  ${String(Math.round(e.calls / n)).padStart(5)} calls`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});
