@@ -5,7 +5,7 @@
  * shared/bench/torch_reference.py, measured in the same invocation.
  *
  *   node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps train,ibp,ccibp,ccdist,crown]
- *                              [--runs 10] [--backend wasm] [--json] [--profile] [--no-torch]
+ *                              [--runs 10] [--backend wasm] [--json] [--profile | --profile-shapes] [--no-torch]
  *
  * Steps (the same definitions as the reference): train = clean cross-entropy step; ibp = IBP
  * bounds of the logit differences (eval mode, elided head); ccibp = CC-IBP step (alpha 0.5,
@@ -25,7 +25,7 @@ const EPS = 0.1;
 function usage(msg) {
   if (msg) console.error(`steps: ${msg}`);
   console.error(
-    'usage: node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps all|train,ibp,ccibp,ccdist,crown] [--runs N] [--backend wasm|cpu|tensorflow] [--json] [--profile] [--no-torch] [--torch-script PATH]',
+    'usage: node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps all|train,ibp,ccibp,ccdist,crown] [--runs N] [--backend wasm|cpu|tensorflow] [--json] [--profile] [--profile-shapes] [--no-torch] [--torch-script PATH]',
   );
   process.exit(msg ? 2 : 0);
 }
@@ -47,6 +47,7 @@ function parseArgs(argv) {
     else if (a === '--backend') o.backend = val();
     else if (a === '--json') o.json = true;
     else if (a === '--profile') o.profile = true;
+    else if (a === '--profile-shapes') o.profile = o.profileShapes = true;
     else if (a === '--no-torch') o.torch = false;
     else if (a === '--torch-script') o.torchScript = val();
     else if (a === '--help' || a === '-h') usage();
@@ -152,7 +153,7 @@ async function main() {
       fn();
       fn();
       if (opts.profile) {
-        await profileStep(tf, fn, `${step} ${arch} b${batch}`, opts.runs);
+        await profileStep(tf, fn, `${step} ${arch} b${batch}`, opts.runs, opts.profileShapes);
       } else {
         const ms = [];
         for (let r = 0; r < opts.runs; r++) {
@@ -173,6 +174,7 @@ async function main() {
         };
         rows.push(row);
         if (opts.json) console.log(JSON.stringify(row));
+        else if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(row));
       }
       if (fn.dispose) fn.dispose();
       const leaked = tf.memory().numTensors - before;
@@ -197,7 +199,7 @@ function printTable(rows) {
 }
 
 /** Kernel time per kernel name over `runs` profiled calls of fn (after warm-up). */
-async function profileStep(tf, fn, label, runs) {
+async function profileStep(tf, fn, label, runs, byShape) {
   const n = Math.min(runs, 3);
   const agg = new Map();
   let wall = 0;
@@ -210,10 +212,11 @@ async function profileStep(tf, fn, label, runs) {
     for (const k of info.kernels) {
       const ms = await k.kernelTimeMs;
       const t = typeof ms === 'number' ? ms : (ms && ms.error ? 0 : Number(ms) || 0);
-      const e = agg.get(k.name) || { ms: 0, calls: 0 };
+      const key = byShape ? `${k.name} ${k.inputShapes.map((sh) => `[${sh}]`).join(' ')}` : k.name;
+      const e = agg.get(key) || { ms: 0, calls: 0 };
       e.ms += t;
       e.calls += 1;
-      agg.set(k.name, e);
+      agg.set(key, e);
     }
   }
   const list = [...agg.entries()].sort((a, b) => b[1].ms - a[1].ms);
@@ -221,7 +224,7 @@ async function profileStep(tf, fn, label, runs) {
   console.log(`\n${label}: ${round(wall / n)} ms/step wall (profiled), ${round(total / n)} ms/step kernel time`);
   for (const [name, e] of list) {
     if (e.ms / n < 0.05) continue;
-    console.log(`  ${name.padEnd(24)} ${round(e.ms / n).toFixed(2).padStart(9)} ms  ${String(Math.round(e.calls / n)).padStart(5)} calls`);
+    console.log(`  ${name.padEnd(byShape ? 60 : 24)} ${round(e.ms / n).toFixed(2).padStart(9)} ms  ${String(Math.round(e.calls / n)).padStart(5)} calls`);
   }
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { Piscina } from 'piscina';
 import { ConfigError } from '@certkd/core';
 import { readInstancesCsv } from '@certkd/interop';
 import type { VerifyMethod } from './verify';
@@ -37,6 +38,17 @@ export function runVnnlibTask(task: VnnlibTask): TaskRecord {
   }
 }
 
+/**
+ * Drop a torn last line (a crash mid-write) so that appended records start on a fresh line.
+ * Complete lines are kept as they are.
+ */
+export function repairJsonl(jsonl: string): void {
+  if (!fs.existsSync(jsonl)) return;
+  const buf = fs.readFileSync(jsonl);
+  if (buf.length === 0 || buf[buf.length - 1] === 0x0a) return;
+  fs.truncateSync(jsonl, buf.lastIndexOf(0x0a) + 1);
+}
+
 /** Keys already present in a JSONL file (for resuming); a torn last line is ignored. */
 export function doneKeys(jsonl: string): Set<string> {
   const keys = new Set<string>();
@@ -67,12 +79,15 @@ export interface BatchOptions {
   onRecord?: (r: TaskRecord) => void;
 }
 
-/** Path of the built worker script beside this module. */
+/** Path of the built worker script: beside this module, or in ../dist when running from the sources. */
 export function workerScript(): string {
-  return path.join(__dirname, 'worker.js');
+  const here = path.join(__dirname, 'worker.js');
+  if (fs.existsSync(here) || path.basename(__dirname) !== 'src') return here;
+  return path.join(__dirname, '..', 'dist', 'worker.js');
 }
 
 async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRecord[]> {
+  repairJsonl(opts.out);
   const done = doneKeys(opts.out);
   const todo = tasks.filter((t) => !done.has(t.key));
   fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
@@ -89,7 +104,6 @@ async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRe
   }
   const script = workerScript();
   if (!fs.existsSync(script)) throw new ConfigError(`worker script ${script} not found (build @certkd/certifier first)`, undefined, 'workers');
-  const { Piscina } = await import('piscina');
   const pool = new Piscina({ filename: script, maxThreads: workers, minThreads: Math.min(workers, 1), workerData: { backend: opts.backend ?? 'wasm' } });
   try {
     await Promise.all(todo.map((t) => (pool.run(t) as Promise<TaskRecord>).then(emit)));
@@ -125,6 +139,7 @@ export function runDatasetPoints(
   opts: CertifyPointsOptions & { out: string; onResult?: (r: PointResult) => void },
 ): PointResult[] {
   if (xs.length !== labels.length) throw new ConfigError(`${xs.length} points but ${labels.length} labels`, undefined, 'labels');
+  repairJsonl(opts.out);
   const done = doneKeys(opts.out);
   fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
   const out: PointResult[] = [];

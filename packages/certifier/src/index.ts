@@ -11,4 +11,6 @@ export { certifyDataset, certifyPoint, summarize, linfBox } from './dataset';
 export type { CertifierStage } from './register';
 export { registerCertifier } from './register';
 export type { VnnlibTask, TaskRecord, BatchOptions } from './batch';
-export { runVnnlibTask, runInstancesCsv, runDatasetPoints, doneKeys, workerScript } from './batch';
+export { runVnnlibTask, runInstancesCsv, runDatasetPoints, doneKeys, repairJsonl, workerScript } from './batch';
+export type { CertifyPointsRunOptions, PointRecord, PointsSummary, PointTask, PointVerifyKnobs } from './points';
+export { certifyPoints, readPointRecords, summarizeRecords, pointRecord } from './points';

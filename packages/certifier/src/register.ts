@@ -17,6 +17,8 @@ const escalationOptions = z
     timeoutS: z.number().positive().default(60),
     branchAndBound: z.boolean().default(true),
     babMethod: z.enum(VERIFY_METHODS).default('crown'),
+    babMode: z.enum(['auto', 'input', 'relu']).default('auto'),
+    babIters: z.number().int().min(0).default(8),
   })
   .strict();
 
@@ -26,7 +28,7 @@ export function registerCertifier(registry: PluginRegistry): void {
     definePlugin({
       kind: 'certifier-stage',
       name: 'escalation',
-      description: 'falsify (centre, attack, projected gradient) then ibp -> crown -> alpha-crown -> input-splitting branch and bound',
+      description: 'falsify (centre, attack, projected gradient) then ibp -> crown -> alpha-crown -> branch and bound (input splitting for small inputs, else ReLU splitting with alpha/beta-CROWN)',
       options: escalationOptions,
       create: (o): CertifierStage => ({
         name: 'escalation',

@@ -78,6 +78,8 @@ export interface BoundBatchOptions {
   lr: number;
   /** Stop optimising once every row of every domain is above these margins (per row, [R]). */
   dvec: Float32Array;
+  /** Recompute intermediate bounds of layers after a split with CROWN (else root ∩ interval bounds). */
+  refine?: boolean;
 }
 
 const ROW_BUDGET = 1 << 23;
@@ -152,22 +154,36 @@ export function boundBatch(
           lower = tf.maximum(lower, tf.tile(tf.tensor(opts.root[q].lower, [1, ...shape]), [B, ...shape.map(() => 1)]));
           upper = tf.minimum(upper, tf.tile(tf.tensor(opts.root[q].upper, [1, ...shape]), [B, ...shape.map(() => 1)]));
         }
-        if (!opts.root || anySplitBefore) {
-          // CROWN refinement of every neuron of this layer, chunked to bound memory.
-          let widest = 1;
-          for (let k = 0; k <= i; k++) widest = Math.max(widest, net.widthAt(k));
-          const chunk = Math.max(1, Math.floor(ROW_BUDGET / (2 * B * widest)));
-          const lows: tf.Tensor[] = [], ups: tf.Tensor[] = [];
-          for (let c0 = 0; c0 < w; c0 += chunk) {
-            const c = Math.min(chunk, w - c0);
-            const e = tf.slice(tf.eye(w), [c0, 0], [c, w]);
-            const rows = tf.broadcastTo(tf.reshape(tf.concat([e, tf.neg(e)], 0), [1, 2 * c, ...shape]), [B, 2 * c, ...shape]);
-            const v = backward(p, rows, i, base, pre).value;
-            lows.push(tf.slice(v, [0, 0], [B, c]));
-            ups.push(tf.neg(tf.slice(v, [0, c], [B, c])));
+        if (!opts.root || (anySplitBefore && opts.refine)) {
+          // CROWN refinement of the neurons whose interval contains 0 in some domain, chunked to bound memory.
+          const lv = lower.dataSync(), uv = upper.dataSync();
+          const picked: number[] = [];
+          for (let j = 0; j < w; j++) {
+            for (let b = 0; b < B; b++) if (lv[b * w + j] < 0 && uv[b * w + j] > 0) { picked.push(j); break; }
           }
-          lower = tf.maximum(lower, tf.reshape(tf.concat(lows, 1), [B, ...shape]));
-          upper = tf.minimum(upper, tf.reshape(tf.concat(ups, 1), [B, ...shape]));
+          if (picked.length > 0) {
+            let widest = 1;
+            for (let k = 0; k <= i; k++) widest = Math.max(widest, net.widthAt(k));
+            const chunk = Math.max(1, Math.floor(ROW_BUDGET / (2 * B * widest)));
+            const lows: tf.Tensor[] = [], ups: tf.Tensor[] = [];
+            for (let c0 = 0; c0 < picked.length; c0 += chunk) {
+              const idx = picked.slice(c0, c0 + chunk);
+              const c = idx.length;
+              const e = tf.oneHot(tf.tensor1d(idx, 'int32'), w).toFloat();
+              const rows = tf.broadcastTo(tf.reshape(tf.concat([e, tf.neg(e)], 0), [1, 2 * c, ...shape]), [B, 2 * c, ...shape]);
+              const v = backward(p, rows, i, base, pre).value;
+              lows.push(tf.slice(v, [0, 0], [B, c]));
+              ups.push(tf.neg(tf.slice(v, [0, c], [B, c])));
+            }
+            // scatter the refined rows back to their neurons (+-inf elsewhere: no change)
+            const pos = new Int32Array(w).fill(-1);
+            picked.forEach((j, k) => (pos[j] = k));
+            const gatherIdx = tf.tensor1d(Array.from(pos, (k) => (k < 0 ? picked.length : k)), 'int32');
+            const padL = tf.concat([...lows, tf.fill([B, 1], -Infinity)], 1);
+            const padU = tf.concat([...ups, tf.fill([B, 1], Infinity)], 1);
+            lower = tf.maximum(lower, tf.reshape(tf.gather(padL, gatherIdx, 1), [B, ...shape]));
+            upper = tf.minimum(upper, tf.reshape(tf.gather(padU, gatherIdx, 1), [B, ...shape]));
+          }
         }
         const s = new Float32Array(B * w);
         let has = false;
@@ -229,12 +245,11 @@ export function boundBatch(
       let v = params.map((x) => tf.zerosLike(x));
       const d = tf.tensor2d(opts.dvec, [1, R]);
       for (let t = 0; t < opts.iters; t++) {
-        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+        const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
           const val = finalPass(ps, false).value;
           // rows already proved do not pull
           return tf.sum(tf.minimum(tf.sub(val, d), 0.01)) as tf.Scalar;
         })(params);
-        void value;
         const c1 = 1 - Math.pow(b1, t + 1), c2 = 1 - Math.pow(b2, t + 1);
         m = m.map((mm, k) => tf.add(tf.mul(mm, b1), tf.mul(grads[k], 1 - b1)));
         v = v.map((vv, k) => tf.add(tf.mul(vv, b2), tf.mul(tf.square(grads[k]), 1 - b2)));

@@ -38,6 +38,8 @@ export interface VerifyOptions {
   inputSplitMaxDim?: number;
   /** Gradient steps on alpha/beta per ReLU-B&B batch (default 8; 0 = CROWN slopes). */
   babIters?: number;
+  /** ReLU B&B: recompute intermediate bounds after a split with CROWN (default false: root CROWN ∩ interval bounds; beta carries the splits). */
+  babRefine?: boolean;
 }
 
 interface Ctx {
@@ -298,7 +300,7 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
     if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'relu-bab' };
     const batch = stack.splice(Math.max(0, stack.length - opts.babBatch));
     const B = batch.length;
-    const res = boundBatch(p, box, batch, ctx.Cflat, R, { root, iters: opts.babIters, lr: 0.1, dvec: ctx.dvec });
+    const res = boundBatch(p, box, batch, ctx.Cflat, R, { root, iters: opts.babIters, lr: 0.1, dvec: ctx.dvec, refine: opts.babRefine });
     const lbs = new Float32Array(B * R);
     for (let k = 0; k < B * R; k++) lbs[k] = res.lbs[k] - ctx.dvec[k % R];
     // witness candidates: the minimisers of the open rows' linear bounds
@@ -360,6 +362,12 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   for (const m of [...methods, opts.babMethod ?? 'crown']) {
     if (!(VERIFY_METHODS as readonly string[]).includes(m)) throw new ConfigError(`unknown method '${m}' (methods: ${VERIFY_METHODS.join(', ')})`, undefined, 'methods');
   }
+  if (opts.babMode !== undefined && !['auto', 'input', 'relu'].includes(opts.babMode)) {
+    throw new ConfigError(`babMode must be 'auto', 'input' or 'relu', got '${String(opts.babMode)}'`, undefined, 'babMode');
+  }
+  if (opts.babIters !== undefined && !(Number.isInteger(opts.babIters) && opts.babIters >= 0)) {
+    throw new ConfigError(`babIters must be an integer >= 0, got ${opts.babIters}`, undefined, 'babIters');
+  }
   const D = prod(net.inputShape);
   const K = prod(net.outputShape);
   checkProperty(property, D, K);
@@ -377,7 +385,7 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     timeoutS, methods, falsifier: opts.falsifier,
     branchAndBound: opts.branchAndBound ?? true, babMethod: opts.babMethod ?? 'crown', babBatch: opts.babBatch ?? 64,
     maxDomains: opts.maxDomains ?? 200_000, pgdRestarts: opts.pgdRestarts ?? 4, pgdSteps: opts.pgdSteps ?? 20,
-    babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8,
+    babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8, babRefine: opts.babRefine ?? false,
   };
   if (property.disjuncts.length === 0) return { kind: 'verified-complete', method: 'none', time_s: elapsed(ctx) };
   let method: DecidingMethod = 'none';

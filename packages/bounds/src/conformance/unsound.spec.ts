@@ -43,3 +43,17 @@ describe('the conformance suite catches broken relaxations', () => {
     expect(checkNetwork('mlp-deep', { methods: ['ibp', 'crown'] })).toEqual([]);
   });
 });
+
+describe('ReluRelaxation.backward', () => {
+  it('uses the lines of a subclass that overrides lines()', () => {
+    // Only the upper lines are broken here (interval() is the built-in one): CROWN must notice.
+    class ShrunkLinesRelu extends ReluRelaxation {
+      override lines(pre: LowerUpper, alpha?: tf.Tensor): ActivationLines {
+        const l = super.lines(pre, alpha);
+        return { ...l, upperSlope: tf.mul(l.upperSlope, 0.5), upperIntercept: tf.mul(l.upperIntercept, 0.5) };
+      }
+    }
+    const v = checkNetwork('mlp-deep', { relaxations: [new ShrunkLinesRelu()], methods: ['crown-ibp'] });
+    expect(v.some((x) => x.check === 'soundness' && x.method === 'crown-ibp')).toBe(true);
+  });
+});

@@ -92,6 +92,12 @@ export function toInterval(lu: LowerUpper): Interval {
   return { center: tf.div(tf.add(lu.upper, lu.lower), 2), radius: tf.div(tf.sub(lu.upper, lu.lower), 2) };
 }
 
+/** The id the next tensor will get (ids only grow), or -1 when the engine does not say. */
+function nextTensorId(): number {
+  const state = (tf.engine() as unknown as { state?: { nextTensorId?: number } }).state;
+  return typeof state?.nextTensorId === 'number' ? state.nextTensorId : -1;
+}
+
 /** First index j such that no layer in [j, end) needs input bounds (the affine tail that a spec is pushed through). */
 export function affineTailStart(p: Omit<Problem, 'box'>): number {
   let j = p.end;
@@ -115,13 +121,31 @@ export function backwardLower(
 ): tf.Tensor {
   let A = A0;
   let bias: tf.Tensor | null = null;
+  // Each layer's step runs in its own tidy and the previous A is released as soon as the next
+  // exists, so that only about two A matrices are alive at once (they dominate the memory of
+  // wide convolutional networks). Only tensors made during this call and never kept are
+  // released early; gradients are unaffected (the tape keeps its own copies).
+  const firstId = nextTensorId();
+  const release = (t: tf.Tensor | null, keepIf: (tf.Tensor | null)[]) => {
+    if (t && t !== A0 && !keepIf.includes(t) && t.id >= firstId && !(t as unknown as { kept?: boolean }).kept && !t.isDisposed) t.dispose();
+  };
   for (let i = from - 1; i >= stop; i--) {
     const rel = p.rels[i];
     const lu = rel.needsInputBounds ? pre[i] : undefined;
     if (rel.needsInputBounds && !lu) throw new Error(`internal: no input bounds for layer ${i} (${p.contexts[i].layer.kind})`);
-    const res = rel.backward(p.contexts[i], A, lu, alphas?.[i]);
-    A = res.A;
-    if (res.bias) bias = bias ? tf.add(bias, res.bias) : res.bias;
+    const prevA: tf.Tensor = A;
+    const prevBias: tf.Tensor | null = bias;
+    const out: tf.Tensor[] = tf.tidy(() => {
+      const res = rel.backward(p.contexts[i], prevA, lu, alphas?.[i]);
+      const b = res.bias ? (prevBias ? tf.add(prevBias, res.bias) : res.bias) : prevBias;
+      return b ? [res.A, b] : [res.A];
+    });
+    A = out[0];
+    bias = out[1] ?? null;
+    if (firstId >= 0) {
+      release(prevA, [A, bias]);
+      release(prevBias, [A, bias]);
+    }
   }
   const r = A.rank;
   const value = tf.sub(sumTrailing(tf.mul(A, perSample(base.center, r))), sumTrailing(tf.mul(tf.abs(A), perSample(base.radius, r))));

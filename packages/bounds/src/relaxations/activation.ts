@@ -96,6 +96,26 @@ export class ReluRelaxation extends ActivationRelaxation {
     return { lowerSlope, lowerIntercept: tf.zerosLike(pre.lower), upperSlope, upperIntercept };
   }
 
+  /**
+   * The base class's backward with the ReLU's zero lower intercept used: A' = A us + relu(A)
+   * (ls - us) and bias = sum(min(A, 0) ui), three full-size products instead of five. A
+   * subclass that overrides lines() gets the generic backward through its own lines.
+   */
+  override backward(ctx: LayerContext, A: tf.Tensor, pre?: LowerUpper, alpha?: tf.Tensor): BackwardResult {
+    if (this.lines !== ReluRelaxation.prototype.lines) return super.backward(ctx, A, pre, alpha);
+    if (!pre) throw new Error(`relaxation '${this.name}' needs the bounds of its input`);
+    const { active, unstable, upperSlope, upperIntercept } = reluPieces(pre);
+    const slope = alpha ?? this.adaptiveSlope(pre);
+    const sr = slope.rank;
+    const lowerSlope = tf.add(perSample(active, sr), tf.mul(perSample(unstable, sr), slope));
+    const r = A.rank;
+    const pos = tf.relu(A);
+    const us = perSample(upperSlope, r);
+    const next = tf.add(tf.mul(A, us), tf.mul(pos, perSample(tf.sub(lowerSlope, perSample(upperSlope, sr)), r)));
+    const bias = sumTrailing(tf.mul(tf.sub(A, pos), perSample(upperIntercept, r)));
+    return { A: next, bias };
+  }
+
   initAlpha(_ctx: LayerContext, pre: LowerUpper): tf.Tensor {
     return this.adaptiveSlope(pre);
   }

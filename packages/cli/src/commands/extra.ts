@@ -3,8 +3,9 @@ import { boundsCommand } from './bounds';
 import { exportCommand } from './export';
 import { dataCommand } from './data';
 import { verifyCommand } from './verify';
+import { certifyCommand } from './certify';
 
 /** Commands beyond run and plugins. */
 export function extraCommands(): Command[] {
-  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand()];
+  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand(), certifyCommand()];
 }

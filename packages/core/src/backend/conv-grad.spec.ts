@@ -17,8 +17,13 @@ describe('conv2dInputGrad / conv2dFilterGrad', () => {
       const dy = tf.tensor(dyv, outShape) as tf.Tensor4D;
       setInputGradMethod('dilate');
       const dxDilate = conv2dInputGrad(dy, w, c.x, c.strides, c.pad);
+      setInputGradMethod('taps');
+      const dxTaps = conv2dInputGrad(dy, w, c.x, c.strides, c.pad);
       setInputGradMethod('phases');
       const dx = conv2dInputGrad(dy, w, c.x, c.strides, c.pad);
+      setInputGradMethod('auto');
+      expect(dxTaps.shape).toEqual(c.x);
+      expect(maxAbsDiff(dxTaps.dataSync(), ref.dx)).toBeLessThan(1e-4);
       expect(maxAbsDiff(dxDilate.dataSync(), ref.dx)).toBeLessThan(1e-4);
       const dwConv = conv2dFilterGrad(x, dy, c.w, c.strides, c.pad, undefined, 'conv');
       const dwMatmul = conv2dFilterGrad(x, dy, c.w, c.strides, c.pad, undefined, 'matmul');

@@ -73,7 +73,11 @@ export function conv2dInputGrad(
   rounding?: RoundingMode,
 ): tf.Tensor4D {
   const g = geometry(inputShape, w.shape, strides, pad, rounding);
-  if ((g.sh > 1 || g.sw > 1) && inputGradMethod === 'phases') return phasedInputGrad(dy, w, g);
+  if (g.sh > 1 || g.sw > 1) {
+    const m = inputGradMethod === 'auto' ? (g.c * g.sh * g.sw <= TAPS_MAX_COLUMNS ? 'taps' : 'phases') : inputGradMethod;
+    if (m === 'phases') return phasedInputGrad(dy, w, g);
+    if (m === 'taps') return tapsInputGrad(dy, w, g);
+  }
   return tf.tidy(() => {
     let d: tf.Tensor4D = dy;
     if (g.sh > 1 || g.sw > 1) {
@@ -93,9 +97,14 @@ export function conv2dInputGrad(
 
 type Geometry = ReturnType<typeof geometry>;
 
-/** How conv2dInputGrad handles strides > 1 (both exact). */
-export type InputGradMethod = 'dilate' | 'phases';
-let inputGradMethod: InputGradMethod = 'phases';
+/**
+ * How conv2dInputGrad handles strides > 1 (all exact). 'auto' (default): 'taps' when the
+ * input has few channels (C * sh * sw <= 16, e.g. the first conv of an image network, where
+ * XNNPACK convolutions with one or a few output channels are slow), else 'phases'.
+ */
+export type InputGradMethod = 'auto' | 'dilate' | 'phases' | 'taps';
+let inputGradMethod: InputGradMethod = 'auto';
+const TAPS_MAX_COLUMNS = 16;
 
 /** Choose the strided input-gradient formulation (benchmarks). */
 export function setInputGradMethod(m: InputGradMethod): void {
@@ -132,6 +141,41 @@ function phasedInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: Geometry): tf.Tenso
     const woven = g.sh > 1 ? tf.reshape(tf.stack(rows, 2), [g.n, qh * g.sh, qw * g.sw, g.c]) : rows[0];
     if (g.top === 0 && g.left === 0 && qh * g.sh === g.h && qw * g.sw === g.w) return woven as tf.Tensor4D;
     return tf.slice(woven, [0, g.top, g.left, 0], [g.n, g.h, g.w, g.c]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Strided input gradient as matrix products (col2im): kernel tap kh = r + s * m sends output
+ * row oh to padded input row (oh + m) * s + r, so for each sub-tap (mh, mw) one product of dy
+ * ([N*OH*OW, O]) with the [O, sh*sw*C] block of taps gives that sub-tap's contribution to all
+ * phases at once; the blocks are shifted by (mh, mw), summed, and the phases interleaved with
+ * one rank-5 transpose.
+ */
+function tapsInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: Geometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const mh = Math.ceil(g.kh / g.sh);
+    const mw = Math.ceil(g.kw / g.sw);
+    const qh = g.oh + mh - 1;
+    const qw = g.ow + mw - 1;
+    const cols = g.sh * g.sw * g.c;
+    // [MH*sh, MW*sw, C, O] -> [MH, sh, MW, sw, C, O] -> [O, MH, MW, sh, sw, C]
+    const wp = tf.pad(w, [[0, mh * g.sh - g.kh], [0, mw * g.sw - g.kw], [0, 0], [0, 0]]);
+    const wm = tf.reshape(tf.transpose(tf.reshape(wp, [mh, g.sh, mw, g.sw, g.c, g.o]), [5, 0, 2, 1, 3, 4]), [g.o, mh * mw * cols]);
+    const rows = tf.reshape(dy, [g.n * g.oh * g.ow, g.o]) as tf.Tensor2D;
+    const parts: tf.Tensor[] = [];
+    for (let a = 0; a < mh; a++) {
+      for (let b = 0; b < mw; b++) {
+        const block = tf.slice(wm, [0, (a * mw + b) * cols], [g.o, cols]) as tf.Tensor2D;
+        const p = tf.reshape(tf.matMul(rows, block), [g.n, g.oh, g.ow, cols]);
+        parts.push(mh === 1 && mw === 1 ? p : tf.pad(p, [[0, 0], [a, mh - 1 - a], [b, mw - 1 - b], [0, 0]]));
+      }
+    }
+    const sum = parts.length > 1 ? tf.addN(parts) : parts[0];
+    // [N, QH, QW, sh, sw*C] -> [N, QH, sh, QW, sw*C]: padded row p = q * sh + r.
+    const woven = tf.reshape(tf.transpose(tf.reshape(sum, [g.n, qh, qw, g.sh, g.sw * g.c]), [0, 1, 3, 2, 4]), [g.n, qh * g.sh, qw * g.sw, g.c]) as tf.Tensor4D;
+    const { t, pad: pd } = cropNegative(woven, [-g.top, -g.left], [g.top + g.h - qh * g.sh, g.left + g.w - qw * g.sw]);
+    if (pd[0][0] || pd[0][1] || pd[1][0] || pd[1][1]) return tf.pad(t, [[0, 0], pd[0], pd[1], [0, 0]]) as tf.Tensor4D;
+    return t;
   });
 }
 

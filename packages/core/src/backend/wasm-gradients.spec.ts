@@ -159,6 +159,31 @@ describe('wasm gradient overrides', () => {
     });
   });
 
+  it.each([
+    // [a shape (untransposed), b shape (untransposed)]: small x large and large x small take the two orders.
+    [[2, 3], [3, 60]],
+    [[60, 3], [3, 2]],
+    [[2, 2, 3], [2, 3, 40]],
+  ])('matMulT matches matMul for every flag combination: %j x %j', (sa, sb) => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const a = tf.tensor(seededValues(sa, 3), sa);
+      const b = tf.tensor(seededValues(sb, 4), sb);
+      const t = (x: tf.Tensor) => tf.transpose(x, x.rank === 3 ? [0, 2, 1] : [1, 0]);
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const aa = ta ? t(a) : a;
+          const bb = tb ? t(b) : b;
+          const got = matMulT(aa, bb, ta, tb);
+          const want = tf.matMul(aa, bb, ta, tb);
+          expect(got.shape).toEqual(want.shape);
+          expect(maxAbsDiff(got.dataSync(), want.dataSync())).toBeLessThan(1e-5);
+        }
+      }
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects dilated conv gradients with a clear message', () => {
     tf.tidy(() => {
       const x = tf.ones([1, 6, 6, 1]) as tf.Tensor4D;

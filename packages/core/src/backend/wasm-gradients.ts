@@ -66,7 +66,21 @@ const conv2dBackpropInputGrad: tf.GradConfig = {
  * transpose followed by a plain product.
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  return tf.tidy(() => tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b));
+  if (!transposeA && !transposeB) return tf.matMul(a, b);
+  // Either transpose the flagged operands, or compute (op(b)^T op(a)^T)^T, which transposes
+  // the unflagged operands and the product instead: pick the one that moves fewer floats
+  // (e.g. x W^T with a large W: transposing W costs more than the whole product).
+  const size = (t: tf.Tensor) => t.size;
+  const r = a.rank;
+  const rows = transposeA ? a.shape[r - 1] : a.shape[r - 2];
+  const cols = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
+  const batch = Math.max(size(a) / (a.shape[r - 1] * a.shape[r - 2]), size(b) / (b.shape[b.rank - 1] * b.shape[b.rank - 2]));
+  const direct = (transposeA ? size(a) : 0) + (transposeB ? size(b) : 0);
+  const flipped = (transposeA ? 0 : size(a)) + (transposeB ? 0 : size(b)) + batch * rows * cols;
+  return tf.tidy(() => {
+    if (direct <= flipped) return tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+    return swapLastAxes(tf.matMul(transposeB ? b : swapLastAxes(b), transposeA ? a : swapLastAxes(a)));
+  });
 }
 
 function swapLastAxes(t: tf.Tensor): tf.Tensor {

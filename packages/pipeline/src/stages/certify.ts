@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { boxAround, createBoundMethod, specMatrix } from '@certkd/bounds';
-import { ConfigError } from '@certkd/core';
+import { ConfigError, SeededRng } from '@certkd/core';
+import { Pgd, EVAL_PGD_OPTIONS } from '@certkd/attacks';
+import { VERIFY_METHODS, VerifyMethod, certifyPoints } from '@certkd/certifier';
+import { Emit } from '../engine/async-stage';
+import { deriveSeed } from '../engine/seeds';
 import { RunContext } from '../engine/context';
 import { CertifyStage } from '../recipe/schema';
 import { asyncStage, tick } from '../engine/async-stage';
@@ -15,9 +19,7 @@ export function certifyStage(ctx: RunContext, st: CertifyStage, index: number) {
     const test = ctx.test;
     const ds = ctx.dataset;
     if (!test || !ds) throw new ConfigError('no dataset is loaded', ctx.recipeFile, `stages.${index}`);
-    if (st.timeout > 0) {
-      throw new ConfigError('complete verification (timeout > 0) needs the certifier escalation, which this version does not run in recipes; use timeout: 0', ctx.recipeFile, `stages.${index}.timeout`);
-    }
+    if (st.timeout > 0) return completeCertification(ctx, st, index, emit);
     const methods = st.methods.map((m) => createBoundMethod(m));
     const eps = st.eps ?? ctx.recipe.eps;
     const n = Math.min(st.n ?? test.size, test.size);
@@ -63,4 +65,43 @@ export function certifyStage(ctx: RunContext, st: CertifyStage, index: number) {
       emit({ type: 'evaluation', stage: 'certify', model: name, metric: 'certified_acc', value: verified / n, n, eps });
     }
   });
+}
+
+/**
+ * Escalation per point (METHODS 8): clean prediction, PGD falsification, the incomplete methods,
+ * then branch-and-bound until the per-point timeout. Verdicts stream to
+ * runs/<name>/certify-<model>.jsonl, so an interrupted certification resumes where it stopped.
+ */
+async function completeCertification(ctx: RunContext, st: CertifyStage, index: number, emit: Emit): Promise<void> {
+  const test = ctx.test!;
+  const where = `stages.${index}.methods`;
+  for (const m of st.methods) {
+    if (!(VERIFY_METHODS as readonly string[]).includes(m)) throw new ConfigError(`unknown method '${m}' for complete certification; allowed: ${VERIFY_METHODS.join(', ')}`, ctx.recipeFile, where);
+  }
+  const eps = st.eps ?? ctx.recipe.eps;
+  const n = Math.min(st.n ?? test.size, test.size);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const { x, y } = test.read(idx);
+  for (const name of selectModels(ctx, st.models, `stages.${index}.models`)) {
+    const net = ctx.models.get(name)!.network;
+    const falsifier = st.workers > 1 ? undefined : new Pgd({ ...EVAL_PGD_OPTIONS }, 'pgd-40');
+    const summary = await certifyPoints(net, x, y, {
+      eps,
+      timeoutS: st.timeout,
+      methods: st.methods as VerifyMethod[],
+      workers: st.workers,
+      out: `${ctx.paths.root}/certify-${name}.jsonl`,
+      falsifier,
+      seed: deriveSeed(ctx.recipe.seed, index),
+      onProgress: (done, total, s) => emit({ type: 'certification-progress', stage: 'certify', done, total, verified: s.certified, falsified: s.counts.falsified ?? 0 }),
+    });
+    void SeededRng;
+    const res = (ctx.results[name] ??= { architecture: ctx.models.get(name)!.architecture, role: ctx.models.get(name)!.role });
+    res.certified_acc = summary.certified_acc;
+    res.certified_by_method = Object.fromEntries(Object.entries(summary.by_method).map(([k, v]) => [k, (v ?? 0) / n]));
+    res.certifier = `escalation(${st.methods.join('>')}>bab, timeout ${st.timeout} s)`;
+    res.verdicts = { ...summary.counts } as Record<string, number>;
+    res.eps = eps;
+    emit({ type: 'evaluation', stage: 'certify', model: name, metric: 'certified_acc', value: summary.certified_acc, n, eps });
+  }
 }

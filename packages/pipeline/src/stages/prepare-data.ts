@@ -1,3 +1,4 @@
+import * as path from 'path';
 import { ConfigError, DatasetSource, SeededRng } from '@certkd/core';
 import { splitTrainValidation, subset } from '@certkd/datasets';
 import { RunContext } from '../engine/context';
@@ -9,7 +10,9 @@ export function prepareDataStage(ctx: RunContext) {
   return asyncStage(async (emit) => {
     const d = ctx.recipe.dataset;
     const source = ctx.registry.create<DatasetSource>('dataset', d.name, d.options, undefined, 'dataset');
-    const ds = await source.load({ root: d.root, cacheDir: undefined });
+    // A relative root is relative to the recipe file, like every path in a recipe.
+    const root = d.root === undefined ? undefined : path.resolve(path.dirname(ctx.recipeFile), d.root);
+    const ds = await source.load({ root, cacheDir: undefined });
     ctx.dataset = ds;
     const rng = new SeededRng(deriveSeed(ctx.recipe.seed, 0xda7a));
     let train = ds.train;

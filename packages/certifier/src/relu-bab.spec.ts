@@ -1,0 +1,128 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Network, SeededRng } from '@certkd/core';
+import { verifyProperty, evalFlat } from './verify';
+import { certifyPoints, readPointRecords } from './points';
+import { workerScript } from './batch';
+import type { OutputRow } from './verdict';
+
+function net(seed: number, inputs: number, width = 16): Network {
+  return Network.create(
+    { inputShape: [inputs], layers: [{ kind: 'dense', units: width, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: width, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] },
+    new SeededRng(seed),
+  );
+}
+
+const holds = (y: ArrayLike<number>, conj: OutputRow[]) => conj.every((r) => r.c.reduce((s, c, i) => s + c * y[i], 0) <= r.d);
+
+describe('ReLU-splitting branch and bound', () => {
+  it('decides small 2-D instances (no input splitting) in agreement with dense grid sampling', () => {
+    const before = tf.memory().numTensors;
+    const seen: string[] = [];
+    for (let seed = 1; seed <= 6; seed++) {
+      const n = net(seed, 2);
+      const rng = new SeededRng(200 + seed);
+      const c = [rng.next(), rng.next()];
+      const w = 0.1 + 0.4 * rng.next();
+      const lo = Float32Array.from(c, (v) => v - w), hi = Float32Array.from(c, (v) => v + w);
+      const y0 = evalFlat(n, Float32Array.from(c), 1);
+      const label = y0.indexOf(Math.max(...y0));
+      const slack = rng.next() * 0.3;
+      const disjuncts: OutputRow[][] = [0, 1, 2].filter((j) => j !== label).map((j) => {
+        const cc = [0, 0, 0]; cc[label] = 1; cc[j] = -1;
+        return [{ c: cc, d: slack }];
+      });
+      // only ibp before B&B, and no projected-gradient falsifier, so ReLU B&B does the work
+      const v = verifyProperty(n, { boxes: [{ lower: lo, upper: hi }], disjuncts }, { timeoutS: 10, rng, methods: ['ibp'], babMode: 'relu', pgdRestarts: 0, babBatch: 16 });
+      seen.push(`${v.kind}/${v.method}`);
+      expect(['verified-incomplete', 'verified-complete', 'falsified']).toContain(v.kind);
+      // grid search for a violation
+      const G = 150, xs = new Float32Array(G * G * 2);
+      for (let a = 0; a < G; a++) for (let b = 0; b < G; b++) {
+        xs[(a * G + b) * 2] = lo[0] + ((hi[0] - lo[0]) * a) / (G - 1);
+        xs[(a * G + b) * 2 + 1] = lo[1] + ((hi[1] - lo[1]) * b) / (G - 1);
+      }
+      const ys = evalFlat(n, xs, G * G);
+      let gridFinds = false;
+      for (let p = 0; p < G * G && !gridFinds; p++) gridFinds = disjuncts.some((conj) => holds(ys.subarray(p * 3, p * 3 + 3), conj));
+      if (v.kind === 'falsified') {
+        expect(holds(evalFlat(n, v.witness, 1), disjuncts[v.disjunct])).toBe(true);
+      } else {
+        expect(gridFinds).toBe(false);
+      }
+      n.dispose();
+    }
+    expect(seen.some((s) => s === 'verified-complete/relu-bab')).toBe(true);
+    expect(seen.some((s) => s.startsWith('falsified'))).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 30000);
+
+  it('rejects an unknown babMode', () => {
+    const n = net(1, 2);
+    const p = { boxes: [{ lower: Float32Array.from([0, 0]), upper: Float32Array.from([1, 1]) }], disjuncts: [[{ c: [1, -1, 0], d: 0 }]] };
+    expect(() => verifyProperty(n, p, { babMode: 'zono' as never })).toThrow(/babMode/);
+    n.dispose();
+  });
+});
+
+function points(n: Network, N: number, D: number, seed: number): { xs: Float32Array; labels: Int32Array } {
+  const rng = new SeededRng(seed);
+  const xs = Float32Array.from({ length: N * D }, () => rng.next());
+  const ys = evalFlat(n, xs, N);
+  // labels: the prediction, except every third point (misclassified on purpose)
+  const labels = Int32Array.from({ length: N }, (_, i) => {
+    const y = Array.from(ys.subarray(i * 3, i * 3 + 3));
+    const p = y.indexOf(Math.max(...y));
+    return i % 3 === 2 ? (p + 1) % 3 : p;
+  });
+  return { xs, labels };
+}
+
+describe('certifyPoints', () => {
+  it('summarises and resumes a killed run: torn last line ignored, every point exactly once', async () => {
+    const n = net(11, 12);
+    const N = 6;
+    const { xs, labels } = points(n, N, 12, 5);
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'certify-')), 'p.jsonl');
+    const full = await certifyPoints(n, xs, labels, { eps: 0.02, timeoutS: 5, out });
+    expect(full.n).toBe(N);
+    expect(Object.values(full.counts).reduce((a, b) => a + (b ?? 0), 0)).toBe(N);
+    expect(full.correct).toBe(4);
+    expect(full.certified_acc).toBeCloseTo(full.certified / N);
+    // simulate a crash: keep 2 lines plus half of the third
+    const lines = fs.readFileSync(out, 'utf8').split('\n').filter((l) => l);
+    fs.writeFileSync(out, lines.slice(0, 2).join('\n') + '\n' + lines[2].slice(0, Math.floor(lines[2].length / 2)));
+    const progress: number[] = [];
+    const again = await certifyPoints(n, xs, labels, { eps: 0.02, timeoutS: 5, out, onProgress: (d) => progress.push(d) });
+    expect(progress).toEqual([3, 4, 5, 6]); // only the 4 missing points were run
+    expect(again.records.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(again.records.map((r) => r.verdict.kind)).toEqual(full.records.map((r) => r.verdict.kind));
+    const parsed = fs.readFileSync(out, 'utf8').split('\n').filter((l) => l).flatMap((l) => { try { return [JSON.parse(l).key as string]; } catch { return []; } });
+    expect(parsed.sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(readPointRecords(out).size).toBe(N);
+    n.dispose();
+  }, 30000);
+
+  it('rejects bad sizes and a falsifier with workers', async () => {
+    const n = net(1, 4);
+    await expect(certifyPoints(n, new Float32Array(7), Int32Array.from([0, 1]), { eps: 0.1, timeoutS: 1 })).rejects.toThrow(/xs has 7 values/);
+    const fake = { name: 'x', run: () => { throw new Error('unused'); } } as never;
+    await expect(certifyPoints(n, new Float32Array(8), Int32Array.from([0, 1]), { eps: 0.1, timeoutS: 1, workers: 2, falsifier: fake })).rejects.toThrow(/falsifier/);
+    n.dispose();
+  });
+
+  const haveWorker = fs.existsSync(workerScript());
+  (haveWorker ? it : it.skip)('2 worker threads give the same records as this thread (needs dist/worker.js; run `npm test` or build first)', async () => {
+    const n = net(12, 12);
+    const { xs, labels } = points(n, 6, 12, 9);
+    const single = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10 });
+    const multi = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10, workers: 2, backend: 'cpu' });
+    const strip = (s: typeof single) => s.records.map((r) => [r.index, r.label, r.predicted, r.verdict.kind, r.verdict.method]);
+    expect(strip(multi)).toEqual(strip(single));
+    expect(multi.counts).toEqual(single.counts);
+    n.dispose();
+  }, 30000);
+  if (!haveWorker) console.warn('certifier: dist/worker.js not built; the worker-thread test is skipped (npm test builds it)');
+});

@@ -1,0 +1,63 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { lastValueFrom, toArray } from 'rxjs';
+import { loadBackend } from '@certkd/core';
+import { loadRecipe } from './load-recipe';
+import { Recipe } from './schema';
+import { runRecipe } from '../engine/run-recipe';
+
+// Input shape and classes of each dataset a shipped recipe may name.
+const SHAPES: Record<string, { shape: [number, number, number]; classes: number }> = {
+  mnist: { shape: [28, 28, 1], classes: 10 },
+  'fashion-mnist': { shape: [28, 28, 1], classes: 10 },
+  cifar10: { shape: [32, 32, 3], classes: 10 },
+  svhn: { shape: [32, 32, 3], classes: 10 },
+  tinyimagenet: { shape: [64, 64, 3], classes: 200 },
+  imagenet64: { shape: [64, 64, 3], classes: 1000 },
+};
+
+/** The recipe with its dataset replaced by synthetic data of the same shape, one batch per train stage, tiny evaluations. */
+function smoke(r: Recipe): Recipe {
+  const s = SHAPES[r.dataset.name];
+  if (!s) throw new Error(`no shape known for dataset ${r.dataset.name}`);
+  return {
+    ...r,
+    backend: 'wasm',
+    dataset: { ...r.dataset, name: 'synthetic', root: undefined, options: { n: 8, testN: 4, shape: s.shape, classes: s.classes, seed: 1 } },
+    stages: r.stages.map((st) => {
+      switch (st.stage) {
+        case 'train':
+        case 'train-teacher':
+        case 'train-student':
+          return { ...st, epochs: 1, batchSize: 8, optimizer: { ...st.optimizer, milestones: [] } };
+        case 'evaluate':
+          return { ...st, n: 2, batchSize: 2 };
+        case 'certify':
+          return { ...st, n: 2, batchSize: 2 };
+        default:
+          return st;
+      }
+    }),
+  };
+}
+
+describe('every shipped recipe starts and runs one batch per training stage on data of its shape', () => {
+  const dir = path.resolve(__dirname, '../../../../recipes');
+  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+  let runs: string;
+  beforeAll(async () => {
+    await loadBackend('wasm');
+    runs = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-smoke-'));
+  });
+  afterAll(() => fs.rmSync(runs, { recursive: true, force: true }));
+
+  it.each(files)('%s', async (file) => {
+    const recipe = smoke(loadRecipe(path.join(dir, file)));
+    const events = await lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }).pipe(toArray()));
+    expect(events[events.length - 1]).toMatchObject({ type: 'run-end', status: 'ok' });
+    const trainStages = recipe.stages.filter((s) => s.stage.startsWith('train')).length;
+    expect(events.filter((e) => e.type === 'batch-end')).toHaveLength(trainStages);
+    expect(events.some((e) => e.type === 'batch-end' && !Number.isFinite(e.loss))).toBe(false);
+  }, 120000);
+});

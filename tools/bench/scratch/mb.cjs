@@ -1,0 +1,16 @@
+require('reflect-metadata');
+const core=require('@certkd/core'); const {tf}=core;
+(async()=>{await core.loadBackend('wasm');
+const t=(name,f,n=5)=>{f();const ms=[];for(let i=0;i<n;i++){const a=Date.now();const r=f();r.dataSync();r.dispose();ms.push(Date.now()-a);}ms.sort((a,b)=>a-b);console.log(name,ms[n>>1]);};
+const dy=tf.randomNormal([2304,13,13,16]); const w=tf.randomNormal([4,4,1,16]);
+t('phases', ()=>core.conv2dInputGrad(dy,w,[2304,28,28,1],2,'valid'));
+const ps=[0,1,2,3].map(()=>tf.randomNormal([2304,14,14,1]));
+t('stack4', ()=>tf.tidy(()=>tf.reshape(tf.stack(ps.slice(0,2),3),[2304,14,28,1])));
+const p4=tf.randomNormal([2304,14,14,4]);
+t('d2s', ()=>tf.depthToSpace(p4,2));
+t('tr6', ()=>tf.tidy(()=>tf.reshape(tf.transpose(tf.reshape(p4,[2304,14,14,2,2]),[0,1,3,2,4]),[2304,28,28,1])));
+t('conv4out', ()=>tf.conv2d(tf.pad(dy,[[0,0],[1,1],[1,1],[0,0]]), tf.randomNormal([2,2,16,4]),1,'valid'));
+t('conv1out', ()=>tf.conv2d(tf.pad(dy,[[0,0],[1,1],[1,1],[0,0]]), tf.randomNormal([2,2,16,1]),1,'valid'));
+const dy2=tf.randomNormal([2304,10,10,32]); const w2=tf.randomNormal([4,4,16,32]);
+t('conv2 back', ()=>core.conv2dInputGrad(dy2,w2,[2304,13,13,16],1,'valid'),3);
+})();

@@ -1,0 +1,15 @@
+require('reflect-metadata');
+const core=require('@certkd/core'); const {tf}=core;
+(async()=>{await core.loadBackend('wasm');
+const t=(name,f,n=5)=>{f();const ms=[];for(let i=0;i<n;i++){const a=Date.now();const r=f();r.dataSync();r.dispose();ms.push(Date.now()-a);}ms.sort((a,b)=>a-b);console.log(name,ms[n>>1]);};
+const dy=tf.randomNormal([2304*169,16]);
+t('mm16', ()=>tf.matMul(dy,tf.randomNormal([16,16])));
+t('mm4', ()=>tf.matMul(dy,tf.randomNormal([16,4])));
+const a=tf.randomNormal([2304,13,13,4]);
+t('pad', ()=>tf.pad(a,[[0,0],[1,0],[0,1],[0,0]]));
+const b=tf.randomNormal([2304,14,14,4]);
+t('add', ()=>tf.add(b,b));
+t('addN4', ()=>tf.addN([b,b,b,b]));
+const c=tf.randomNormal([2304,13,13,16]);
+t('slice last', ()=>tf.slice(c,[0,0,0,4],[2304,13,13,4]));
+})();
