@@ -59,4 +59,24 @@ const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPa
     j.spec_lower.forEach((l: number, i: number) => expect(l).toBeLessThanOrEqual(j.spec_upper[i]));
     expect(j.time_s).toBeGreaterThan(0);
   });
+
+  (fs.existsSync(shared) ? it : it.skip)('verify answers VNN-COMP words and rejects bad files with exit 2', () => {
+    const onnx = path.join(shared, 'mnist-net_256x2.onnx');
+    const ok = certkd(['verify', onnx, path.join(shared, 'prop_1_0.05.vnnlib'), '--timeout', '20', '--backend', 'wasm', '--out', path.join(dir, 'res.txt')]);
+    expect(ok.status).toBe(0);
+    const res = fs.readFileSync(path.join(dir, 'res.txt'), 'utf8');
+    // alpha-beta-CROWN and the other tools of VNN-COMP 2021 found prop_1_0.05 violated.
+    expect(res.split('\n')[0]).toBe('sat');
+    expect(res).toMatch(/\(X_783 [-0-9.e]+\)/);
+    const bad = path.join(dir, 'bad.vnnlib');
+    fs.writeFileSync(bad, '(declare-const X_0 Real)\n(assert (<= X_0 0.5)\n');
+    const r1 = certkd(['verify', onnx, bad]);
+    expect(r1.status).toBe(2);
+    expect(r1.stderr).toMatch(/bad\.vnnlib:\d+:\d+/);
+    const notOnnx = path.join(dir, 'x.onnx');
+    fs.writeFileSync(notOnnx, 'this is not a protobuf');
+    const r2 = certkd(['verify', notOnnx, path.join(shared, 'prop_1_0.05.vnnlib')]);
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toContain('ModelFormatError');
+  });
 });

@@ -10,4 +10,4 @@ export { deriveSeed } from './engine/seeds';
 export { accuracy } from './stages/accuracy';
 export { JsonlLog, MetricsCsv } from './sinks/jsonl-log';
 export { ConsoleSink } from './sinks/console-sink';
-export { renderPng, renderPlots } from './sinks/plots';
+export { renderPng, renderPngs, renderPlots } from './sinks/plots';

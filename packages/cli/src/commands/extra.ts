@@ -4,8 +4,9 @@ import { exportCommand } from './export';
 import { dataCommand } from './data';
 import { verifyCommand } from './verify';
 import { certifyCommand } from './certify';
+import { attackCommand } from './attack';
 
 /** Commands beyond run and plugins. */
 export function extraCommands(): Command[] {
-  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand(), certifyCommand()];
+  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand(), certifyCommand(), attackCommand()];
 }

@@ -17,24 +17,25 @@ const SHAPES: Record<string, { shape: [number, number, number]; classes: number 
   imagenet64: { shape: [64, 64, 3], classes: 1000 },
 };
 
-/** The recipe with its dataset replaced by synthetic data of the same shape, one batch per train stage, tiny evaluations. */
+/** The recipe with its dataset replaced by synthetic data of the same shape, one batch per train stage, tiny evaluations, no report. */
 function smoke(r: Recipe): Recipe {
   const s = SHAPES[r.dataset.name];
   if (!s) throw new Error(`no shape known for dataset ${r.dataset.name}`);
   return {
     ...r,
     backend: 'wasm',
-    dataset: { ...r.dataset, name: 'synthetic', root: undefined, options: { n: 8, testN: 4, shape: s.shape, classes: s.classes, seed: 1 } },
-    stages: r.stages.map((st) => {
+    dataset: { ...r.dataset, name: 'synthetic', root: undefined, options: { n: 2, testN: 2, shape: s.shape, classes: s.classes, seed: 1 } },
+    stages: r.stages.filter((st) => st.stage !== 'report').map((st) => {
       switch (st.stage) {
         case 'train':
         case 'train-teacher':
         case 'train-student':
-          return { ...st, epochs: 1, batchSize: 8, optimizer: { ...st.optimizer, milestones: [] } };
+          return { ...st, epochs: 1, batchSize: 2, optimizer: { ...st.optimizer, milestones: [] } };
+        // Evaluation and certification have their own tests; here they only need to start.
         case 'evaluate':
-          return { ...st, n: 2, batchSize: 2 };
+          return { ...st, metrics: ['clean' as const], n: 2, batchSize: 2 };
         case 'certify':
-          return { ...st, n: 2, batchSize: 2 };
+          return { ...st, methods: ['ibp'], timeout: 0, n: 2, batchSize: 2 };
         default:
           return st;
       }
@@ -59,5 +60,5 @@ describe('every shipped recipe starts and runs one batch per training stage on d
     const trainStages = recipe.stages.filter((s) => s.stage.startsWith('train')).length;
     expect(events.filter((e) => e.type === 'batch-end')).toHaveLength(trainStages);
     expect(events.some((e) => e.type === 'batch-end' && !Number.isFinite(e.loss))).toBe(false);
-  }, 120000);
+  }, 300000);
 });

@@ -1,5 +1,5 @@
-import * as fs from 'fs';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { RunContext } from '../engine/context';
 
 export interface Plot {
@@ -7,25 +7,30 @@ export interface Plot {
   file: string;
 }
 
-// vega and vega-lite are ES modules; load them lazily so runs without a report never pay for them.
-const importEsm = new Function('m', 'return import(m)') as (m: string) => Promise<any>;
+const RENDERER = path.resolve(__dirname, '../../assets/render-vega.mjs');
 
-/** Render a vega-lite spec to PNG via SVG (vega's headless renderer, then resvg). */
-export async function renderPng(spec: object, file: string): Promise<void> {
-  const vega = await importEsm('vega');
-  const vl = await importEsm('vega-lite');
-  const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
-  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec }).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  const svg: string = await view.toSVG();
-  view.finalize();
-  const png = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, fitTo: { mode: 'zoom', value: 2 } }).render().asPng();
-  fs.writeFileSync(file, png);
+/** Render vega-lite specs to PNG (vega's headless SVG renderer, then resvg) in a child process. */
+export async function renderPngs(jobs: { spec: object; file: string }[]): Promise<void> {
+  if (!jobs.length) return;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [RENDERER], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`plot rendering failed (${code}): ${err.trim().split('\n').slice(-3).join(' ')}`))));
+    child.stdin.end(JSON.stringify(jobs));
+  });
+}
+
+/** Render one vega-lite spec to a PNG file. */
+export function renderPng(spec: object, file: string): Promise<void> {
+  return renderPngs([{ spec, file }]);
 }
 
 /** The report's plots: loss parts and eps per epoch, accuracy curves, standard vs certified accuracy. */
 export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]> {
   const plots: Plot[] = [];
+  const jobs: { spec: object; file: string }[] = [];
   const lossRows = Object.entries(ctx.history).flatMap(([model, h]) =>
     h.flatMap((e) => [
       { model, epoch: e.epoch, part: 'total', value: e.loss },
@@ -35,7 +40,8 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
   const epsRows = Object.entries(ctx.history).flatMap(([model, h]) => h.map((e) => ({ model, epoch: e.epoch, eps: e.eps })));
   if (lossRows.length) {
     const file = 'loss-and-eps.png';
-    await renderPng(
+    jobs.push({
+      spec:
       {
         title: 'Training loss parts and eps per epoch',
         hconcat: [
@@ -60,8 +66,8 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
           },
         ],
       },
-      path.join(dir, file),
-    );
+      file: path.join(dir, file),
+    });
     plots.push({ title: 'Loss parts and eps per epoch', file });
   }
   const accRows = Object.entries(ctx.history).flatMap(([model, h]) =>
@@ -76,7 +82,8 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
   }
   if (accRows.length) {
     const file = 'accuracy.png';
-    await renderPng(
+    jobs.push({
+      spec:
       {
         title: 'Train / validation / test accuracy',
         width: 520,
@@ -90,8 +97,8 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
           strokeDash: { field: 'split', type: 'nominal' },
         },
       },
-      path.join(dir, file),
-    );
+      file: path.join(dir, file),
+    });
     plots.push({ title: 'Accuracy curves', file });
   }
   const pts = Object.entries(ctx.results)
@@ -99,7 +106,8 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
     .map(([model, r]) => ({ model, standard: r.clean_acc, certified: r.certified_acc ?? 0 }));
   if (pts.length) {
     const file = 'standard-vs-certified.png';
-    await renderPng(
+    jobs.push({
+      spec:
       {
         title: 'Standard vs certified accuracy',
         width: 360,
@@ -110,9 +118,10 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
           { mark: { type: 'text', dy: -12 }, encoding: { x: { field: 'standard', type: 'quantitative' }, y: { field: 'certified', type: 'quantitative' }, text: { field: 'model' } } },
         ],
       },
-      path.join(dir, file),
-    );
+      file: path.join(dir, file),
+    });
     plots.push({ title: 'Standard vs certified accuracy', file });
   }
+  await renderPngs(jobs);
   return plots;
 }
