@@ -18,7 +18,8 @@ export interface CertifiedBatchSettings {
  * One batch's shared computations for the certified losses, each made once on first use,
  * following the batch-norm policy of METHODS 9.3: a train-mode clean pass collects the
  * batch statistics (detached, as the reference does); the attack runs in eval mode; the
- * adversarial and bound passes use the clean statistics.
+ * adversarial and bound passes use the clean statistics. @certkd/distill-losses' LossBatch
+ * extends it with feature and teacher blocks.
  */
 export class CertifiedBatch {
   private cache = new Map<string, unknown>();
@@ -126,7 +127,8 @@ export class CertifiedBatch {
     return headLowerBound(this.ctx.net, t.out.centre, t.out.radius, this.spec());
   }
 
-  private once<T>(key: string, make: () => T): T {
+  /** The value cached under key, made by make() on first use (for subclasses adding their own blocks). */
+  protected once<T>(key: string, make: () => T): T {
     if (!this.cache.has(key)) this.cache.set(key, make());
     return this.cache.get(key) as T;
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { definePlugin, TrainingLoss } from '@certkd/core';
 import { BatchLoss, BatchLossResult, baseLossOptions } from './batch-loss';
 import { LossBatch } from './loss-batch';
-import { lossOverLowerBounds } from './internal/loss-over-lower-bounds';
+import { lossOverLowerBounds } from '@certkd/certified-losses';
 
 export const adCertOptions = z.strictObject({ ...baseLossOptions, alpha: z.number().min(0).max(1).default(0.5) });
 export type AdCertOptions = z.output<typeof adCertOptions>;

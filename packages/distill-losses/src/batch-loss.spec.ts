@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { PluginRegistry, TrainingLoss } from '@certkd/core';
 import { baseLossOptions, defineLoss } from './batch-loss';
-import { lossOverLowerBounds } from './internal/loss-over-lower-bounds';
+import { lossOverLowerBounds } from '@certkd/certified-losses';
 import { X, Y, boxRef, context, disposeContext, fixedAttack, ibpLowerRef, lossRef, mean, tinyNet } from './__fixtures__/tiny-net';
 
 describe('defineLoss', () => {

@@ -4,7 +4,7 @@ import { ConfigError, definePlugin, FeatureTeacher, LossContext, Network, Seeded
 import { BatchLoss, BatchLossResult, baseLossOptions } from './batch-loss';
 import { LossBatch } from './loss-batch';
 import { intervalThroughLinear } from './interval-linear';
-import { lossOverLowerBounds } from './internal/loss-over-lower-bounds';
+import { lossOverLowerBounds } from '@certkd/certified-losses';
 
 export const ccDistOptions = z.strictObject({
   ...baseLossOptions,

@@ -7,6 +7,6 @@ export { CcDistLoss, ccDistOptions, ccDistPlugin, convexFeatureBox, worstCaseDis
 export type { CcDistOptions } from './cc-dist-loss';
 export { AdCertLoss, adCertOptions, adCertPlugin, klDivergence } from './ad-cert-loss';
 export type { AdCertOptions } from './ad-cert-loss';
-export { lossOverLowerBounds, crossEntropy, crossEntropyPerSample } from './internal/loss-over-lower-bounds';
-export { detach } from './internal/detach';
+// Re-exported from the shared engine for custom losses written against this package.
+export { lossOverLowerBounds, crossEntropy, crossEntropyPerSample, detach } from '@certkd/certified-losses';
 export { DISTILL_LOSS_PLUGINS, registerDistillLosses } from './register';
