@@ -1,3 +1,5 @@
+// tsyringe's decorators need the Reflect metadata API before any decorated class loads.
+import 'reflect-metadata';
 // The umbrella package registers every gradient and chained op on the shared tfjs-core.
 import '@tensorflow/tfjs';
 
