@@ -334,6 +334,18 @@ export function inferShapes(spec: NetworkSpec): number[][] {
   return shapes;
 }
 
+/** Number of trainable parameters a spec defines, without allocating them. */
+export function specParamCount(spec: NetworkSpec): number {
+  const shapes = inferShapes(spec);
+  let n = 0;
+  spec.layers.forEach((layer, i) => {
+    for (const [name, shape] of Object.entries(paramShapes(layer, shapes[i]))) {
+      if (isTrainableParam(name)) n += shape.reduce((a, b) => a * b, 1);
+    }
+  });
+  return n;
+}
+
 /** Index of the last dense layer (the head g of METHODS 7), or -1. */
 export function lastLinearIndex(layers: readonly LayerSpec[]): number {
   for (let i = layers.length - 1; i >= 0; i--) if (layers[i].kind === 'dense') return i;

@@ -6,6 +6,7 @@ import { loadBackend } from '@certkd/core';
 import { loadRecipe } from './load-recipe';
 import { Recipe } from './schema';
 import { runRecipe } from '../engine/run-recipe';
+import { PARAM_COPIES_PER_STEP, WASM_HEAP_BYTES } from '../stages/train';
 
 // Input shape and classes of each dataset a shipped recipe may name.
 const SHAPES: Record<string, { shape: [number, number, number]; classes: number }> = {
@@ -55,6 +56,18 @@ describe('every shipped recipe starts and runs one batch per training stage on d
 
   it.each(files)('%s', async (file) => {
     const recipe = smoke(loadRecipe(path.join(dir, file)));
+    const first = recipe.stages.find((s) => s.stage.startsWith('train'));
+    if (first && first.stage !== 'load-teacher' && first.stage !== 'evaluate' && first.stage !== 'certify' && first.stage !== 'report') {
+      const { ARCHITECTURES, architectureOptions, specParamCount } = await import('@certkd/core');
+      const s = SHAPES[loadRecipe(path.join(dir, file)).dataset.name];
+      const spec = ARCHITECTURES.find((a) => a.name === first.architecture.name)!.build({ ...s, mean: [0], std: [1] }, architectureOptions.parse(first.architecture.options));
+      const tooBig = specParamCount(spec) * 4 * PARAM_COPIES_PER_STEP > WASM_HEAP_BYTES;
+      if (tooBig) {
+        // Models beyond the wasm heap are refused up front with a message that names the way out.
+        await expect(lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }))).rejects.toThrow(/more than the wasm backend's 2 GiB heap: run it with --backend tensorflow/);
+        return;
+      }
+    }
     const events = await lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }).pipe(toArray()));
     expect(events[events.length - 1]).toMatchObject({ type: 'run-end', status: 'ok' });
     const trainStages = recipe.stages.filter((s) => s.stage.startsWith('train')).length;

@@ -9,6 +9,8 @@ import {
   SeededRng,
   TrainingLoss,
   architectureOptions,
+  specParamCount,
+  NetworkSpec,
   saveModel,
   stepLr,
 } from '@certkd/core';
@@ -24,6 +26,27 @@ import { accuracy } from './accuracy';
 
 /** Seconds between mid-epoch checkpoints (an epoch-end checkpoint is always written). */
 export const CHECKPOINT_EVERY_S = 60;
+
+/** The wasm backend's heap is a 32-bit address space; this build grows it to 2 GiB at most. */
+export const WASM_HEAP_BYTES = 2 ** 31;
+/**
+ * Float32 copies of the parameters a training step holds at its peak: weights, two Adam
+ * moments, gradients, |W| for interval passes, a teacher of the same size and transposes.
+ */
+export const PARAM_COPIES_PER_STEP = 8;
+
+/** Refuse, before any work, a model whose training cannot fit the wasm heap (instead of a wasm memory fault mid-run). */
+function checkWasmMemory(ctx: RunContext, spec: NetworkSpec, st: TrainStage, where: string): void {
+  if (ctx.backend.name !== 'wasm') return;
+  const params = specParamCount(spec);
+  const bytes = params * 4 * PARAM_COPIES_PER_STEP;
+  if (bytes <= WASM_HEAP_BYTES) return;
+  throw new ConfigError(
+    `${st.architecture.name} on [${spec.inputShape.join('x')}] inputs has ${(params / 1e6).toFixed(1)} M parameters; training it needs about ${(bytes / 2 ** 30).toFixed(1)} GiB of tensor memory, more than the wasm backend's 2 GiB heap: run it with --backend tensorflow (install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)`,
+    ctx.recipeFile,
+    `${where}.architecture`,
+  );
+}
 
 export function modelNameOf(st: TrainStage): string {
   return st.model ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
@@ -47,6 +70,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const archOpts = architectureOptions.safeParse(st.architecture.options);
   if (!archOpts.success) throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
   const spec = builder.build(dataset.input, archOpts.data);
+  checkWasmMemory(ctx, spec, st, where);
   const net = Network.create(spec, new SeededRng(seed), st.init);
   const loss = ctx.registry.create<TrainingLoss>(st.loss.kind, st.loss.name, st.loss.options, undefined, `${where}.loss`);
   const attack = st.attack ? ctx.registry.create<Attack>('attack', st.attack.name, st.attack.options, undefined, `${where}.attack`) : undefined;
