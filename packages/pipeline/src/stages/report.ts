@@ -20,11 +20,12 @@ export function resultRows(ctx: RunContext): string[][] {
     pct(r.pgd_acc),
     pct(r.certified_acc),
     r.certified_by_method ? Object.entries(r.certified_by_method).map(([m, v]) => `${m} ${pct(v)}`).join(', ') : '–',
+    r.verdicts ? Object.entries(r.verdicts).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') : '–',
     r.train_wall_s === undefined ? '–' : `${r.train_wall_s.toFixed(0)} s`,
   ]);
 }
 
-const HEAD = ['model', 'role', 'architecture', 'loss', 'standard', 'PGD-40', 'certified', 'certified per method', 'train time'];
+const HEAD = ['model', 'role', 'architecture', 'loss', 'standard', 'PGD-40', 'certified', 'certified per method', 'verdicts (points)', 'train time'];
 
 /** Markdown and a self-contained HTML page (plots inlined as PNG data URLs) under runs/<name>/report/. */
 export function reportStage(ctx: RunContext, st: ReportStage) {
