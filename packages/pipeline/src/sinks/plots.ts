@@ -44,6 +44,7 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
       spec:
       {
         title: 'Training loss parts and eps per epoch',
+        resolve: { scale: { color: 'independent', strokeDash: 'independent' } },
         hconcat: [
           {
             width: 380,
