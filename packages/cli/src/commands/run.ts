@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { BackendChoice } from '@certkd/core';
-import { ConsoleSink, JsonlLog, MetricsCsv, RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
+import { ConsoleSink, RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
 import { lastValueFrom, tap } from 'rxjs';
 
 export function runCommand(): Command {
@@ -30,16 +30,10 @@ export function runCommand(): Command {
       process.on('SIGTERM', onSigint);
       const paths = RunPaths.forRun(o.runsDir, o.name ?? recipe.name);
       const consoleSink = new ConsoleSink();
-      let log: JsonlLog | undefined;
-      let csv: MetricsCsv | undefined;
       try {
         await lastValueFrom(
           runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, signal: controller.signal }).pipe(
             tap((e) => {
-              log ??= new JsonlLog(paths.log);
-              csv ??= new MetricsCsv(paths.metrics);
-              log.write(e);
-              csv.write(e);
               if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
               else consoleSink.write(e);
             }),
@@ -48,8 +42,6 @@ export function runCommand(): Command {
         if (!o.json) process.stderr.write(`certkd: results in ${paths.results}\n`);
       } finally {
         consoleSink.close();
-        log?.close();
-        csv?.close();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
       }

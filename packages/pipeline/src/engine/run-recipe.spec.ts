@@ -79,6 +79,8 @@ describe('runRecipe', () => {
     expect(results.clean_acc).toBeLessThanOrEqual(1);
     expect(fs.existsSync(path.join(dir, 'tiny', 'models', 'net', 'model.json'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'tiny', 'recipe.yaml'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'tiny', 'checkpoint', 'model', 'weights.bin'))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'tiny', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(0);
   });
 
   it('refuses to overwrite an existing run without --resume or --force', async () => {

@@ -1,7 +1,8 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as YAML from 'yaml';
-import { Observable, concat, defer, tap, catchError, throwError, from, switchMap } from 'rxjs';
+import { Observable, concat, defer, tap, catchError, throwError, from, switchMap, finalize } from 'rxjs';
+import { JsonlLog, MetricsCsv } from '../sinks/jsonl-log';
 import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, writeFileAtomic, CancelledError } from '@certkd/core';
 import { loadTeacher } from '@certkd/teachers';
 import { Recipe, Stage } from '../recipe/schema';
@@ -46,7 +47,25 @@ export function recipeHash(recipe: Recipe): string {
  * train stage from its checkpoint.
  */
 export function runRecipe(recipe: Recipe, opts: RunOptions): Observable<PipelineEvent> {
-  return defer(() => from(setup(recipe, opts))).pipe(switchMap((ctx) => execute(ctx)));
+  return defer(() => from(setup(recipe, opts))).pipe(switchMap((ctx) => withLogs(ctx, execute(ctx))));
+}
+
+/** Every event goes to runs/<name>/events.jsonl and every epoch to metrics.csv, as it happens. */
+function withLogs(ctx: RunContext, events: Observable<PipelineEvent>): Observable<PipelineEvent> {
+  return defer(() => {
+    const log = new JsonlLog(ctx.paths.log);
+    const csv = new MetricsCsv(ctx.paths.metrics);
+    return events.pipe(
+      tap((e) => {
+        log.write(e);
+        csv.write(e);
+      }),
+      finalize(() => {
+        log.close();
+        csv.close();
+      }),
+    );
+  });
 }
 
 async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
@@ -137,7 +156,6 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
             ctx.teachers.set(m.name, loadTeacher(m.network, { tap: 'penultimate' }));
             entry.teachers.push({ name: m.name, path: m.path, tap: 'penultimate' });
           }
-          if (fs.existsSync(ctx.paths.checkpoint)) fs.rmSync(ctx.paths.checkpoint, { recursive: true, force: true });
         }
         if (s.stage === 'load-teacher') entry.teachers.push({ name: s.model, path: s.path, tap: s.tap });
         state.completed.push(entry);
