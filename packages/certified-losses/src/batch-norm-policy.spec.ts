@@ -4,25 +4,31 @@ import { boxAround, ibp, specMatrix } from '@certkd/bounds';
 import { context, disposeContext, fixedAttack, tinyNet, XADV } from './__fixtures__/tiny-net';
 import { registerCertifiedLosses } from './register';
 
-// METHODS 9.3 and the reference's ccibp_loss: clean train-mode statistics, detached, reused by
-// the adversarial and bound passes.
+// METHODS 9.3: the clean batch's train-mode statistics are reused by the adversarial and bound
+// passes. Gradients flow through those statistics as in ordinary BatchNorm training (detaching
+// them, as the timing reference does, made CC-IBP at eps 0 reach 56% training accuracy on MNIST
+// after 120 steps where cross-entropy reaches 97%).
 describe('batch-norm policy of the certified losses', () => {
   const registry = new PluginRegistry();
   registerCertifiedLosses(registry);
 
-  it('cc-ibp uses the clean batch statistics, returns them, and sends no gradient through them', () => {
+  it('cc-ibp uses the clean batch statistics (with their gradient) for every pass and returns them', () => {
     const net = tinyNet(true);
     const ctx = context(net, 0.1, { attack: fixedAttack });
     const loss = registry.create<TrainingLoss>('certified-loss', 'cc-ibp', { alpha: 0.5 });
     const vars = net.trainableVariables();
 
-    // Constant statistics of the clean batch (fresh tensors, not connected to the weights).
-    const pre = tf.tidy(() => net.forward(ctx.x, { mode: 'eval', end: 1 }).output);
-    const m = tf.moments(pre, [0]);
-    const stats: BatchStatsMap = new Map([[1, { mean: m.mean.clone() as tf.Tensor1D, variance: m.variance.clone() as tf.Tensor1D }]]);
+    // The clean batch's statistics, computed inside the gradient tape from the same weights.
+    const m = tf.tidy(() => {
+      const mo = tf.moments(net.forward(ctx.x, { mode: 'eval', end: 1 }).output, [0]);
+      return { mean: mo.mean as tf.Tensor1D, variance: mo.variance as tf.Tensor1D };
+    });
     const want = tf.variableGrads(
       () =>
         tf.tidy(() => {
+          const pre = net.forward(ctx.x, { mode: 'eval', end: 1 }).output;
+          const mo = tf.moments(pre, [0]);
+          const stats: BatchStatsMap = new Map([[1, { mean: mo.mean as tf.Tensor1D, variance: mo.variance as tf.Tensor1D }]]);
           const spec = specMatrix(ctx.y, 3);
           const adv = tf.minimum(tf.maximum(tf.tensor2d(XADV), tf.sub(ctx.x, 0.1)), tf.add(ctx.x, 0.1));
           const f = net.forward(adv, { mode: 'train', bnStats: stats }).output;
@@ -58,8 +64,7 @@ describe('batch-norm policy of the certified losses', () => {
     const ibpTrain = tf.tidy(() => registry.create<TrainingLoss>('certified-loss', 'cc-ibp', { alpha: 1 }).compute(ctx).total.arraySync() as number);
     expect(Math.abs(evalValue - ibpTrain)).toBeGreaterThan(1e-3);
 
-    [want.value, got.value, ...Object.values(want.grads), ...Object.values(got.grads), m.mean, m.variance, pre].forEach((t) => t.dispose());
-    stats.forEach((s) => (s.mean.dispose(), s.variance.dispose()));
+    [want.value, got.value, ...Object.values(want.grads), ...Object.values(got.grads), m.mean, m.variance].forEach((t) => t.dispose());
     disposeContext(ctx);
     net.dispose();
   });

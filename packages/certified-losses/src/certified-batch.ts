@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchStatsMap, BoundOptionsLike, InputBox, LossContext } from './types';
 import { boxAround, crownIbp, ibp, specMatrix } from '@certkd/bounds';
-import { detach, detachStats } from './detach';
+import { detach } from './detach';
 import { randomStartPgd, TrainingAttackOptions } from './training-attack';
 import { headLayerIndex, headLowerBound } from './head-bounds';
 import { intervalTrace, IntervalTrace } from './interval-trace';
@@ -33,7 +33,11 @@ export class CertifiedBatch {
     return this.ctx.net.outputShape[this.ctx.net.outputShape.length - 1];
   }
 
-  /** Detached clean-batch BatchNorm statistics (empty when the network has no BatchNorm). */
+  /**
+   * Clean-batch BatchNorm statistics (empty when the network has no BatchNorm). They stay on the
+   * gradient tape, as in ordinary BatchNorm training: the adversarial and bound passes reuse their
+   * values (METHODS 9.3) and the loss's gradient reaches the weights through them too.
+   */
   stats(): BatchStatsMap {
     return this.clean().stats;
   }
@@ -46,7 +50,7 @@ export class CertifiedBatch {
   private clean(): { stats: BatchStatsMap; logits: tf.Tensor2D } {
     return this.once('clean', () => {
       const { output, bnStats } = this.ctx.net.forward(this.ctx.x, { mode: 'train', collectStats: true });
-      return { stats: detachStats(bnStats), logits: output as tf.Tensor2D };
+      return { stats: bnStats, logits: output as tf.Tensor2D };
     });
   }
 
