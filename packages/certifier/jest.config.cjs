@@ -2,6 +2,6 @@ module.exports = {
   ...require('../../jest.preset.js'),
   displayName: 'certifier',
   rootDir: __dirname,
-  // onnxruntime-node needs the shared typed-array constructors (see jest-environment.cjs).
-  testEnvironment: require('path').join(__dirname, 'jest-environment.cjs'),
+  // onnxruntime-node needs the host realm's typed-array constructors (see the environment file).
+  testEnvironment: require('path').join(__dirname, '../../tools/jest/onnxruntime-environment.cjs'),
 };

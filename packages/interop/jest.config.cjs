@@ -2,5 +2,6 @@ module.exports = {
   ...require('../../jest.preset.js'),
   displayName: 'interop',
   rootDir: __dirname,
-  testEnvironment: require('path').join(__dirname, 'jest-environment.cjs'),
+  // onnxruntime-node needs the host realm's typed-array constructors (see the environment file).
+  testEnvironment: require('path').join(__dirname, '../../tools/jest/onnxruntime-environment.cjs'),
 };

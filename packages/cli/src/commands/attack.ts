@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { ApgdCe, EVAL_APGD_OPTIONS, EVAL_PGD_OPTIONS, Fgsm, Pgd, robustAccuracy } from '@certkd/attacks';
-import { Attack, ConfigError, DatasetSource, SeededRng } from '@certkd/core';
+import { Attack, DatasetSource, SeededRng } from '@certkd/core';
 import { createRegistry } from '@certkd/pipeline';
-import { parseNumber, useBackend } from './common';
+import { parseList, parseNumber, useBackend } from './common';
 import { loadNet } from './model-input';
 
 const ATTACKS: Record<string, () => Attack> = {
@@ -25,8 +25,7 @@ export function attackCommand(): Command {
     .option('--backend <name>', 'compute backend')
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { dataset: string; eps: string; attacks: string; n: string; dataRoot?: string; seed: string; backend?: string; json?: boolean }) => {
-      const names = o.attacks.split(',').map((s) => s.trim());
-      for (const a of names) if (!ATTACKS[a]) throw new ConfigError(`unknown attack '${a}'; allowed: ${Object.keys(ATTACKS).join(', ')}`, undefined, '--attacks');
+      const names = parseList(o.attacks, Object.keys(ATTACKS), '--attacks');
       const eps = parseNumber(o.eps, '--eps');
       await useBackend(o.backend, !!o.json);
       const { network } = loadNet(file);

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { ConfigError, DatasetSource } from '@certkd/core';
 import { EVAL_PGD_OPTIONS, Pgd } from '@certkd/attacks';
-import { VERIFY_METHODS, VerifyMethod, certifyPoints } from '@certkd/certifier';
+import { VERIFY_METHODS, certifyPoints } from '@certkd/certifier';
 import { createRegistry } from '@certkd/pipeline';
-import { parseNumber, useBackend } from './common';
+import { parseList, parseNumber, useBackend } from './common';
 import { loadNet } from './model-input';
 
 export function certifyCommand(): Command {
@@ -21,10 +21,7 @@ export function certifyCommand(): Command {
     .option('--backend <name>', 'compute backend')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, o: { dataset: string; eps: string; dataRoot?: string; timeout: string; n: string; methods: string; workers: string; out?: string; backend?: string; json?: boolean }) => {
-      const methods = o.methods.split(',').map((s) => s.trim());
-      for (const m of methods) {
-        if (!(VERIFY_METHODS as readonly string[]).includes(m)) throw new ConfigError(`unknown method '${m}'; allowed: ${VERIFY_METHODS.join(', ')}`, undefined, '--methods');
-      }
+      const methods = parseList(o.methods, VERIFY_METHODS, '--methods');
       const eps = parseNumber(o.eps, '--eps');
       const timeoutS = parseNumber(o.timeout, '--timeout');
       const workers = parseNumber(o.workers, '--workers');
@@ -38,7 +35,7 @@ export function certifyCommand(): Command {
       const summary = await certifyPoints(network, x, y, {
         eps,
         timeoutS,
-        methods: methods as VerifyMethod[],
+        methods,
         workers,
         out: o.out,
         falsifier: workers > 1 ? undefined : new Pgd({ ...EVAL_PGD_OPTIONS }, 'pgd-40'),

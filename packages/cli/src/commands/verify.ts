@@ -1,16 +1,8 @@
 import * as path from 'path';
 import { Command } from 'commander';
 import { ConfigError, writeFileAtomic } from '@certkd/core';
-import { VERIFY_METHODS, VerifyMethod, runInstancesCsv, verdictToJson, verifyVnnlib } from '@certkd/certifier';
-import { parseNumber, useBackend } from './common';
-
-function methodsOf(list: string): VerifyMethod[] {
-  const ms = list.split(',').map((s) => s.trim());
-  for (const m of ms) {
-    if (!(VERIFY_METHODS as readonly string[]).includes(m)) throw new ConfigError(`unknown method '${m}'; allowed: ${VERIFY_METHODS.join(', ')}`, undefined, '--methods');
-  }
-  return ms as VerifyMethod[];
-}
+import { VERIFY_METHODS, runInstancesCsv, verdictToJson, verifyVnnlib } from '@certkd/certifier';
+import { parseList, parseNumber, useBackend } from './common';
 
 export function verifyCommand(): Command {
   return new Command('verify')
@@ -26,7 +18,7 @@ export function verifyCommand(): Command {
     .option('--json', 'print the verdict as JSON')
     .action(async (onnx: string | undefined, vnnlib: string | undefined, o: { timeout: string; out?: string; instances?: string; methods: string; workers: string; backend?: string; json?: boolean }) => {
       const timeoutS = parseNumber(o.timeout, '--timeout');
-      const methods = methodsOf(o.methods);
+      const methods = parseList(o.methods, VERIFY_METHODS, '--methods');
       await useBackend(o.backend, true);
       if (o.instances) {
         if (!o.out) throw new ConfigError('--instances needs --out FILE.jsonl (results stream there; a rerun resumes)', undefined, '--out');

@@ -1,4 +1,4 @@
-import { BackendInfo, FeatureTeacher, LoadedDataset, Network, PluginRegistry, DataSplit } from '@certkd/core';
+import { BackendInfo, EventOf, FeatureTeacher, LoadedDataset, Network, PluginRegistry, DataSplit } from '@certkd/core';
 import { Recipe } from '../recipe/schema';
 import { RunPaths } from './run-paths';
 
@@ -52,14 +52,5 @@ export interface RunContext {
   startedAt: number;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  loss: number;
-  parts: Record<string, number>;
-  /** Accuracy of the clean training pass; absent when the loss does not expose its logits. */
-  train_acc?: number;
-  eps: number;
-  lr: number;
-  wall_s: number;
-  val_acc?: number;
-}
+/** One epoch's summary, as the epoch-end event carries it. */
+export type EpochRecord = Omit<EventOf<'epoch-end'>, 'type' | 'stage' | 'epochs'>;
