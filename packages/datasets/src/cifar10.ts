@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { DatasetLoadOptions, DatasetSource, LoadedDataset } from '@certkd/core';
 import { ConfigError, DataError } from '@certkd/core';
 import { findFile, isFile, readMaybeGzip, requireDir } from './files';
-import { Uint8Split } from './uint8-split';
+import { Uint8Split, concatRgb32 } from './uint8-split';
 
 /** METHODS 9.1 / 9.2. */
 export const CIFAR10_MEAN = [0.4914, 0.4822, 0.4465];
@@ -43,19 +43,6 @@ export function parseCifarBatch(buf: Uint8Array, file: string): { pixels: Uint8A
   return { pixels, labels };
 }
 
-function concat(parts: { pixels: Uint8Array; labels: Int32Array }[], where: string): Uint8Split {
-  const n = parts.reduce((s, p) => s + p.labels.length, 0);
-  const pixels = new Uint8Array(n * 3072);
-  const labels = new Int32Array(n);
-  let k = 0;
-  for (const p of parts) {
-    pixels.set(p.pixels, k * 3072);
-    labels.set(p.labels, k);
-    k += p.labels.length;
-  }
-  return new Uint8Split(pixels, labels, [32, 32, 3], 10, where);
-}
-
 /** The six batch files in `root` (or root/cifar-10-batches-bin), plain or .gz. */
 export function findCifarFiles(root: string): { train: string[]; test: string } {
   requireDir(root, 'CIFAR-10');
@@ -77,8 +64,8 @@ function classNames(root: string): string[] {
 /** CIFAR-10 from its binary batches (data_batch_1..5.bin, test_batch.bin). */
 export function loadCifar10(root: string): LoadedDataset {
   const files = findCifarFiles(root);
-  const train = concat(files.train.map((f) => parseCifarBatch(readMaybeGzip(f), f)), `${root} (train)`);
-  const test = concat([parseCifarBatch(readMaybeGzip(files.test), files.test)], files.test);
+  const train = concatRgb32(files.train.map((f) => parseCifarBatch(readMaybeGzip(f), f)), `${root} (train)`);
+  const test = concatRgb32([parseCifarBatch(readMaybeGzip(files.test), files.test)], files.test);
   return {
     name: 'cifar10',
     input: { shape: [32, 32, 3], classes: 10, mean: CIFAR10_MEAN.slice(), std: CIFAR10_STD.slice() },

@@ -2,7 +2,7 @@ import type { DatasetLoadOptions, DatasetSource, LoadedDataset } from '@certkd/c
 import { ConfigError, DataError } from '@certkd/core';
 import { findFile, readMaybeGzip, requireDir } from './files';
 import { parseMat5 } from './mat5';
-import { Uint8Split } from './uint8-split';
+import { Uint8Split, concatRgb32 } from './uint8-split';
 
 /** Per-channel statistics of the SVHN training set (pixel space). */
 export const SVHN_MEAN = [0.4377, 0.4438, 0.4728];
@@ -51,17 +51,7 @@ export function parseSvhnMat(buf: Uint8Array, file: string): { pixels: Uint8Arra
 }
 
 function splitFrom(files: string[], where: string): Uint8Split {
-  const parts = files.map((f) => parseSvhnMat(readMaybeGzip(f), f));
-  const n = parts.reduce((s, p) => s + p.labels.length, 0);
-  const pixels = new Uint8Array(n * 3072);
-  const labels = new Int32Array(n);
-  let k = 0;
-  for (const p of parts) {
-    pixels.set(p.pixels, k * 3072);
-    labels.set(p.labels, k);
-    k += p.labels.length;
-  }
-  return new Uint8Split(pixels, labels, [32, 32, 3], 10, where);
+  return concatRgb32(files.map((f) => parseSvhnMat(readMaybeGzip(f), f)), where);
 }
 
 /** SVHN cropped digits from train_32x32.mat and test_32x32.mat (plus extra_32x32.mat in train when `extra`). */

@@ -66,3 +66,17 @@ export function checkLabels(labels: ArrayLike<number>, classes: number, where: s
     }
   }
 }
+
+/** One 32x32x3, 10-class split from several parsed parts (CIFAR-10 batches, SVHN files). */
+export function concatRgb32(parts: { pixels: Uint8Array; labels: Int32Array }[], where: string): Uint8Split {
+  const n = parts.reduce((s, p) => s + p.labels.length, 0);
+  const pixels = new Uint8Array(n * 3072);
+  const labels = new Int32Array(n);
+  let k = 0;
+  for (const p of parts) {
+    pixels.set(p.pixels, k * 3072);
+    labels.set(p.labels, k);
+    k += p.labels.length;
+  }
+  return new Uint8Split(pixels, labels, [32, 32, 3], 10, where);
+}
