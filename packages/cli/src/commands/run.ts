@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { BackendChoice } from '@certkd/core';
+import { BackendChoice, ConfigError } from '@certkd/core';
 import { ConsoleSink, RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
 import { lastValueFrom, tap } from 'rxjs';
 
@@ -12,9 +12,15 @@ export function runCommand(): Command {
     .option('--name <name>', 'run name (default: the recipe name)')
     .option('--runs-dir <dir>', 'folder for runs', 'runs')
     .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu (overrides the recipe)')
+    .option('--seed <seed>', "override the recipe's seed (for repeated runs; combine with --name)")
     .option('--json', 'print every event as a JSON line on stdout')
-    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; json?: boolean }) => {
+    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; seed?: string; json?: boolean }) => {
       const recipe = loadRecipe(file);
+      if (o.seed !== undefined) {
+        const seed = Number(o.seed);
+        if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got '${o.seed}'`, undefined, '--seed');
+        recipe.seed = seed;
+      }
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
