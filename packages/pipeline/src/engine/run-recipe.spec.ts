@@ -149,3 +149,40 @@ describe('trainStep with a one-part loss', () => {
     net.dispose();
   });
 });
+
+describe('resume across stages', () => {
+  it('a run interrupted in the student stage resumes with the restored teacher to the same weights', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-run2-'));
+    const recipe = parseRecipe({
+      name: 'two',
+      seed: 5,
+      backend: 'cpu',
+      eps: 0.05,
+      dataset: { name: 'synthetic', options: { n: 48, testN: 8, shape: [4, 4, 1], classes: 3, seed: 1 } },
+      stages: [
+        { stage: 'train-teacher', model: 'teacher', architecture: { name: 'mlp', options: { hidden: [8] } }, epochs: 1, batchSize: 16, loss: { kind: 'teacher', name: 'pgd-at', options: { steps: 1, stepSize: 1.25 } }, eps: { max: 0.05 } },
+        { stage: 'train-student', model: 'student', teacher: 'teacher', architecture: { name: 'mlp', options: { hidden: [8] } }, epochs: 2, batchSize: 16, loss: { kind: 'distill-loss', name: 'cc-dist', options: {} }, eps: { max: 0.05, start: 0, ramp: 1 } },
+      ],
+    });
+    const go = (name: string, opts: { resume?: boolean; signal?: AbortSignal } = {}, onEvent: (e: PipelineEvent) => void = () => undefined) =>
+      lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, 'two.yaml'), runsDir: dir, name, ...opts }).pipe(tap(onEvent), toArray()));
+    await go('straight');
+    const controller = new AbortController();
+    let studentBatches = 0;
+    await expect(
+      go('cut', { signal: controller.signal }, (e) => {
+        if (e.type === 'batch-end' && e.stage === 'train-student' && ++studentBatches === 4) controller.abort();
+      }),
+    ).rejects.toBeInstanceOf(CancelledError);
+    const events = await go('cut', { resume: true });
+    expect(events.filter((e) => e.type === 'stage-end' && e.stage === 'train-teacher')).toEqual([expect.objectContaining({ skipped: true })]);
+    const a = loadModel(path.join(dir, 'straight', 'models', 'student')).network;
+    const b = loadModel(path.join(dir, 'cut', 'models', 'student')).network;
+    for (const [k, v] of a.namedParams()) {
+      expect(tf.max(tf.abs(tf.sub(v, b.namedParams().find(([n]) => n === k)![1]))).dataSync()[0]).toBe(0);
+    }
+    a.dispose();
+    b.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as path from 'path';
 import * as YAML from 'yaml';
 import { Observable, concat, defer, tap, catchError, throwError, from, switchMap, finalize } from 'rxjs';
 import { JsonlLog, MetricsCsv } from '../sinks/jsonl-log';
@@ -86,7 +87,7 @@ async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
   }
   fs.mkdirSync(paths.root, { recursive: true });
   if (!fs.existsSync(paths.config)) writeFileAtomic(paths.config, YAML.stringify(recipe));
-  const registry = createRegistry(recipe.plugins, fs.existsSync(opts.recipeFile) ? require('path').dirname(opts.recipeFile) : process.cwd());
+  const registry = createRegistry(recipe.plugins, fs.existsSync(opts.recipeFile) ? path.dirname(opts.recipeFile) : process.cwd());
   const backend = await loadBackend(opts.backend ?? recipe.backend);
   const controller = new AbortController();
   opts.signal?.addEventListener('abort', () => controller.abort());
@@ -157,7 +158,7 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
             entry.teachers.push({ name: m.name, path: m.path, tap: 'penultimate' });
           }
         }
-        if (s.stage === 'load-teacher') entry.teachers.push({ name: s.model, path: s.path, tap: s.tap });
+        if (s.stage === 'load-teacher') entry.teachers.push({ name: s.model, path: path.resolve(path.dirname(ctx.recipeFile), s.path), tap: s.tap });
         state.completed.push(entry);
         persist();
         return events({ type: 'stage-end', stage: s.stage, index: i + 1, wall_s: (Date.now() - t0) / 1000 });
