@@ -42,8 +42,7 @@ export function certifyCommand(): Command {
         onProgress: o.json ? undefined : (done, total, s) => process.stderr.write(`\r  ${done}/${total} points, ${s.certified} certified`),
       });
       network.dispose();
-      const { records, ...rest } = summary;
-      void records;
+      const { records: _records, ...rest } = summary;
       if (o.json) {
         process.stdout.write(JSON.stringify({ eps, ...rest }) + '\n');
         return;

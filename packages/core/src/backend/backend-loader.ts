@@ -81,9 +81,8 @@ function requireNative(): string {
     try {
       require(pkg);
       return pkg;
-    } catch (e) {
+    } catch {
       errors.push(`${pkg} not installed or its native library is missing`);
-      void e;
     }
   }
   throw new Error(errors.join(', '));

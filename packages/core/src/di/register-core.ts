@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PluginRegistry } from './registry';
-import { ARCHITECTURES, ArchitectureBuilder, architectureOptions } from '../network/architectures';
+import { ARCHITECTURES, ArchitectureBuilder } from '../network/architectures';
 
 /** Core's composition root: the built-in architectures. */
 export function registerCore(registry: PluginRegistry): void {
@@ -16,5 +16,4 @@ export function registerCore(registry: PluginRegistry): void {
       '@certkd/core',
     );
   }
-  void architectureOptions;
 }

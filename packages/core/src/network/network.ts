@@ -90,7 +90,7 @@ export class Network {
     spec.layers.forEach((layer, i) => {
       const ps = paramShapes(layer, shapes[i]);
       for (const [name, shape] of Object.entries(ps)) {
-        values.set(paramKey(i, name), tf.tensor(initValues(layer, name, shape, rng, init, i === lastLinear), shape));
+        values.set(paramKey(i, name), tf.tensor(initValues(name, shape, rng, init, i === lastLinear), shape));
       }
     });
     return Network.fromTensors(spec, values);
@@ -352,7 +352,7 @@ export function lastLinearIndex(layers: readonly LayerSpec[]): number {
   return -1;
 }
 
-function initValues(layer: LayerSpec, name: string, shape: number[], rng: SeededRng, init: InitScheme, isLast: boolean): Float32Array {
+function initValues(name: string, shape: number[], rng: SeededRng, init: InitScheme, isLast: boolean): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   if (name === 'gamma' || name === 'movingVariance') return out.fill(1);
@@ -362,7 +362,6 @@ function initValues(layer: LayerSpec, name: string, shape: number[], rng: Seeded
   // otherwise He-normal, which keeps activations at unit scale through ReLUs.
   const sigma = init === 'ibp' && !isLast ? Math.sqrt(2 * Math.PI) / fanIn : Math.sqrt(2 / fanIn);
   for (let k = 0; k < n; k++) out[k] = rng.normal() * sigma;
-  void layer;
   return out;
 }
 

@@ -34,10 +34,6 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-export function stageLabel(s: Stage): string {
-  return s.stage;
-}
-
 export function recipeHash(recipe: Recipe): string {
   return crypto.createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { boxAround, createBoundMethod, specMatrix } from '@certkd/bounds';
-import { ConfigError, SeededRng } from '@certkd/core';
+import { ConfigError } from '@certkd/core';
 import { Pgd, EVAL_PGD_OPTIONS } from '@certkd/attacks';
 import { VERIFY_METHODS, VerifyMethod, certifyPoints } from '@certkd/certifier';
 import { Emit } from '../engine/async-stage';
@@ -95,7 +95,6 @@ async function completeCertification(ctx: RunContext, st: CertifyStage, index: n
       seed: deriveSeed(ctx.recipe.seed, index),
       onProgress: (done, total, s) => emit({ type: 'certification-progress', stage: 'certify', done, total, verified: s.certified, falsified: s.counts.falsified ?? 0 }),
     });
-    void SeededRng;
     const res = (ctx.results[name] ??= { architecture: ctx.models.get(name)!.architecture, role: ctx.models.get(name)!.role });
     res.certified_acc = summary.certified_acc;
     res.certified_by_method = Object.fromEntries(Object.entries(summary.by_method).map(([k, v]) => [k, (v ?? 0) / n]));
