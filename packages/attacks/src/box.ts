@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type InputBox } from '@certkd/core';
+import { batchRandomUniform, ConfigError, type InputBox } from '@certkd/core';
 
 /**
  * The L-inf box B(x, eps) intersected with the valid pixel range (METHODS 4), in pixel space.
@@ -32,7 +32,7 @@ export function halfWidth(box: InputBox): tf.Tensor {
 /** A point drawn uniformly from the box, seeded from `seed`. */
 export function uniformInBox(box: InputBox, seed: number): tf.Tensor {
   return tf.tidy(() => {
-    const u = tf.randomUniform(box.lower.shape, 0, 1, 'float32', seed);
+    const u = batchRandomUniform(box.lower.shape, 0, 1, seed);
     return tf.add(box.lower, tf.mul(u, tf.sub(box.upper, box.lower)));
   });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchStatsMap, InputBox, Network, UnsupportedLayerError, convPad } from '@certkd/core';
+import { batchMean, BatchStatsMap, InputBox, Network, UnsupportedLayerError, convPad } from '@certkd/core';
 
 /** Centre and radius of one activation's interval, [N, ...shape]. */
 export interface CentreRadius {
@@ -29,7 +29,7 @@ export function intervalTrace(net: Network, box: InputBox, end: number, bnStats?
   let inputRadiusMean: tf.Scalar | undefined;
   for (let i = 0; i < end; i++) {
     const layer = net.layers[i];
-    if (!inputRadiusMean && (layer.kind === 'conv2d' || layer.kind === 'dense')) inputRadiusMean = tf.mean(r);
+    if (!inputRadiusMean && (layer.kind === 'conv2d' || layer.kind === 'dense')) inputRadiusMean = batchMean(r);
     switch (layer.kind) {
       case 'normalize': {
         const c = layer.mean.length;
@@ -82,5 +82,5 @@ export function intervalTrace(net: Network, box: InputBox, end: number, bnStats?
         throw new UnsupportedLayerError((layer as { kind: string }).kind, `the certified losses' interval trace (layer ${i})`);
     }
   }
-  return { out: { centre: m, radius: r }, preActivations: pre, inputRadiusMean: inputRadiusMean ?? tf.mean(r) };
+  return { out: { centre: m, radius: r }, preActivations: pre, inputRadiusMean: inputRadiusMean ?? batchMean(r) };
 }

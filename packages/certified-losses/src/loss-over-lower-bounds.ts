@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMean } from '@certkd/core';
 
 /**
  * L(v) = log(1 + sum_j exp(-v_j)) for lower bounds v of the logit differences [N, K-1]
@@ -7,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export function lossOverLowerBounds(v: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const padded = tf.concat([tf.zeros([v.shape[0], 1]), tf.neg(v)], 1);
-    return tf.mean(tf.logSumExp(padded, 1));
+    return batchMean(tf.logSumExp(padded, 1));
   });
 }
 
@@ -22,5 +23,5 @@ export function crossEntropyPerSample(logits: tf.Tensor2D, y: tf.Tensor1D): tf.T
 
 /** Mean cross-entropy of logits [N, K] against labels y [N]. Scalar. */
 export function crossEntropy(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => tf.mean(crossEntropyPerSample(logits, y)));
+  return tf.tidy(() => batchMean(crossEntropyPerSample(logits, y)));
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Network } from '@certkd/core';
+import { batchMean, batchSum, type Network } from '@certkd/core';
 import type { IntervalTrace } from './interval-trace';
 import { detach } from './detach';
 
@@ -35,7 +35,7 @@ export function shiRegularisers(trace: IntervalTrace, opts: ShiRegulariserOption
     const tight: tf.Scalar[] = [];
     const bal: tf.Scalar[] = [];
     for (const { centre, radius } of layers) {
-      const ti = tf.maximum(tf.mean(radius), FLOOR);
+      const ti = tf.maximum(batchMean(radius), FLOOR);
       tight.push(tf.div(tf.relu(tf.sub(tau, tf.div(t0, ti))), tau) as tf.Scalar);
 
       const lower = tf.sub(centre, radius);
@@ -43,11 +43,11 @@ export function shiRegularisers(trace: IntervalTrace, opts: ShiRegulariserOption
       // The masks are constants for the gradient (comparisons have none).
       const act = detach(tf.cast(tf.greater(lower, 0), 'float32'));
       const inact = detach(tf.cast(tf.less(upper, 0), 'float32'));
-      const meanAct = tf.mean(tf.mul(centre, act));
-      const meanInact = tf.neg(tf.mean(tf.mul(centre, inact))); // >= 0: centres of inactive neurons are < 0
-      const delta = tf.square(tf.sub(centre, tf.mean(centre)));
-      const varAct = tf.sum(tf.mul(delta, act));
-      const varInact = tf.sum(tf.mul(delta, inact));
+      const meanAct = batchMean(tf.mul(centre, act));
+      const meanInact = tf.neg(batchMean(tf.mul(centre, inact))); // >= 0: centres of inactive neurons are < 0
+      const delta = tf.square(tf.sub(centre, batchMean(centre)));
+      const varAct = batchSum(tf.mul(delta, act));
+      const varInact = batchSum(tf.mul(delta, inact));
       const rhoM = symmetricRatio(meanAct, meanInact);
       const rhoV = symmetricRatio(varAct, varInact);
       bal.push(tf.div(tf.add(tf.relu(tf.sub(tau, rhoM)), tf.relu(tf.sub(tau, rhoV))), tau) as tf.Scalar);

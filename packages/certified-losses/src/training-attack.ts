@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, InputBox, Network, SeededRng } from '@certkd/core';
+import { batchRandomUniform, ConfigError, InputBox, Network, SeededRng } from '@certkd/core';
 import { crossEntropyPerSample } from './loss-over-lower-bounds';
 
 export interface TrainingAttackOptions {
@@ -22,7 +22,7 @@ export function randomStartPgd(net: Network, y: tf.Tensor1D, box: InputBox, rng:
   return tf.tidy(() => {
     const { lower, upper } = box;
     const half = tf.div(tf.sub(upper, lower), 2);
-    let xa: tf.Tensor = tf.add(lower, tf.mul(tf.sub(upper, lower), tf.randomUniform(lower.shape, 0, 1, 'float32', rng.nextSeed())));
+    let xa: tf.Tensor = tf.add(lower, tf.mul(tf.sub(upper, lower), batchRandomUniform(lower.shape, 0, 1, rng.nextSeed())));
     let best: tf.Tensor | undefined;
     let bestLoss: tf.Tensor1D | undefined;
     for (let s = 0; s < opts.steps; s++) {

@@ -19,6 +19,7 @@ export * from './io/model-format';
 export * from './backend/backend-loader';
 export * from './backend/wasm-gradients';
 export * from './optim/adam';
+export * from './parallel/collective';
 export * from './contracts/dataset';
 export * from './contracts/attack';
 export * from './contracts/loss';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { definePlugin, TrainingLoss } from '@certkd/core';
+import { batchMean, definePlugin, TrainingLoss } from '@certkd/core';
 import { BatchLoss, BatchLossResult, baseLossOptions } from './batch-loss';
 import { LossBatch } from './loss-batch';
 import { lossOverLowerBounds } from '@certkd/certified-losses';
@@ -12,7 +12,7 @@ export type AdCertOptions = z.output<typeof adCertOptions>;
 export function klDivergence(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const logPt = tf.logSoftmax(teacherLogits);
-    return tf.mean(tf.sum(tf.mul(tf.exp(logPt), tf.sub(logPt, tf.logSoftmax(studentLogits))), 1));
+    return batchMean(tf.sum(tf.mul(tf.exp(logPt), tf.sub(logPt, tf.logSoftmax(studentLogits))), 1));
   });
 }
 

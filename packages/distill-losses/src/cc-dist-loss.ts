@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, definePlugin, FeatureTeacher, LossContext, Network, SeededRng, TrainingLoss } from '@certkd/core';
+import { batchMean, ConfigError, definePlugin, FeatureTeacher, LossContext, Network, SeededRng, TrainingLoss } from '@certkd/core';
 import { BatchLoss, BatchLossResult, baseLossOptions } from './batch-loss';
 import { LossBatch } from './loss-batch';
 import { intervalThroughLinear } from './interval-linear';
@@ -33,7 +33,7 @@ export function convexFeatureBox(phi: tf.Tensor2D, lower: tf.Tensor2D, upper: tf
  * mean over the batch of sum_k max((lhat_k - t_k)^2, (uhat_k - t_k)^2). Scalar.
  */
 export function worstCaseDistillation(lhat: tf.Tensor2D, uhat: tf.Tensor2D, t: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.sum(tf.maximum(tf.square(tf.sub(lhat, t)), tf.square(tf.sub(uhat, t))), 1)));
+  return tf.tidy(() => batchMean(tf.sum(tf.maximum(tf.square(tf.sub(lhat, t)), tf.square(tf.sub(uhat, t))), 1)));
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type InputBox, type SeededRng } from '@certkd/core';
+import { batchRandomNormal, batchRandomUniform, ConfigError, type InputBox, type SeededRng } from '@certkd/core';
 
 /**
  * The inner maximisation of adversarial training, kept inside this package because plugin
@@ -64,8 +64,8 @@ export function maximizeInBox(
       const seed = rng.nextSeed();
       let xk = tf.tidy(() =>
         o.start === 'uniform'
-          ? tf.add(box.lower, tf.mul(tf.randomUniform(x.shape, 0, 1, 'float32', seed), tf.sub(box.upper, box.lower)))
-          : clip(tf.add(x, tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', seed), 0.001)), box),
+          ? tf.add(box.lower, tf.mul(batchRandomUniform(x.shape, 0, 1, seed), tf.sub(box.upper, box.lower)))
+          : clip(tf.add(x, tf.mul(batchRandomNormal(x.shape, 0, 1, seed), 0.001)), box),
       );
       for (let k = 0; k <= o.steps; k++) {
         let val: tf.Tensor1D | undefined;

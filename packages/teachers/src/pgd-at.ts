@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type LossContext, type LossOutput, type Network, type TrainingLoss } from '@certkd/core';
+import { batchMean, ConfigError, type LossContext, type LossOutput, type Network, type TrainingLoss } from '@certkd/core';
 import { crossEntropyPerSample, epsBox, maximizeInBox } from './inner-max';
 
 export interface PgdAtOptions {
@@ -60,7 +60,7 @@ export class PgdAtLoss implements TrainingLoss {
     const xAdv = this.adversarial(ctx);
     try {
       const out = ctx.net.forward(xAdv, { mode: 'train', collectStats: true });
-      const adv = tf.mean(crossEntropyPerSample(out.output as tf.Tensor2D, ctx.y)) as tf.Scalar;
+      const adv = batchMean(crossEntropyPerSample(out.output as tf.Tensor2D, ctx.y)) as tf.Scalar;
       return { total: adv, parts: { adv }, bnStats: out.bnStats };
     } finally {
       xAdv.dispose();

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type LossContext, type LossOutput, type TrainingLoss } from '@certkd/core';
+import { batchMean, ConfigError, type LossContext, type LossOutput, type TrainingLoss } from '@certkd/core';
 import { crossEntropyPerSample, epsBox, klPerSample, maximizeInBox } from './inner-max';
 
 export interface TradesOptions {
@@ -55,8 +55,8 @@ export class TradesLoss implements TrainingLoss {
       const cleanOut = ctx.net.forward(ctx.x, { mode: 'train', collectStats: true });
       const advOut = ctx.net.forward(xAdv, { mode: 'train' });
       const cleanLogits = cleanOut.output as tf.Tensor2D;
-      const natural = tf.mean(crossEntropyPerSample(cleanLogits, ctx.y)) as tf.Scalar;
-      const robust = tf.mean(klPerSample(cleanLogits, advOut.output as tf.Tensor2D)) as tf.Scalar;
+      const natural = batchMean(crossEntropyPerSample(cleanLogits, ctx.y)) as tf.Scalar;
+      const robust = batchMean(klPerSample(cleanLogits, advOut.output as tf.Tensor2D)) as tf.Scalar;
       const total = tf.add(natural, tf.mul(robust, this.options.beta)) as tf.Scalar;
       return { total, parts: { natural, robust }, bnStats: cleanOut.bnStats };
     } finally {

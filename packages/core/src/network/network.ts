@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ModelFormatError } from '../errors/errors';
 import { SeededRng } from '../rng/seeded-rng';
+import { batchMoments } from '../parallel/collective';
 import {
   BatchNormLayer,
   Conv2DLayer,
@@ -247,7 +248,7 @@ export class Network {
           stats = opts.bnStats?.get(i);
           if (!stats) {
             const axes = h.rank === 4 ? [0, 1, 2] : [0];
-            const m = tf.moments(h, axes);
+            const m = batchMoments(h, axes);
             stats = { mean: m.mean as tf.Tensor1D, variance: m.variance as tf.Tensor1D };
           }
           if (opts.collectStats && bnStats) bnStats.set(i, stats);

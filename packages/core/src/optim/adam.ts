@@ -63,8 +63,10 @@ export class Adam {
   setState(s: AdamState): void {
     if (s.m.length !== this.m.length) throw new Error(`optimiser state has ${s.m.length} slots, expected ${this.m.length}`);
     this.step = s.step;
-    this.m.forEach((t, i) => t.assign(tf.tensor(s.m[i], t.shape)));
-    this.v.forEach((t, i) => t.assign(tf.tensor(s.v[i], t.shape)));
+    tf.tidy(() => {
+      this.m.forEach((t, i) => t.assign(tf.tensor(s.m[i], t.shape)));
+      this.v.forEach((t, i) => t.assign(tf.tensor(s.v[i], t.shape)));
+    });
   }
 
   dispose(): void {

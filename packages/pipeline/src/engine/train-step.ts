@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, Attack, BatchStatsMap, FeatureTeacher, LossContext, Network, NumericalError, SeededRng, TrainingLoss, clipByGlobalNorm } from '@certkd/core';
+import { Adam, Attack, BatchStatsMap, Collective, FeatureTeacher, LossContext, Network, NumericalError, SeededRng, TrainingLoss, clipByGlobalNorm, withCollective } from '@certkd/core';
 
 export interface StepInput {
   net: Network;
@@ -16,6 +16,12 @@ export interface StepInput {
   gradClip: number;
   teacher?: FeatureTeacher;
   attack?: Attack;
+  /**
+   * Data-parallel training: this worker holds rows [offset, offset + x.shape[0]) of the global
+   * batch. Batch reductions inside the loss and BatchNorm run over the global batch, gradients
+   * are summed over the workers, and every worker applies the same update.
+   */
+  collective?: Collective;
 }
 
 export interface StepOutput {
@@ -28,6 +34,13 @@ export interface StepOutput {
 
 /** One optimisation step: loss and gradients, global-norm clipping, Adam, BatchNorm running statistics. */
 export function trainStep(s: StepInput): StepOutput {
+  return withCollective(s.collective, () => step(s));
+}
+
+function step(s: StepInput): StepOutput {
+  const c = s.collective && s.collective.size > 1 ? s.collective : undefined;
+  // Every worker computes the global loss; each contributes 1/size of it, so the summed gradients are the global gradient.
+  const share = c ? 1 / c.size : 1;
   let parts: Record<string, tf.Scalar> = {};
   let bnStats: BatchStatsMap | undefined;
   let logits: tf.Tensor2D | undefined;
@@ -50,11 +63,11 @@ export function trainStep(s: StepInput): StepOutput {
     }
     if (out.cleanLogits) logits = tf.keep(out.cleanLogits);
     // Tensors kept here outlive the gradient tape: they are plain values afterwards.
-    return out.total;
+    return share === 1 ? out.total : tf.mul(out.total, share);
   }, s.vars);
-  const lossValue = value.dataSync()[0];
   // A part may be the total itself (a loss with one term): read every value, then dispose each tensor once.
-  const partValues = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v.dataSync()[0]]));
+  const partNames = Object.keys(parts);
+  const scalars = [value.dataSync()[0], ...partNames.map((k) => parts[k].dataSync()[0] * share)];
   tf.dispose([...new Set([value, ...Object.values(parts)])]);
   let correct = -1;
   if (logits) {
@@ -62,22 +75,50 @@ export function trainStep(s: StepInput): StepOutput {
     correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(l, 1), s.y), 'int32')).dataSync()[0]);
     l.dispose();
   }
+  // Reported values: the mean of the workers' values (equal for losses built on the batch helpers), total correct.
+  const reduced = c ? c.sumAcross(Float32Array.from([...scalars, correct])) : [...scalars, correct];
+  const lossValue = reduced[0];
+  const partValues = Object.fromEntries(partNames.map((k, i) => [k, reduced[i + 1]]));
+  if (correct >= 0) correct = reduced[reduced.length - 1];
   if (!Number.isFinite(lossValue)) {
     tf.dispose(Object.values(grads));
     disposeStats(bnStats);
     throw new NumericalError(`the training loss became ${lossValue} at step ${s.progress.step} (eps ${s.eps}); lower the learning rate or check the data`);
   }
-  const ordered = s.vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+  let ordered = s.vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+  if (c) {
+    const summed = sumGradients(c, ordered);
+    tf.dispose(ordered.filter((g) => !Object.values(grads).includes(g)));
+    ordered = summed;
+  }
   const { grads: clipped, norm } = clipByGlobalNorm(ordered, s.gradClip);
   s.adam.apply(clipped, s.lr);
   tf.dispose(Object.values(grads));
   if (clipped !== ordered) tf.dispose(clipped);
   tf.dispose(ordered.filter((g) => !Object.values(grads).includes(g)));
   if (bnStats) {
-    s.net.updateRunningStats(bnStats, s.x.shape[0]);
+    s.net.updateRunningStats(bnStats, c ? c.globalBatch : s.x.shape[0]);
     disposeStats(bnStats);
   }
   return { loss: lossValue, parts: partValues, correct, gradNorm: norm };
+}
+
+/** All gradients flattened into one vector, summed over the workers, split again. */
+function sumGradients(c: Collective, grads: tf.Tensor[]): tf.Tensor[] {
+  const total = grads.reduce((n, g) => n + g.size, 0);
+  const flat = new Float32Array(total);
+  let at = 0;
+  for (const g of grads) {
+    flat.set(g.dataSync() as Float32Array, at);
+    at += g.size;
+  }
+  const summed = c.sumAcross(flat);
+  at = 0;
+  return grads.map((g) => {
+    const t = tf.tensor(summed.subarray(at, at + g.size), g.shape, 'float32');
+    at += g.size;
+    return t;
+  });
 }
 
 function disposeStats(stats?: BatchStatsMap): void {

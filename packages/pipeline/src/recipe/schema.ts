@@ -69,8 +69,12 @@ export const trainStageSchema = z
     batchSize: z.number().int().positive().default(128),
     optimizer: optimizerSchema.default(optimizerSchema.parse({})),
     eps: epsSchema.default(epsSchema.parse({})),
-    /** Worker threads for data-parallel training (1: in-process). */
-    workers: z.number().int().positive().default(1),
+    /**
+     * Worker threads for data-parallel training: 1 trains in-process; 'auto' uses one worker per
+     * core (at most 4) on the single-threaded wasm and cpu backends when the stage is long enough
+     * to repay the workers' start-up.
+     */
+    workers: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
   })
   .strict();
 

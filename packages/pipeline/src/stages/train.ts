@@ -1,4 +1,6 @@
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { NetworkTeacher } from '@certkd/teachers';
 import {
   Adam,
   ArchitectureBuilder,
@@ -20,7 +22,9 @@ import { RunContext, EpochRecord } from '../engine/context';
 import { TrainStage } from '../recipe/schema';
 import { asyncStage, Emit, tick } from '../engine/async-stage';
 import { readCheckpoint, writeCheckpoint, BN_CONVENTION, TrainCheckpoint } from '../engine/checkpoint';
-import { trainStep } from '../engine/train-step';
+import { StepOutput, trainStep } from '../engine/train-step';
+import { ParallelTrainer } from '../engine/parallel/parallel-trainer';
+import { resolveWorkers } from '../engine/parallel/workers';
 import { deriveSeed } from '../engine/seeds';
 import { accuracy } from './accuracy';
 
@@ -64,7 +68,6 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const train = ctx.train;
   const dataset = ctx.dataset;
   if (!train || !dataset) throw new ConfigError('no dataset is loaded', ctx.recipeFile, where);
-  if (st.workers !== 1) throw new ConfigError('data-parallel training (workers > 1) is not available in this version; use workers: 1', ctx.recipeFile, `${where}.workers`);
   const seed = deriveSeed(ctx.recipe.seed, index);
   const builder = ctx.registry.create<ArchitectureBuilder>('architecture', st.architecture.name, {}, undefined, `${where}.architecture`);
   const archOpts = architectureOptions.safeParse(st.architecture.options);
@@ -82,7 +85,8 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   loss.prepare?.(net, teacher, new SeededRng(deriveSeed(seed, 0x1a)));
   const extras = loss.variables?.() ?? [];
   const vars = [...net.trainableVariables(), ...extras];
-  const adam = new Adam(vars, { lr: st.optimizer.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+  const adamConfig = { lr: st.optimizer.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+  const adam = new Adam(vars, adamConfig);
   const bs = st.batchSize;
   const n = train.size;
   // A last batch of one example has no batch statistics: drop it.
@@ -103,7 +107,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     net.assign(ck.network);
     ck.network.dispose();
     adam.setState(ck.adam);
-    extras.forEach((v, i) => v.assign(tf.tensor(ck.extras[i], v.shape)));
+    tf.tidy(() => extras.forEach((v, i) => v.assign(tf.tensor(ck.extras[i], v.shape))));
     ({ epoch, nextBatch, step, history } = ck.state);
     sums = ck.state.epochSums;
     trainWall = ck.state.trainWallS;
@@ -113,7 +117,13 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     ck.network.dispose();
   }
 
-  const checkpoint = (e: number, b: number, rng: SeededRng) => {
+  const workers = resolveWorkers(ctx, st, where, { totalSteps: totalSteps - step, teacher });
+  let parallel: ParallelTrainer | undefined;
+  // With workers, the main thread's network and optimiser are brought up to date before they are read.
+  const sync = async () => parallel?.pull();
+
+  const checkpoint = async (e: number, b: number, rng: SeededRng) => {
+    await sync();
     const state: TrainCheckpoint = {
       stageIndex: index,
       model: name,
@@ -134,6 +144,24 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
 
   const [h, w, c] = train.shape;
   try {
+    if (workers.count > 1) {
+      parallel = await ParallelTrainer.start({
+        workers: workers.count,
+        backend: ctx.backend.name,
+        plugins: ctx.recipe.plugins,
+        baseDir: path.dirname(path.resolve(ctx.recipeFile)),
+        net,
+        init: st.init,
+        loss: { kind: st.loss.kind, name: st.loss.name, options: st.loss.options ?? {} },
+        attack: st.attack ? { kind: 'attack', name: st.attack.name, options: st.attack.options ?? {} } : undefined,
+        teacher: teacher as NetworkTeacher | undefined,
+        prepareSeed: deriveSeed(seed, 0x1a),
+        extras,
+        adam,
+        adamConfig,
+      });
+    }
+    if (workers.message) emit({ type: 'log', stage: stageName, message: workers.message });
     for (; epoch < st.epochs; epoch++) {
       const lr = stepLr(st.optimizer.lr, epoch, st.optimizer.milestones, st.optimizer.decay);
       const epochSeed = deriveSeed(seed, epoch + 1);
@@ -149,36 +177,26 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       let lastCheckpoint = Date.now();
       for (let b = nextBatch; b < stepsPerEpoch; b++) {
         if (ctx.signal.aborted) {
-          checkpoint(epoch, b, stepRng);
+          await checkpoint(epoch, b, stepRng);
           throw new CancelledError(`interrupted during ${name} epoch ${epoch + 1}, batch ${b + 1}; resume with --resume`);
         }
         const t0 = performance.now();
         const idx = perm.subarray(b * bs, Math.min(n, (b + 1) * bs));
         const batch = train.read(idx);
         const pixels = isAugmentationActive(dataset.augmentation) ? augmentImages(batch.x, idx.length, train.shape, dataset.augmentation, stepRng) : batch.x;
-        const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
-        const y = tf.tensor1d(batch.y, 'int32');
         const eps = schedule(step);
-        let out;
-        try {
-          out = trainStep({
-            net,
-            loss,
-            adam,
-            vars,
-            x,
-            y,
-            eps,
-            epsMax: st.eps.max,
-            rng: stepRng,
-            progress: { epoch, step, fraction: step / totalSteps },
-            lr,
-            gradClip: st.optimizer.gradClip,
-            teacher,
-            attack,
-          });
-        } finally {
-          tf.dispose([x, y]);
+        const progress = { epoch, step, fraction: step / totalSteps };
+        let out: StepOutput;
+        if (parallel) {
+          out = await parallel.step({ x: pixels, shape: [idx.length, h, w, c], y: batch.y, eps, epsMax: st.eps.max, rng: stepRng, progress, lr, gradClip: st.optimizer.gradClip });
+        } else {
+          const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
+          const y = tf.tensor1d(batch.y, 'int32');
+          try {
+            out = trainStep({ net, loss, adam, vars, x, y, eps, epsMax: st.eps.max, rng: stepRng, progress, lr, gradClip: st.optimizer.gradClip, teacher, attack });
+          } finally {
+            tf.dispose([x, y]);
+          }
         }
         const ms = performance.now() - t0;
         trainWall += ms / 1000;
@@ -206,12 +224,13 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
           ms,
         });
         if (Date.now() - lastCheckpoint > CHECKPOINT_EVERY_S * 1000 && b + 1 < stepsPerEpoch) {
-          checkpoint(epoch, b + 1, stepRng);
+          await checkpoint(epoch, b + 1, stepRng);
           lastCheckpoint = Date.now();
         }
         await tick();
       }
       nextBatch = 0;
+      await sync();
       const record: EpochRecord = {
         epoch: epoch + 1,
         loss: sums.loss / sums.seen,
@@ -225,8 +244,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       history.push(record);
       emit({ type: 'epoch-end', stage: stageName, epochs: st.epochs, ...record });
       sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {}, wall_s: 0 };
-      checkpoint(epoch + 1, 0, stepRng);
+      await checkpoint(epoch + 1, 0, stepRng);
     }
+    await parallel?.close();
+    parallel = undefined;
     const dir = ctx.paths.model(name);
     saveModel(net, dir, {
       name,
@@ -253,6 +274,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     net.dispose();
     throw e;
   } finally {
+    await parallel?.close();
     adam.dispose();
   }
 }

@@ -1,0 +1,201 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Worker } from 'worker_threads';
+import {
+  Adam,
+  AdamConfig,
+  ConfigError,
+  InitScheme,
+  Network,
+  NumericalError,
+  SeededRng,
+  sharedCollectiveBuffer,
+  splitBatch,
+} from '@certkd/core';
+import { NetworkTeacher } from '@certkd/teachers';
+import type { StepOutput } from '../train-step';
+import type { FromWorker, InitMessage, ParamValues, PluginRefMessage, StateReply, StepReply, ToWorker } from './protocol';
+
+/** The compiled worker script (tests run the TypeScript sources; the worker always runs the built file). */
+export function trainWorkerScript(): string {
+  const here = path.join(__dirname, 'train-worker.js');
+  if (fs.existsSync(here)) return here;
+  return path.join(__dirname, '..', '..', '..', 'dist', 'engine', 'parallel', 'train-worker.js');
+}
+
+export interface ParallelTrainerOptions {
+  workers: number;
+  backend: string;
+  plugins: string[];
+  baseDir: string;
+  net: Network;
+  init: InitScheme;
+  loss: PluginRefMessage;
+  attack?: PluginRefMessage;
+  teacher?: NetworkTeacher;
+  prepareSeed: number;
+  extras: tf.Variable[];
+  adam: Adam;
+  adamConfig: AdamConfig;
+}
+
+export interface ParallelStepInput {
+  /** The global batch, row-major [N, ...shape]. */
+  x: Float32Array;
+  shape: number[];
+  y: Int32Array;
+  eps: number;
+  epsMax: number;
+  rng: SeededRng;
+  progress: { epoch: number; step: number; fraction: number };
+  lr: number;
+  gradClip: number;
+}
+
+function paramValues(net: Network): ParamValues {
+  return net.namedParams().map(([k, v]) => [k, v.dataSync() as Float32Array]);
+}
+
+/** Rebuild an error raised in a worker, keeping the classes the engine reacts to. */
+function workerError(r: Extract<FromWorker, { type: 'error' }>, rank: number): Error {
+  const message = r.name === 'CollectiveAbortedError' ? r.message : `training worker ${rank}: ${r.message}`;
+  const e: Error & { aborted?: boolean } = r.name === 'NumericalError' ? new NumericalError(r.message) : r.name === 'ConfigError' ? new ConfigError(r.message) : new Error(message);
+  if (r.stack) e.stack = r.stack;
+  e.aborted = r.name === 'CollectiveAbortedError';
+  return e;
+}
+
+/**
+ * Data-parallel training over worker threads: each worker holds a replica and a slice of every
+ * batch; BatchNorm statistics, batch means and gradients are summed through shared memory, and
+ * every replica applies the same Adam step. The main thread's network and optimiser are only
+ * brought up to date by `pull()` (for checkpoints, validation and the saved model).
+ */
+export class ParallelTrainer {
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly net: Network,
+    private readonly adam: Adam,
+    private readonly extras: tf.Variable[],
+  ) {}
+
+  static async start(o: ParallelTrainerOptions): Promise<ParallelTrainer> {
+    const script = trainWorkerScript();
+    if (!fs.existsSync(script)) throw new ConfigError(`training worker script ${script} not found (build @certkd/pipeline first)`, undefined, 'workers');
+    const vars = [...o.net.trainableVariables(), ...o.extras];
+    const floats = vars.reduce((n, v) => n + v.size, 0) + 64;
+    const buffer = sharedCollectiveBuffer(o.workers, floats);
+    const workers = Array.from({ length: o.workers }, () => new Worker(script));
+    const trainer = new ParallelTrainer(workers, o.net, o.adam, o.extras);
+    const base: Omit<InitMessage, 'rank'> = {
+      type: 'init',
+      backend: o.backend,
+      plugins: o.plugins,
+      baseDir: o.baseDir,
+      size: o.workers,
+      buffer,
+      spec: o.net.spec,
+      init: o.init,
+      params: paramValues(o.net),
+      loss: o.loss,
+      attack: o.attack,
+      teacher: o.teacher ? { spec: o.teacher.net.spec, params: paramValues(o.teacher.net), tap: o.teacher.tap, name: o.teacher.name } : undefined,
+      prepareSeed: o.prepareSeed,
+      extras: o.extras.map((v) => v.dataSync() as Float32Array),
+      adamConfig: o.adamConfig,
+      adam: o.adam.getState(),
+    };
+    try {
+      await trainer.all(workers.map((_, rank) => ({ ...base, rank })));
+    } catch (e) {
+      await trainer.close();
+      throw e;
+    }
+    return trainer;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** One optimisation step on the global batch; the rng advances as in single-worker training. */
+  async step(s: ParallelStepInput): Promise<StepOutput> {
+    const n = s.y.length;
+    const rowSize = s.shape.slice(1).reduce((a, b) => a * b, 1);
+    const rngState = s.rng.getState();
+    const messages: ToWorker[] = splitBatch(n, this.workers.length).map(([offset, count]) => ({
+      type: 'step',
+      x: s.x.slice(offset * rowSize, (offset + count) * rowSize),
+      shape: [count, ...s.shape.slice(1)],
+      y: s.y.slice(offset, offset + count),
+      offset,
+      globalBatch: n,
+      eps: s.eps,
+      epsMax: s.epsMax,
+      rngState,
+      progress: s.progress,
+      lr: s.lr,
+      gradClip: s.gradClip,
+    }));
+    const replies = (await this.all(messages)) as StepReply[];
+    const first = replies[0];
+    s.rng.setState(first.rngState);
+    return { loss: first.loss, parts: first.parts, correct: first.correct, gradNorm: first.gradNorm };
+  }
+
+  /** Copy the replicas' weights, optimiser state and loss variables into the main thread's objects. */
+  async pull(): Promise<void> {
+    const reply = (await this.request(0, { type: 'state' })) as StateReply;
+    const values = new Map(reply.params);
+    tf.tidy(() => {
+      for (const [k, v] of this.net.namedParams()) {
+        const data = values.get(k);
+        if (!data) throw new Error(`training worker returned no value for ${k}`);
+        v.assign(tf.tensor(data, v.shape, 'float32'));
+      }
+      this.extras.forEach((v, i) => v.assign(tf.tensor(reply.extras[i], v.shape, 'float32')));
+    });
+    this.adam.setState(reply.adam);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  /** Send one message per worker and wait for every reply; on failure, report the root cause rather than the other workers' aborts. */
+  private async all(messages: ToWorker[]): Promise<FromWorker[]> {
+    const settled = await Promise.allSettled(messages.map((m, rank) => this.request(rank, m)));
+    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (failures.length) throw failures.find((e) => !(e as Error & { aborted?: boolean }).aborted) ?? failures[0];
+    return settled.map((r) => (r as PromiseFulfilledResult<FromWorker>).value);
+  }
+
+  private request(rank: number, m: ToWorker): Promise<FromWorker> {
+    const w = this.workers[rank];
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+      };
+      const onMessage = (r: FromWorker) => {
+        cleanup();
+        if (r.type === 'error') reject(workerError(r, rank));
+        else resolve(r);
+      };
+      const onError = (e: Error) => {
+        cleanup();
+        reject(new Error(`training worker ${rank} failed: ${e.message}`));
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        reject(new Error(`training worker ${rank} exited (code ${code})`));
+      };
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+      w.postMessage(m);
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import type { AdamConfig, AdamState, InitScheme, NetworkSpec, PluginKind } from '@certkd/core';
+
+/** Named parameter values of a network, in Network.namedParams() order. */
+export type ParamValues = [string, Float32Array][];
+
+export interface PluginRefMessage {
+  kind: PluginKind;
+  name: string;
+  options: Record<string, unknown>;
+}
+
+/** Everything a training worker needs to rebuild the model, loss, teacher and optimiser. */
+export interface InitMessage {
+  type: 'init';
+  backend: string;
+  plugins: string[];
+  baseDir: string;
+  rank: number;
+  size: number;
+  buffer: SharedArrayBuffer;
+  spec: NetworkSpec;
+  init: InitScheme;
+  params: ParamValues;
+  loss: PluginRefMessage;
+  attack?: PluginRefMessage;
+  teacher?: { spec: NetworkSpec; params: ParamValues; tap: string; name: string };
+  prepareSeed: number;
+  extras: Float32Array[];
+  adamConfig: AdamConfig;
+  adam: AdamState;
+}
+
+export interface StepMessage {
+  type: 'step';
+  x: Float32Array;
+  shape: number[];
+  y: Int32Array;
+  offset: number;
+  globalBatch: number;
+  eps: number;
+  epsMax: number;
+  rngState: number[];
+  progress: { epoch: number; step: number; fraction: number };
+  lr: number;
+  gradClip: number;
+}
+
+export interface StateMessage {
+  type: 'state';
+}
+
+export interface CloseMessage {
+  type: 'close';
+}
+
+export type ToWorker = InitMessage | StepMessage | StateMessage | CloseMessage;
+
+export interface StepReply {
+  type: 'step';
+  loss: number;
+  parts: Record<string, number>;
+  correct: number;
+  gradNorm: number;
+  rngState: number[];
+}
+
+export interface StateReply {
+  type: 'state';
+  params: ParamValues;
+  adam: AdamState;
+  extras: Float32Array[];
+}
+
+export interface ErrorReply {
+  type: 'error';
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export type FromWorker = { type: 'ready' } | StepReply | StateReply | ErrorReply;

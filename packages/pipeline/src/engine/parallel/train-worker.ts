@@ -1,0 +1,131 @@
+// A data-parallel training worker: its own tfjs instance (wasm or cpu), a replica of the model,
+// loss, teacher and optimiser, and a shared-memory collective with the other workers. Every
+// worker applies the same summed gradients, so the replicas stay identical.
+import 'reflect-metadata';
+import { parentPort } from 'worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam, Attack, BackendChoice, Network, SeededRng, SharedMemoryCollective, TrainingLoss, loadBackend } from '@certkd/core';
+import { NetworkTeacher } from '@certkd/teachers';
+import { createRegistry } from '../registry';
+import { trainStep } from '../train-step';
+import type { FromWorker, InitMessage, ParamValues, StepMessage, ToWorker } from './protocol';
+
+interface Replica {
+  net: Network;
+  loss: TrainingLoss;
+  attack?: Attack;
+  teacher?: NetworkTeacher;
+  extras: tf.Variable[];
+  vars: tf.Variable[];
+  adam: Adam;
+  collective: SharedMemoryCollective;
+}
+
+let replica: Replica | undefined;
+let collective: SharedMemoryCollective | undefined;
+
+function networkFrom(spec: InitMessage['spec'], params: ParamValues, source: string): Network {
+  const values = new Map<string, tf.Tensor>();
+  const shapes = new Map<string, number[]>();
+  // Shapes come from a template built from the spec (the message carries flat values).
+  const template = Network.create(spec, new SeededRng(0));
+  for (const [name, v] of template.namedParams()) shapes.set(name, v.shape);
+  template.dispose();
+  for (const [name, data] of params) values.set(name, tf.tensor(data, shapes.get(name) ?? [data.length], 'float32'));
+  return Network.fromTensors(spec, values, source);
+}
+
+async function init(m: InitMessage): Promise<void> {
+  await loadBackend(m.backend as BackendChoice);
+  collective = new SharedMemoryCollective(m.buffer, m.rank, m.size);
+  const registry = createRegistry(m.plugins, m.baseDir);
+  const net = networkFrom(m.spec, m.params, 'training worker');
+  const loss = registry.create<TrainingLoss>(m.loss.kind, m.loss.name, m.loss.options);
+  const attack = m.attack ? registry.create<Attack>('attack', m.attack.name, m.attack.options) : undefined;
+  const teacher = m.teacher ? new NetworkTeacher(networkFrom(m.teacher.spec, m.teacher.params, 'teacher'), m.teacher.name, m.teacher.tap) : undefined;
+  loss.prepare?.(net, teacher, new SeededRng(m.prepareSeed));
+  const extras = loss.variables?.() ?? [];
+  if (extras.length !== m.extras.length) throw new Error(`the loss has ${extras.length} extra variables here but ${m.extras.length} in the main thread`);
+  tf.tidy(() => extras.forEach((v, i) => v.assign(tf.tensor(m.extras[i], v.shape))));
+  const vars = [...net.trainableVariables(), ...extras];
+  const adam = new Adam(vars, m.adamConfig);
+  adam.setState(m.adam);
+  replica = { net, loss, attack, teacher, extras, vars, adam, collective };
+}
+
+function step(m: StepMessage): FromWorker {
+  const r = replica;
+  if (!r) throw new Error('training worker used before init');
+  r.collective.offset = m.offset;
+  r.collective.globalBatch = m.globalBatch;
+  const rng = new SeededRng(0);
+  rng.setState(m.rngState);
+  const x = tf.tensor(m.x, m.shape, 'float32');
+  const y = tf.tensor1d(m.y, 'int32');
+  try {
+    const out = trainStep({
+      net: r.net,
+      loss: r.loss,
+      adam: r.adam,
+      vars: r.vars,
+      x,
+      y,
+      eps: m.eps,
+      epsMax: m.epsMax,
+      rng,
+      progress: m.progress,
+      lr: m.lr,
+      gradClip: m.gradClip,
+      teacher: r.teacher,
+      attack: r.attack,
+      collective: r.collective,
+    });
+    return { type: 'step', ...out, rngState: rng.getState() };
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+function state(): FromWorker {
+  const r = replica;
+  if (!r) throw new Error('training worker used before init');
+  return {
+    type: 'state',
+    params: r.net.namedParams().map(([k, v]) => [k, v.dataSync() as Float32Array]),
+    adam: r.adam.getState(),
+    extras: r.extras.map((v) => v.dataSync() as Float32Array),
+  };
+}
+
+function close(): void {
+  if (!replica) return;
+  replica.loss.dispose?.();
+  replica.teacher?.dispose();
+  replica.adam.dispose();
+  replica.net.dispose();
+  replica = undefined;
+}
+
+const port = parentPort;
+if (port) {
+  port.on('message', async (m: ToWorker) => {
+    try {
+      if (m.type === 'init') {
+        await init(m);
+        port.postMessage({ type: 'ready' } satisfies FromWorker);
+      } else if (m.type === 'step') {
+        port.postMessage(step(m));
+      } else if (m.type === 'state') {
+        port.postMessage(state());
+      } else {
+        close();
+        port.close();
+      }
+    } catch (e) {
+      // Wake the other workers (they would wait for this one at the next exchange).
+      collective?.abort();
+      const err = e as Error;
+      port.postMessage({ type: 'error', name: err.name ?? 'Error', message: err.message ?? String(e), stack: err.stack } satisfies FromWorker);
+    }
+  });
+}
