@@ -13,9 +13,15 @@ export function runCommand(): Command {
     .option('--runs-dir <dir>', 'folder for runs', 'runs')
     .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu (overrides the recipe)')
     .option('--seed <seed>', "override the recipe's seed (for repeated runs; combine with --name)")
+    .option('--workers <n>', "data-parallel worker threads for every train stage: a number, or 'auto' (overrides the recipe)")
+    .option('--profile [steps]', 'profile the first training steps of each train stage (default 3; training runs in-process) and print time per kernel and per stage')
     .option('--json', 'print every event as a JSON line on stdout')
-    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; seed?: string; json?: boolean }) => {
+    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; seed?: string; json?: boolean; workers?: string; profile?: string | boolean }) => {
       const recipe = loadRecipe(file);
+      const workers = parseWorkers(o.workers);
+      const profile = o.profile === undefined ? undefined : o.profile === true ? 3 : Number(o.profile);
+      if (profile !== undefined && !(Number.isInteger(profile) && profile >= 1)) throw new ConfigError(`must be a positive integer, got '${o.profile}'`, undefined, '--profile');
+      const stageTimes: [string, number][] = [];
       if (o.seed !== undefined) {
         const seed = Number(o.seed);
         if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got '${o.seed}'`, undefined, '--seed');
@@ -38,13 +44,15 @@ export function runCommand(): Command {
       const consoleSink = new ConsoleSink();
       try {
         await lastValueFrom(
-          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, signal: controller.signal }).pipe(
+          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, workers, profile, signal: controller.signal }).pipe(
             tap((e) => {
+              if (e.type === 'stage-end' && !e.skipped) stageTimes.push([`${e.index}. ${e.stage}`, e.wall_s]);
               if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
               else consoleSink.write(e);
             }),
           ),
         );
+        if (profile !== undefined && !o.json) process.stderr.write(formatStageTimes(stageTimes));
         if (!o.json) process.stderr.write(`certkd: results in ${paths.results}\n`);
       } finally {
         consoleSink.close();
@@ -52,4 +60,18 @@ export function runCommand(): Command {
         process.off('SIGTERM', onSigint);
       }
     });
+}
+
+function parseWorkers(v: string | undefined): 'auto' | number | undefined {
+  if (v === undefined || v === 'auto') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`must be a positive integer or 'auto', got '${v}'`, undefined, '--workers');
+  return n;
+}
+
+function formatStageTimes(rows: [string, number][]): string {
+  const total = rows.reduce((s, [, t]) => s + t, 0);
+  const width = Math.max(12, ...rows.map(([n]) => n.length));
+  const lines = ['time per stage:', ...rows.map(([n, t]) => `  ${n.padEnd(width)} ${t.toFixed(1).padStart(9)} s ${((100 * t) / Math.max(total, 1e-9)).toFixed(1).padStart(5)}%`)];
+  return lines.join('\n') + '\n';
 }

@@ -49,6 +49,10 @@ export interface RunContext {
   history: Record<string, EpochRecord[]>;
   signal: AbortSignal;
   resume: boolean;
+  /** Data-parallel workers for every train stage (overrides the recipe's). */
+  workers?: 'auto' | number;
+  /** Training steps to profile per train stage (0: none). */
+  profileSteps: number;
   startedAt: number;
 }
 

@@ -31,6 +31,10 @@ export interface RunOptions {
   force?: boolean;
   /** Overrides the recipe's backend. */
   backend?: BackendChoice;
+  /** Overrides every train stage's `workers` (not part of the recipe: results do not depend on it beyond float rounding). */
+  workers?: 'auto' | number;
+  /** Profile this many training steps per train stage (after one warm-up step) and log kernel times; training runs in-process. */
+  profile?: number;
   signal?: AbortSignal;
 }
 
@@ -99,6 +103,8 @@ async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
     history: state?.history ?? {},
     signal: opts.signal ?? controller.signal,
     resume: !!opts.resume,
+    workers: opts.workers,
+    profileSteps: opts.profile ?? 0,
     startedAt: Date.now() - (opts.resume && state ? state.wall_s * 1000 : 0),
   };
 }

@@ -25,6 +25,7 @@ import { readCheckpoint, writeCheckpoint, BN_CONVENTION, TrainCheckpoint } from 
 import { StepOutput, trainStep } from '../engine/train-step';
 import { ParallelTrainer } from '../engine/parallel/parallel-trainer';
 import { resolveWorkers } from '../engine/parallel/workers';
+import { KernelProfile } from '../engine/profile';
 import { deriveSeed } from '../engine/seeds';
 import { accuracy } from './accuracy';
 
@@ -143,6 +144,9 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   };
 
   const [h, w, c] = train.shape;
+  // --profile: step 1 warms up, the next profileSteps steps are profiled.
+  const profile = ctx.profileSteps > 0 ? new KernelProfile() : undefined;
+  let stageSteps = 0;
   try {
     if (workers.count > 1) {
       parallel = await ParallelTrainer.start({
@@ -192,8 +196,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         } else {
           const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
           const y = tf.tensor1d(batch.y, 'int32');
+          const run = () => trainStep({ net, loss, adam, vars, x, y, eps, epsMax: st.eps.max, rng: stepRng, progress, lr, gradClip: st.optimizer.gradClip, teacher, attack });
           try {
-            out = trainStep({ net, loss, adam, vars, x, y, eps, epsMax: st.eps.max, rng: stepRng, progress, lr, gradClip: st.optimizer.gradClip, teacher, attack });
+            const profiled = profile && stageSteps >= 1 && profile.runs < ctx.profileSteps;
+            out = profiled ? await profile.record(run) : run();
           } finally {
             tf.dispose([x, y]);
           }
@@ -209,6 +215,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         sums.seen += idx.length;
         for (const [k, v] of Object.entries(out.parts)) sums.parts[k] = (sums.parts[k] ?? 0) + v * idx.length;
         step++;
+        stageSteps++;
+        if (profile && profile.runs === ctx.profileSteps && stageSteps === ctx.profileSteps + 1) {
+          emit({ type: 'log', stage: stageName, message: profile.format(`profile of ${name} (${st.loss.name}, batch ${idx.length}, ${ctx.backend.name})`) });
+        }
         emit({
           type: 'batch-end',
           stage: stageName,

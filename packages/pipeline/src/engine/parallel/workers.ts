@@ -24,11 +24,13 @@ export interface WorkerChoice {
  * worker per core, up to AUTO_MAX_WORKERS, for stages long enough to repay the start-up.
  */
 export function resolveWorkers(ctx: RunContext, st: TrainStage, where: string, o: { totalSteps: number; teacher?: FeatureTeacher }): WorkerChoice {
+  const requested = ctx.workers ?? st.workers;
+  if (ctx.profileSteps > 0) return { count: 1, message: requested === 1 ? undefined : 'profiling: training runs in-process (workers: 1)' };
   const backend = ctx.backend.name;
   const parallelBackend = backend === 'wasm' || backend === 'cpu';
   const portableTeacher = !o.teacher || o.teacher instanceof NetworkTeacher;
-  if (st.workers !== 'auto') {
-    const n = st.workers;
+  if (requested !== 'auto') {
+    const n = requested;
     if (n === 1) return { count: 1 };
     if (!parallelBackend) throw new ConfigError(`data-parallel workers run the wasm or cpu backend; the ${backend} backend already uses every core: use workers: 1`, ctx.recipeFile, `${where}.workers`);
     if (!portableTeacher) throw new ConfigError(`teacher '${o.teacher!.name}' cannot be copied into worker threads; use workers: 1`, ctx.recipeFile, `${where}.workers`);
