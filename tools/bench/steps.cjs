@@ -198,34 +198,12 @@ function printTable(rows) {
   for (const c of cells) console.log(line(c));
 }
 
-/** Kernel time per kernel name over `runs` profiled calls of fn (after warm-up). */
+/** Kernel time per kernel name over up to 3 profiled calls of fn (after warm-up). */
 async function profileStep(tf, fn, label, runs, byShape) {
-  const n = Math.min(runs, 3);
-  const agg = new Map();
-  let wall = 0;
-  for (let r = 0; r < n; r++) {
-    const t0 = process.hrtime.bigint();
-    const info = await tf.profile(() => {
-      fn();
-    });
-    wall += Number(process.hrtime.bigint() - t0) / 1e6;
-    for (const k of info.kernels) {
-      const ms = await k.kernelTimeMs;
-      const t = typeof ms === 'number' ? ms : (ms && ms.error ? 0 : Number(ms) || 0);
-      const key = byShape ? `${k.name} ${k.inputShapes.map((sh) => `[${sh}]`).join(' ')}` : k.name;
-      const e = agg.get(key) || { ms: 0, calls: 0 };
-      e.ms += t;
-      e.calls += 1;
-      agg.set(key, e);
-    }
-  }
-  const list = [...agg.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  const total = list.reduce((s, [, e]) => s + e.ms, 0);
-  console.log(`\n${label}: ${round(wall / n)} ms/step wall (profiled), ${round(total / n)} ms/step kernel time`);
-  for (const [name, e] of list) {
-    if (e.ms / n < 0.05) continue;
-    console.log(`  ${name.padEnd(byShape ? 60 : 24)} ${round(e.ms / n).toFixed(2).padStart(9)} ms  ${String(Math.round(e.calls / n)).padStart(5)} calls`);
-  }
+  const { KernelProfile } = require('@certkd/pipeline');
+  const profile = new KernelProfile(byShape);
+  for (let r = 0; r < Math.min(runs, 3); r++) await profile.record(fn);
+  console.log('\n' + profile.format(label));
 }
 
 main().catch((e) => {

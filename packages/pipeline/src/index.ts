@@ -11,3 +11,6 @@ export { accuracy } from './stages/accuracy';
 export { JsonlLog, MetricsCsv } from './sinks/jsonl-log';
 export { ConsoleSink } from './sinks/console-sink';
 export { renderPng, renderPngs, renderPlots } from './sinks/plots';
+export { ParallelTrainer, trainWorkerScript, type ParallelTrainerOptions, type ParallelStepInput } from './engine/parallel/parallel-trainer';
+export { resolveWorkers, AUTO_MAX_WORKERS, AUTO_MIN_STEPS, type WorkerChoice } from './engine/parallel/workers';
+export { KernelProfile } from './engine/profile';

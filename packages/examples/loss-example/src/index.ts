@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, PluginRegistry } from '@certkd/core';
+import { batchMean, ConfigError, PluginRegistry } from '@certkd/core';
 import { baseLossOptions, defineLoss, lossOverLowerBounds } from '@certkd/distill-losses';
 
 /**
@@ -23,7 +23,7 @@ export const advFeatureMseLoss = defineLoss({
     if (phi.shape[1] !== t.shape[1]) {
       throw new ConfigError(`needs equal feature widths (student ${phi.shape[1]}, teacher ${t.shape[1]}); use cc-dist, which learns an adapter`, undefined, 'adv-feature-mse');
     }
-    const mse = tf.mean(tf.sum(tf.square(tf.sub(phi, t)), 1));
+    const mse = batchMean(tf.sum(tf.square(tf.sub(phi, t)), 1));
     return { parts: { 'cc-ibp': lossOverLowerBounds(zMix), 'feature-mse': tf.mul(mse, o.beta) as tf.Scalar } };
   },
 });
