@@ -6,7 +6,7 @@
  *   node tools/bench/bound-gap.cjs [--model DIR] [--train] [--points 200] [--eps 0.1,0.02]
  *                                  [--full-points 20] [--samples 64] [--backend wasm] [--json]
  *
- * The model is DIR (default runs/quick-mnist/models/student when it exists); with --train,
+ * The model is DIR (default runs/standard-mnist/models/student when it exists); with --train,
  * or when there is none, a cnn-small is trained for one MNIST epoch with the pipeline's
  * trainStep and the 'standard' loss. For the first `points` MNIST test images and each eps,
  * it prints per method (ibp, crown-ibp, crown, alpha-crown) the mean over points of the
@@ -25,7 +25,7 @@ const METHODS = ['ibp', 'crown-ibp', 'crown', 'alpha-crown'];
 const FULL = new Set(['crown', 'alpha-crown']);
 
 function parseArgs(argv) {
-  const def = path.resolve(__dirname, '../../runs/quick-mnist/models/student');
+  const def = path.resolve(__dirname, '../../runs/standard-mnist/models/student');
   const o = { model: fs.existsSync(path.join(def, 'model.json')) ? def : undefined, train: false, points: 200, fullPoints: 20, eps: [0.1, 0.02], samples: 64, backend: 'wasm', json: false, chunk: 50 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
