@@ -98,22 +98,19 @@ export function batchMoments(h: tf.Tensor, axes: number[]): { mean: tf.Tensor; v
  * same numbers as in single-worker training.
  */
 export function batchRandomUniform(shape: number[], minval: number, maxval: number, seed: number): tf.Tensor {
-  const c = current;
-  if (!c || c.size === 1) return tf.randomUniform(shape, minval, maxval, 'float32', seed);
-  return tf.tidy(() => {
-    const all = tf.randomUniform([c.globalBatch, ...shape.slice(1)], minval, maxval, 'float32', seed);
-    return tf.slice(all, [c.offset, ...shape.slice(1).map(() => 0)], [shape[0], ...shape.slice(1)]);
-  });
+  return drawForBatch(shape, (s) => tf.randomUniform(s, minval, maxval, 'float32', seed));
 }
 
 /** Normal noise for a batch tensor of `shape`, drawn for the global batch like batchRandomUniform. */
 export function batchRandomNormal(shape: number[], mean: number, stdDev: number, seed: number): tf.Tensor {
+  return drawForBatch(shape, (s) => tf.randomNormal(s, mean, stdDev, 'float32', seed));
+}
+
+function drawForBatch(shape: number[], draw: (shape: number[]) => tf.Tensor): tf.Tensor {
   const c = current;
-  if (!c || c.size === 1) return tf.randomNormal(shape, mean, stdDev, 'float32', seed);
-  return tf.tidy(() => {
-    const all = tf.randomNormal([c.globalBatch, ...shape.slice(1)], mean, stdDev, 'float32', seed);
-    return tf.slice(all, [c.offset, ...shape.slice(1).map(() => 0)], [shape[0], ...shape.slice(1)]);
-  });
+  if (!c || c.size === 1) return draw(shape);
+  const rest = shape.slice(1);
+  return tf.tidy(() => tf.slice(draw([c.globalBatch, ...rest]), [c.offset, ...rest.map(() => 0)], shape));
 }
 
 /** Split a global batch of n rows over `size` workers as evenly as possible: [offset, count] per rank. */
