@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import { parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, Attack, BackendChoice, Network, SeededRng, SharedMemoryCollective, TrainingLoss, loadBackend } from '@certkd/core';
+import { Adam, Attack, BackendChoice, Network, SeededRng, SharedMemoryCollective, TrainingLoss, inferShapes, loadBackend, paramKey, paramShapes } from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import { createRegistry } from '../registry';
 import { trainStep } from '../train-step';
@@ -25,12 +25,12 @@ let replica: Replica | undefined;
 let collective: SharedMemoryCollective | undefined;
 
 function networkFrom(spec: InitMessage['spec'], params: ParamValues, source: string): Network {
-  const values = new Map<string, tf.Tensor>();
   const shapes = new Map<string, number[]>();
-  // Shapes come from a template built from the spec (the message carries flat values).
-  const template = Network.create(spec, new SeededRng(0));
-  for (const [name, v] of template.namedParams()) shapes.set(name, v.shape);
-  template.dispose();
+  const inShapes = inferShapes(spec);
+  spec.layers.forEach((layer, i) => {
+    for (const [name, shape] of Object.entries(paramShapes(layer, inShapes[i]))) shapes.set(paramKey(i, name), shape);
+  });
+  const values = new Map<string, tf.Tensor>();
   for (const [name, data] of params) values.set(name, tf.tensor(data, shapes.get(name) ?? [data.length], 'float32'));
   return Network.fromTensors(spec, values, source);
 }
