@@ -80,7 +80,7 @@ async function main() {
       const { x, y } = batchAt(b);
       const xt = tf.tensor4d(x, [o.batch, ...data.input.shape]);
       const yt = tf.tensor1d(y, 'int32');
-      losses.push(trainStep({ net: s.net, loss: s.loss, adam: s.adam, vars, x: xt, y: yt, rng, teacher: s.teacher, ...args(b) }).loss);
+      losses.push(trainStep({ net: s.net, loss: s.loss, adam: s.adam, vars, x: xt, y: yt, rng: rng.fork(), teacher: s.teacher, ...args(b) }).loss);
       tf.dispose([xt, yt]);
     }
     const secs = (performance.now() - t0) / 1000;
@@ -94,9 +94,16 @@ async function main() {
     const rng = new SeededRng(3);
     const losses = [];
     const t1 = performance.now();
-    for (let b = 0; b < steps; b++) {
+    // One step of look-ahead, as the train stage does: the next batch is sent before the current step ends.
+    const submit = (b) => {
       const { x, y } = batchAt(b);
-      losses.push((await trainer.step({ x, shape: [o.batch, ...data.input.shape], y, rng, ...args(b) })).loss);
+      return trainer.step({ x, shape: [o.batch, ...data.input.shape], y, rng: rng.fork(), ...args(b) });
+    };
+    let next = submit(0);
+    for (let b = 0; b < steps; b++) {
+      const cur = next;
+      if (b + 1 < steps) next = submit(b + 1);
+      losses.push((await cur).loss);
     }
     await trainer.pull();
     const secs = (performance.now() - t1) / 1000 + startS;

@@ -129,13 +129,15 @@ export function splitBatch(n: number, size: number): [number, number][] {
 
 /** Slots and barrier words a shared-memory collective needs, for `size` workers exchanging up to `maxFloats` at once. */
 export function sharedCollectiveBuffer(size: number, maxFloats: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(CONTROL_WORDS * 4 + size * maxFloats * 4);
+  return new SharedArrayBuffer(CONTROL_WORDS * 4 + 2 * size * maxFloats * 4);
 }
 
 const CONTROL_WORDS = 4; // count, generation, abort, spare
 const COUNT = 0;
 const GENERATION = 1;
 const ABORT = 2;
+/** Polls of the barrier word before sleeping: most waits are shorter than a futex wake-up. */
+const SPIN = 20_000;
 
 /** Raised in every worker when another worker failed or a barrier timed out. */
 export class CollectiveAbortedError extends Error {
@@ -146,14 +148,18 @@ export class CollectiveAbortedError extends Error {
 }
 
 /**
- * A collective over shared memory between worker threads (Atomics barrier). Waits are bounded
- * by `timeoutMs`; `abort()` wakes and fails every waiting worker, so a failure in one worker
- * never leaves the others blocked.
+ * A collective over shared memory between worker threads (Atomics barrier). Each exchange
+ * writes this worker's values to its slot in one of two slot sets (alternating), meets the
+ * others at one barrier, and sums all slots in rank order. A slot set is written again only
+ * two exchanges later, after the next barrier, which every worker reaches only once it has
+ * read the set. Waits are bounded by `timeoutMs`; `abort()` wakes and fails every waiting
+ * worker, so a failure in one worker never leaves the others blocked.
  */
 export class SharedMemoryCollective implements Collective {
   private readonly control: Int32Array;
-  private readonly slots: Float32Array[];
+  private readonly slots: Float32Array[][];
   private readonly maxFloats: number;
+  private parity = 0;
   offset = 0;
   globalBatch = 0;
 
@@ -164,24 +170,25 @@ export class SharedMemoryCollective implements Collective {
     private readonly timeoutMs = 120_000,
   ) {
     this.control = new Int32Array(buffer, 0, CONTROL_WORDS);
-    this.maxFloats = (buffer.byteLength - CONTROL_WORDS * 4) / 4 / size;
+    this.maxFloats = (buffer.byteLength - CONTROL_WORDS * 4) / 4 / size / 2;
     if (!Number.isInteger(this.maxFloats) || this.maxFloats < 1) throw new Error('shared buffer too small for the collective');
-    this.slots = Array.from({ length: size }, (_, r) => new Float32Array(buffer, CONTROL_WORDS * 4 + r * this.maxFloats * 4, this.maxFloats));
+    const slot = (set: number, r: number) => new Float32Array(buffer, CONTROL_WORDS * 4 + (set * size + r) * this.maxFloats * 4, this.maxFloats);
+    this.slots = [0, 1].map((set) => Array.from({ length: size }, (_, r) => slot(set, r)));
   }
 
   sumAcross(values: Float32Array): Float32Array {
     const out = new Float32Array(values.length);
     for (let start = 0; start < values.length; start += this.maxFloats) {
       const chunk = values.subarray(start, Math.min(values.length, start + this.maxFloats));
-      this.slots[this.rank].set(chunk);
+      const set = this.slots[this.parity];
+      this.parity ^= 1;
+      set[this.rank].set(chunk);
       this.barrier();
       const dest = out.subarray(start, start + chunk.length);
       for (let r = 0; r < this.size; r++) {
-        const slot = this.slots[r];
+        const slot = set[r];
         for (let i = 0; i < chunk.length; i++) dest[i] += slot[i];
       }
-      // No worker may overwrite its slot before every worker has read it.
-      this.barrier();
     }
     return out;
   }
@@ -203,6 +210,7 @@ export class SharedMemoryCollective implements Collective {
       Atomics.notify(c, GENERATION);
       return;
     }
+    for (let i = 0; i < SPIN && Atomics.load(c, GENERATION) === generation; i++);
     const deadline = Date.now() + this.timeoutMs;
     while (Atomics.load(c, GENERATION) === generation) {
       const left = deadline - Date.now();

@@ -75,21 +75,25 @@ function step(s: StepInput): StepOutput {
     correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(l, 1), s.y), 'int32')).dataSync()[0]);
     l.dispose();
   }
-  // Reported values: the mean of the workers' values (equal for losses built on the batch helpers), total correct.
-  const reduced = c ? c.sumAcross(Float32Array.from([...scalars, correct])) : [...scalars, correct];
+  let ordered = s.vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+  const owned = ordered.filter((g) => !Object.values(grads).includes(g));
+  const local = [...scalars, correct];
+  let reduced: ArrayLike<number> = local;
+  if (c) {
+    // One exchange per step for the gradients and the reported values: the mean of the
+    // workers' values (equal for losses built on the batch helpers), the total correct.
+    const summed = sumAcross(c, ordered, local);
+    tf.dispose(owned);
+    ordered = summed.grads;
+    reduced = summed.values;
+  }
   const lossValue = reduced[0];
   const partValues = Object.fromEntries(partNames.map((k, i) => [k, reduced[i + 1]]));
   if (correct >= 0) correct = reduced[reduced.length - 1];
   if (!Number.isFinite(lossValue)) {
-    tf.dispose(Object.values(grads));
+    tf.dispose([...Object.values(grads), ...(c ? ordered : owned)]);
     disposeStats(bnStats);
     throw new NumericalError(`the training loss became ${lossValue} at step ${s.progress.step} (eps ${s.eps}); lower the learning rate or check the data`);
-  }
-  let ordered = s.vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
-  if (c) {
-    const summed = sumGradients(c, ordered);
-    tf.dispose(ordered.filter((g) => !Object.values(grads).includes(g)));
-    ordered = summed;
   }
   const { grads: clipped, norm } = clipByGlobalNorm(ordered, s.gradClip);
   s.adam.apply(clipped, s.lr);
@@ -103,22 +107,24 @@ function step(s: StepInput): StepOutput {
   return { loss: lossValue, parts: partValues, correct, gradNorm: norm };
 }
 
-/** All gradients flattened into one vector, summed over the workers, split again. */
-function sumGradients(c: Collective, grads: tf.Tensor[]): tf.Tensor[] {
+/** Gradients and a few scalars flattened into one vector, summed over the workers, split again. */
+function sumAcross(c: Collective, grads: tf.Tensor[], values: number[]): { grads: tf.Tensor[]; values: Float32Array } {
   const total = grads.reduce((n, g) => n + g.size, 0);
-  const flat = new Float32Array(total);
+  const flat = new Float32Array(total + values.length);
   let at = 0;
   for (const g of grads) {
     flat.set(g.dataSync() as Float32Array, at);
     at += g.size;
   }
+  flat.set(values, total);
   const summed = c.sumAcross(flat);
   at = 0;
-  return grads.map((g) => {
+  const out = grads.map((g) => {
     const t = tf.tensor(summed.subarray(at, at + g.size), g.shape, 'float32');
     at += g.size;
     return t;
   });
+  return { grads: out, values: summed.subarray(total) };
 }
 
 function disposeStats(stats?: BatchStatsMap): void {

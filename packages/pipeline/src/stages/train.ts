@@ -31,6 +31,15 @@ import { accuracy } from './accuracy';
 
 /** Seconds between mid-epoch checkpoints (an epoch-end checkpoint is always written). */
 export const CHECKPOINT_EVERY_S = 60;
+/** Data-parallel steps stop looking ahead this long before a checkpoint is due. */
+const LOOKAHEAD_MARGIN_S = 5;
+
+interface PendingStep {
+  rows: number;
+  eps: number;
+  submitted: number;
+  result: Promise<StepOutput>;
+}
 
 /** The wasm backend's heap is a 32-bit address space; this build grows it to 2 GiB at most. */
 export const WASM_HEAP_BYTES = 2 ** 31;
@@ -179,45 +188,66 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       }
       if (nextBatch === 0) emit({ type: 'epoch-start', stage: stageName, epoch: epoch + 1, epochs: st.epochs, lr });
       let lastCheckpoint = Date.now();
-      for (let b = nextBatch; b < stepsPerEpoch; b++) {
-        if (ctx.signal.aborted) {
-          await checkpoint(epoch, b, stepRng);
-          throw new CancelledError(`interrupted during ${name} epoch ${epoch + 1}, batch ${b + 1}; resume with --resume`);
-        }
-        const t0 = performance.now();
+      // Prepare batch b (reading, augmentation and the step's own generator all draw from
+      // stepRng, on this thread, so the random stream does not depend on how the step runs)
+      // and start its step; with workers the step runs while this thread prepares the next.
+      const submit = (b: number, stepIndex: number): PendingStep => {
+        const submitted = performance.now();
         const idx = perm.subarray(b * bs, Math.min(n, (b + 1) * bs));
         const batch = train.read(idx);
         const pixels = isAugmentationActive(dataset.augmentation) ? augmentImages(batch.x, idx.length, train.shape, dataset.augmentation, stepRng) : batch.x;
-        const eps = schedule(step);
-        const progress = { epoch, step, fraction: step / totalSteps };
-        let out: StepOutput;
-        if (parallel) {
-          out = await parallel.step({ x: pixels, shape: [idx.length, h, w, c], y: batch.y, eps, epsMax: st.eps.max, rng: stepRng, progress, lr, gradClip: st.optimizer.gradClip });
-        } else {
-          const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
-          const y = tf.tensor1d(batch.y, 'int32');
-          const run = () => trainStep({ net, loss, adam, vars, x, y, eps, epsMax: st.eps.max, rng: stepRng, progress, lr, gradClip: st.optimizer.gradClip, teacher, attack });
-          try {
-            const profiled = profile && stageSteps >= 1 && profile.runs < ctx.profileSteps;
-            out = profiled ? await profile.record(run) : run();
-          } finally {
-            tf.dispose([x, y]);
+        const lossRng = stepRng.fork();
+        const eps = schedule(stepIndex);
+        const progress = { epoch, step: stepIndex, fraction: stepIndex / totalSteps };
+        const common = { eps, epsMax: st.eps.max, progress, lr, gradClip: st.optimizer.gradClip };
+        if (parallel) return { rows: idx.length, eps, submitted, result: parallel.step({ x: pixels, shape: [idx.length, h, w, c], y: batch.y, rng: lossRng, ...common }) };
+        const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
+        const y = tf.tensor1d(batch.y, 'int32');
+        const run = () => trainStep({ net, loss, adam, vars, x, y, rng: lossRng, teacher, attack, ...common });
+        const profiled = profile && stageSteps >= 1 && profile.runs < ctx.profileSteps;
+        const result = (profiled ? profile.record(run) : Promise.resolve().then(run)).finally(() => tf.dispose([x, y]));
+        return { rows: idx.length, eps, submitted, result };
+      };
+      let inflight: PendingStep | undefined;
+      let lastDone = performance.now();
+      for (let b = nextBatch; b < stepsPerEpoch; b++) {
+        if (!inflight) {
+          if (ctx.signal.aborted) {
+            await checkpoint(epoch, b, stepRng);
+            throw new CancelledError(`interrupted during ${name} epoch ${epoch + 1}, batch ${b + 1}; resume with --resume`);
           }
+          inflight = submit(b, step);
         }
-        const ms = performance.now() - t0;
+        const cur = inflight;
+        inflight = undefined;
+        // Look one step ahead unless a checkpoint, the epoch's end or an interrupt needs the replicas idle after this step.
+        const checkpointSoon = Date.now() - lastCheckpoint > (CHECKPOINT_EVERY_S - LOOKAHEAD_MARGIN_S) * 1000;
+        if (parallel && b + 1 < stepsPerEpoch && !ctx.signal.aborted && !checkpointSoon) inflight = submit(b + 1, step + 1);
+        let out: StepOutput;
+        try {
+          out = await cur.result;
+        } catch (e) {
+          await inflight?.result.catch(() => undefined);
+          throw e;
+        }
+        const eps = cur.eps;
+        const done = performance.now();
+        const t0 = Math.max(cur.submitted, lastDone);
+        lastDone = done;
+        const ms = done - t0;
         trainWall += ms / 1000;
         sums.wall_s += ms / 1000;
-        sums.loss += out.loss * idx.length;
+        sums.loss += out.loss * cur.rows;
         if (out.correct >= 0) {
           sums.correct += out.correct;
-          sums.counted += idx.length;
+          sums.counted += cur.rows;
         }
-        sums.seen += idx.length;
-        for (const [k, v] of Object.entries(out.parts)) sums.parts[k] = (sums.parts[k] ?? 0) + v * idx.length;
+        sums.seen += cur.rows;
+        for (const [k, v] of Object.entries(out.parts)) sums.parts[k] = (sums.parts[k] ?? 0) + v * cur.rows;
         step++;
         stageSteps++;
         if (profile && profile.runs === ctx.profileSteps && stageSteps === ctx.profileSteps + 1) {
-          emit({ type: 'log', stage: stageName, message: profile.format(`profile of ${name} (${st.loss.name}, batch ${idx.length}, ${ctx.backend.name})`) });
+          emit({ type: 'log', stage: stageName, message: profile.format(`profile of ${name} (${st.loss.name}, batch ${cur.rows}, ${ctx.backend.name})`) });
         }
         emit({
           type: 'batch-end',
@@ -233,7 +263,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
           grad_norm: out.gradNorm,
           ms,
         });
-        if (Date.now() - lastCheckpoint > CHECKPOINT_EVERY_S * 1000 && b + 1 < stepsPerEpoch) {
+        if (!inflight && Date.now() - lastCheckpoint > CHECKPOINT_EVERY_S * 1000 && b + 1 < stepsPerEpoch) {
           await checkpoint(epoch, b + 1, stepRng);
           lastCheckpoint = Date.now();
         }

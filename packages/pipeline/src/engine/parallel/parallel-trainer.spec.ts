@@ -49,7 +49,7 @@ function runSingle(s: Setup, data: ReturnType<typeof batches>): StepOutput[] {
     const x = tf.tensor4d(b.x, [b.y.length, 12, 12, 1]);
     const y = tf.tensor1d(b.y, 'int32');
     try {
-      return trainStep({ net: s.net, loss: s.loss, adam: s.adam, vars, x, y, rng, teacher: s.teacher, ...stepArgs(i, data.length) });
+      return trainStep({ net: s.net, loss: s.loss, adam: s.adam, vars, x, y, rng: rng.fork(), teacher: s.teacher, ...stepArgs(i, data.length) });
     } finally {
       tf.dispose([x, y]);
     }
@@ -73,10 +73,8 @@ async function runParallel(s: Setup, lossRef: PluginRefMessage, data: ReturnType
   });
   try {
     const rng = new SeededRng(21);
-    const out: StepOutput[] = [];
-    for (let i = 0; i < data.length; i++) {
-      out.push(await trainer.step({ x: data[i].x, shape: [data[i].y.length, 12, 12, 1], y: data[i].y, rng, ...stepArgs(i, data.length) }));
-    }
+    // All steps submitted at once, as the train stage's look-ahead does one step at a time.
+    const out = await Promise.all(data.map((b, i) => trainer.step({ x: b.x, shape: [b.y.length, 12, 12, 1], y: b.y, rng: rng.fork(), ...stepArgs(i, data.length) })));
     await trainer.pull();
     return out;
   } finally {

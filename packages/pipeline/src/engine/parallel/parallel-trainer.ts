@@ -47,6 +47,7 @@ export interface ParallelStepInput {
   y: Int32Array;
   eps: number;
   epsMax: number;
+  /** The step's generator (the loss's attack starts and the like). */
   rng: SeededRng;
   progress: { epoch: number; step: number; fraction: number };
   lr: number;
@@ -73,12 +74,19 @@ function workerError(r: Extract<FromWorker, { type: 'error' }>, rank: number): E
  * brought up to date by `pull()` (for checkpoints, validation and the saved model).
  */
 export class ParallelTrainer {
+  private readonly pending: { resolve: (r: FromWorker) => void; reject: (e: Error) => void }[][];
+  private readonly failed: (Error | undefined)[];
+
   private constructor(
     private readonly workers: Worker[],
     private readonly net: Network,
     private readonly adam: Adam,
     private readonly extras: tf.Variable[],
-  ) {}
+  ) {
+    this.pending = workers.map(() => []);
+    this.failed = workers.map(() => undefined);
+    this.listen();
+  }
 
   static async start(o: ParallelTrainerOptions): Promise<ParallelTrainer> {
     const script = trainWorkerScript();
@@ -119,7 +127,11 @@ export class ParallelTrainer {
     return this.workers.length;
   }
 
-  /** One optimisation step on the global batch; the rng advances as in single-worker training. */
+  /**
+   * One optimisation step on the global batch. `rng` is the step's own generator (only its
+   * state is sent). Steps may be submitted before the previous one finished: each worker runs
+   * its messages in order.
+   */
   async step(s: ParallelStepInput): Promise<StepOutput> {
     const n = s.y.length;
     const rowSize = s.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -140,7 +152,6 @@ export class ParallelTrainer {
     }));
     const replies = (await this.all(messages)) as StepReply[];
     const first = replies[0];
-    s.rng.setState(first.rngState);
     return { loss: first.loss, parts: first.parts, correct: first.correct, gradNorm: first.gradNorm };
   }
 
@@ -171,31 +182,29 @@ export class ParallelTrainer {
     return settled.map((r) => (r as PromiseFulfilledResult<FromWorker>).value);
   }
 
+  /** Send m to one worker; replies come back in the order the messages were sent. */
   private request(rank: number, m: ToWorker): Promise<FromWorker> {
-    const w = this.workers[rank];
     return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        w.off('message', onMessage);
-        w.off('error', onError);
-        w.off('exit', onExit);
+      if (this.failed[rank]) return reject(this.failed[rank]);
+      this.pending[rank].push({ resolve, reject });
+      this.workers[rank].postMessage(m);
+    });
+  }
+
+  private listen(): void {
+    this.workers.forEach((w, rank) => {
+      const failAll = (e: Error) => {
+        this.failed[rank] ??= e;
+        for (const p of this.pending[rank].splice(0)) p.reject(e);
       };
-      const onMessage = (r: FromWorker) => {
-        cleanup();
-        if (r.type === 'error') reject(workerError(r, rank));
-        else resolve(r);
-      };
-      const onError = (e: Error) => {
-        cleanup();
-        reject(new Error(`training worker ${rank} failed: ${e.message}`));
-      };
-      const onExit = (code: number) => {
-        cleanup();
-        reject(new Error(`training worker ${rank} exited (code ${code})`));
-      };
-      w.on('message', onMessage);
-      w.on('error', onError);
-      w.on('exit', onExit);
-      w.postMessage(m);
+      w.on('message', (r: FromWorker) => {
+        const p = this.pending[rank].shift();
+        if (!p) return;
+        if (r.type === 'error') p.reject(workerError(r, rank));
+        else p.resolve(r);
+      });
+      w.on('error', (e: Error) => failAll(new Error(`training worker ${rank} failed: ${e.message}`)));
+      w.on('exit', (code: number) => failAll(new Error(`training worker ${rank} exited (code ${code})`)));
     });
   }
 }
