@@ -41,6 +41,29 @@ const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPa
     expect(r.stderr).toMatch(/unknown dataset 'nope'; registered: cifar10, fashion-mnist, imagenet64, mnist/);
   });
 
+  it('run --workers and --profile reject bad values with exit 2; --profile prints kernel and stage times', () => {
+    const f = path.join(dir, 'p.yaml');
+    fs.writeFileSync(
+      f,
+      'name: p\nbackend: cpu\ndataset: { name: synthetic, options: { n: 32, testN: 8, shape: [6, 6, 1], classes: 3 } }\n' +
+        'stages: [{ stage: train, model: net, architecture: { name: mlp, options: { hidden: [8] } }, epochs: 1, batchSize: 8 }]\n',
+    );
+    const runs = path.join(dir, 'runs');
+    const w = certkd(['run', f, '--runs-dir', runs, '--workers', '0']);
+    expect(w.status).toBe(2);
+    expect(w.stderr).toContain("--workers: must be a positive integer or 'auto', got '0'");
+    const p = certkd(['run', f, '--runs-dir', runs, '--profile', 'some']);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toContain("--profile: must be a positive integer, got 'some'");
+    expect(fs.existsSync(runs)).toBe(false);
+    const ok = certkd(['run', f, '--runs-dir', runs, '--profile', '2']);
+    expect(ok.status).toBe(0);
+    const out = ok.stdout + ok.stderr;
+    expect(out).toMatch(/profile of net \(standard, batch 8, cpu\): [\d.]+ ms\/step wall \(profiled\), [\d.]+ ms\/step kernel time, 2 steps/);
+    expect(out).toMatch(/^ {2}MatMul|^ {2}BatchMatMul/m);
+    expect(out).toMatch(/time per stage:\n {2}0\. prepare-data +[\d.]+ s/);
+  });
+
   it('unknown options and missing models exit 2', () => {
     expect(certkd(['plugins', '--frobnicate']).status).toBe(2);
     const r = certkd(['bounds', path.join(dir, 'missing'), '--input', 'x.json', '--eps', '0.1']);
