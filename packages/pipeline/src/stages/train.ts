@@ -24,7 +24,7 @@ import { asyncStage, Emit, tick } from '../engine/async-stage';
 import { readCheckpoint, writeCheckpoint, BN_CONVENTION, TrainCheckpoint } from '../engine/checkpoint';
 import { StepOutput, trainStep } from '../engine/train-step';
 import { ParallelTrainer } from '../engine/parallel/parallel-trainer';
-import { resolveWorkers } from '../engine/parallel/workers';
+import { resolveWorkers, WorkerCalibration } from '../engine/parallel/workers';
 import { KernelProfile } from '../engine/profile';
 import { deriveSeed } from '../engine/seeds';
 import { accuracy } from './accuracy';
@@ -157,8 +157,8 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const profile = ctx.profileSteps > 0 ? new KernelProfile() : undefined;
   let stageSteps = 0;
   try {
-    if (workers.count > 1) {
-      parallel = await ParallelTrainer.start({
+    const startWorkers = () =>
+      ParallelTrainer.start({
         workers: workers.count,
         backend: ctx.backend.name,
         plugins: ctx.recipe.plugins,
@@ -173,7 +173,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         adam,
         adamConfig,
       });
-    }
+    // workers: auto times both ways first (results do not depend on the choice beyond float rounding).
+    const calibration = workers.count > 1 && workers.calibrate ? new WorkerCalibration(workers.count) : undefined;
+    let leaveWorkers = false;
+    if (workers.count > 1 && !calibration) parallel = await startWorkers();
     if (workers.message) emit({ type: 'log', stage: stageName, message: workers.message });
     for (; epoch < st.epochs; epoch++) {
       const lr = stepLr(st.optimizer.lr, epoch, st.optimizer.milestones, st.optimizer.decay);
@@ -222,7 +225,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         inflight = undefined;
         // Look one step ahead unless a checkpoint, the epoch's end or an interrupt needs the replicas idle after this step.
         const checkpointSoon = Date.now() - lastCheckpoint > (CHECKPOINT_EVERY_S - LOOKAHEAD_MARGIN_S) * 1000;
-        if (parallel && b + 1 < stepsPerEpoch && !ctx.signal.aborted && !checkpointSoon) inflight = submit(b + 1, step + 1);
+        if (parallel && !leaveWorkers && b + 1 < stepsPerEpoch && !ctx.signal.aborted && !checkpointSoon) inflight = submit(b + 1, step + 1);
         let out: StepOutput;
         try {
           out = await cur.result;
@@ -263,6 +266,17 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
           grad_norm: out.gradNorm,
           ms,
         });
+        const verdict = calibration?.record(ms);
+        if (verdict === 'start-workers') parallel = await startWorkers();
+        if (verdict === 'decided') {
+          emit({ type: 'log', stage: stageName, message: calibration!.describe() });
+          leaveWorkers = !calibration!.workersWin;
+        }
+        if (leaveWorkers && parallel && !inflight) {
+          await parallel.pull();
+          await parallel.close();
+          parallel = undefined;
+        }
         if (!inflight && Date.now() - lastCheckpoint > CHECKPOINT_EVERY_S * 1000 && b + 1 < stepsPerEpoch) {
           await checkpoint(epoch, b + 1, stepRng);
           lastCheckpoint = Date.now();

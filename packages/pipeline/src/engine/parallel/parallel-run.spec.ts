@@ -11,12 +11,12 @@ jest.setTimeout(120_000);
 
 // IBP training with the Shi et al. regularisers on an MLP with BatchNorm: batch statistics,
 // batch means and their gradients all cross the workers; no sign-based attack.
-const recipe = (workers: 'auto' | number) =>
+const recipe = (workers: 'auto' | number, size: { n: number; epochs: number; batch: number } = { n: 96, epochs: 2, batch: 24 }) =>
   parseRecipe({
     name: 'par',
     seed: 5,
     backend: 'cpu',
-    dataset: { name: 'synthetic', options: { n: 96, testN: 16, shape: [6, 6, 1], classes: 3, seed: 2 } },
+    dataset: { name: 'synthetic', options: { n: size.n, testN: 16, shape: [6, 6, 1], classes: 3, seed: 2 } },
     stages: [
       {
         stage: 'train',
@@ -24,8 +24,8 @@ const recipe = (workers: 'auto' | number) =>
         architecture: { name: 'mlp', options: { hidden: [16, 16], batchnorm: true } },
         init: 'ibp',
         loss: { kind: 'certified-loss', name: 'ibp', options: { regularisers: true } },
-        epochs: 2,
-        batchSize: 24,
+        epochs: size.epochs,
+        batchSize: size.batch,
         optimizer: { lr: 0.01 },
         eps: { max: 0.05, start: 0, ramp: 1 },
         workers,
@@ -78,6 +78,22 @@ describe('data-parallel train stage', () => {
     for (const [k, v] of a.namedParams()) expect(Array.from(other.get(k)!.dataSync())).toEqual(Array.from(v.dataSync()));
     a.dispose();
     b.dispose();
+  });
+
+  it('auto times a long stage both ways and keeps the faster; the in-process steps match workers: 1', async () => {
+    const long = { n: 640, epochs: 10, batch: 32 }; // 200 steps of 2 x 16 examples
+    const go = (workers: 'auto' | number, name: string) =>
+      lastValueFrom(runRecipe(recipe(workers, long), { recipeFile: path.join(dir, 'par.yaml'), runsDir: dir, name }).pipe(toArray()));
+    const auto = await go('auto', 'auto-long');
+    const one = await go(1, 'one-long');
+    const logs = auto.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+    if (os.availableParallelism() >= 2) {
+      expect(logs.some((m) => /^workers: auto: \d+ ms\/step on 2 worker threads, \d+ ms\/step in-process: training (on 2 worker threads|in-process)/.test(m))).toBe(true);
+    }
+    // The first steps run in-process either way: identical losses.
+    expect(losses(auto).slice(0, 10)).toEqual(losses(one).slice(0, 10));
+    expect(losses(auto)).toHaveLength(200);
+    expect(fs.existsSync(path.join(dir, 'auto-long', 'models', 'net', 'weights.bin'))).toBe(true);
   });
 
   it('auto keeps a short stage in-process; a batch too small to split is refused naming the field', async () => {

@@ -13,15 +13,69 @@ export const AUTO_MIN_ROWS_PER_WORKER = 16;
 
 export interface WorkerChoice {
   count: number;
-  /** Why, when 'auto' decided, for the run log. */
+  /** 'auto' chose count > 1: the stage times a few steps each way and keeps the faster. */
+  calibrate?: boolean;
+  /** For the run log. */
   message?: string;
+}
+
+/** Steps run and discarded before timing each way, then steps timed each way, when 'auto' calibrates. */
+export const CALIBRATION_WARMUP = 2;
+export const CALIBRATION_STEPS = 8;
+/** Workers must be at least this much faster (ratio of median step times) to be kept. */
+export const CALIBRATION_MARGIN = 0.95;
+
+/**
+ * 'auto' picks workers by measurement: CALIBRATION_STEPS steps in-process, then as many on the
+ * workers (each after CALIBRATION_WARMUP untimed steps), and keeps the faster.
+ */
+export class WorkerCalibration {
+  private phase: 'in-process' | 'workers' | 'done' = 'in-process';
+  private seen = 0;
+  private readonly times: Record<'in-process' | 'workers', number[]> = { 'in-process': [], workers: [] };
+
+  constructor(readonly workers: number) {}
+
+  get done(): boolean {
+    return this.phase === 'done';
+  }
+
+  /** Record one step's time; says when to start the workers and when the choice is made. */
+  record(ms: number): 'start-workers' | 'decided' | undefined {
+    if (this.phase === 'done' || ++this.seen <= CALIBRATION_WARMUP) return undefined;
+    const list = this.times[this.phase];
+    list.push(ms);
+    if (list.length < CALIBRATION_STEPS) return undefined;
+    this.seen = 0;
+    if (this.phase === 'in-process') {
+      this.phase = 'workers';
+      return 'start-workers';
+    }
+    this.phase = 'done';
+    return 'decided';
+  }
+
+  get workersWin(): boolean {
+    return median(this.times.workers) < CALIBRATION_MARGIN * median(this.times['in-process']);
+  }
+
+  describe(): string {
+    const [a, b] = [median(this.times['in-process']), median(this.times.workers)];
+    return `workers: auto: ${b.toFixed(0)} ms/step on ${this.workers} worker threads, ${a.toFixed(0)} ms/step in-process: ${this.workersWin ? `training on ${this.workers} worker threads` : 'training in-process'} (set workers to a number to choose)`;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /**
  * How many data-parallel workers a train stage uses. Workers help the single-threaded
  * backends (wasm, cpu), where each worker runs its own backend on one core; tfjs-node already
- * uses every core. A number in the recipe is taken as given (and checked); 'auto' picks one
- * worker per core, up to AUTO_MAX_WORKERS, for stages long enough to repay the start-up.
+ * uses every core. A number in the recipe is taken as given (and checked); 'auto' considers one
+ * worker per core, up to AUTO_MAX_WORKERS, for stages long enough to repay the start-up, and
+ * then keeps them only if they are faster (WorkerCalibration).
  */
 export function resolveWorkers(ctx: RunContext, st: TrainStage, where: string, o: { totalSteps: number; teacher?: FeatureTeacher }): WorkerChoice {
   const requested = ctx.workers ?? st.workers;
@@ -40,5 +94,5 @@ export function resolveWorkers(ctx: RunContext, st: TrainStage, where: string, o
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const count = Math.min(cores, AUTO_MAX_WORKERS, Math.floor(st.batchSize / AUTO_MIN_ROWS_PER_WORKER));
   if (!parallelBackend || !portableTeacher || count < 2 || o.totalSteps < AUTO_MIN_STEPS) return { count: 1 };
-  return { count, message: `data-parallel training on ${count} worker threads (workers: auto, ${cores} cores; set workers: 1 to train in-process)` };
+  return { count, calibrate: true };
 }
