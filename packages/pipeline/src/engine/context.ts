@@ -27,6 +27,8 @@ export interface ModelResults {
   n_examples?: number;
   eps?: number;
   train_wall_s?: number;
+  /** Data-parallel workers that trained the model (1: in-process). */
+  train_workers?: number;
   trained_with?: string;
 }
 

@@ -176,6 +176,8 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     // workers: auto times both ways first (results do not depend on the choice beyond float rounding).
     const calibration = workers.count > 1 && workers.calibrate ? new WorkerCalibration(workers.count) : undefined;
     let leaveWorkers = false;
+    // Workers that trained the rest of the stage (recorded with the results).
+    let trainWorkers = workers.count > 1 && !calibration ? workers.count : 1;
     if (workers.count > 1 && !calibration) parallel = await startWorkers();
     if (workers.message) emit({ type: 'log', stage: stageName, message: workers.message });
     for (; epoch < st.epochs; epoch++) {
@@ -271,6 +273,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         if (verdict === 'decided') {
           emit({ type: 'log', stage: stageName, message: calibration!.describe() });
           leaveWorkers = !calibration!.workersWin;
+          trainWorkers = leaveWorkers ? 1 : workers.count;
         }
         if (leaveWorkers && parallel && !inflight) {
           await parallel.pull();
@@ -323,7 +326,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       trainedWith: `${st.loss.kind}/${st.loss.name}`,
     });
     ctx.history[name] = history;
-    ctx.results[name] = { ...(ctx.results[name] ?? {}), architecture: st.architecture.name, role: ctx.models.get(name)!.role, train_wall_s: trainWall, trained_with: st.loss.name };
+    ctx.results[name] = { ...(ctx.results[name] ?? {}), architecture: st.architecture.name, role: ctx.models.get(name)!.role, train_wall_s: trainWall, train_workers: trainWorkers, trained_with: st.loss.name };
   } catch (e) {
     net.dispose();
     throw e;

@@ -53,6 +53,8 @@ describe('data-parallel train stage', () => {
     const two = await run(2, 'two');
     expect(two.some((e) => e.type === 'log' && /data-parallel training on 2 worker threads/.test(e.message))).toBe(true);
     expect(one.some((e) => e.type === 'log' && /worker threads/.test(e.message))).toBe(false);
+    const trainedBy = (name: string) => JSON.parse(fs.readFileSync(path.join(dir, name, 'results.json'), 'utf8')).models.net.train_workers;
+    expect([trainedBy('one'), trainedBy('two')]).toEqual([1, 2]);
     const [a, b] = [losses(one), losses(two)];
     expect(b).toHaveLength(8);
     b.forEach((l, i) => expect(Math.abs(l - a[i])).toBeLessThanOrEqual(1e-5 * Math.abs(a[i]) + 1e-6));
