@@ -89,7 +89,7 @@ async function main() {
   for (const w of o.workers) {
     const s = fresh();
     const t0 = performance.now();
-    const trainer = await ParallelTrainer.start({ workers: w, backend: backend.name, plugins: [], baseDir: process.cwd(), net: s.net, init: 'ibp', loss: lossRef, teacher: s.teacher, prepareSeed: 2, extras: s.extras, adam: s.adam, adamConfig: s.adamConfig });
+    const trainer = await ParallelTrainer.start({ workers: w, backend: backend.name, plugins: [], baseDir: process.cwd(), net: s.net, loss: lossRef, teacher: s.teacher, prepareSeed: 2, extras: s.extras, adam: s.adam, adamConfig: s.adamConfig });
     const startS = (performance.now() - t0) / 1000;
     const rng = new SeededRng(3);
     const losses = [];

@@ -59,11 +59,6 @@ function exchange(c: Collective, t: tf.Tensor): tf.Tensor {
   return tf.tensor(summed, t.shape, 'float32');
 }
 
-/** Number of rows of the global batch (x's own first dimension without a collective). */
-export function globalBatchSize(localBatch: number): number {
-  return current && current.size > 1 ? current.globalBatch : localBatch;
-}
-
 /** Mean of all elements of t, whose first axis is the batch, over the global batch. Scalar. */
 export function batchMean(t: tf.Tensor): tf.Scalar {
   if (!current || current.size === 1) return tf.mean(t);

@@ -99,7 +99,7 @@ function step(s: StepInput): StepOutput {
   s.adam.apply(clipped, s.lr);
   tf.dispose(Object.values(grads));
   if (clipped !== ordered) tf.dispose(clipped);
-  tf.dispose(ordered.filter((g) => !Object.values(grads).includes(g)));
+  tf.dispose(c ? ordered : owned);
   if (bnStats) {
     s.net.updateRunningStats(bnStats, c ? c.globalBatch : s.x.shape[0]);
     disposeStats(bnStats);

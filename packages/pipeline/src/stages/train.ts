@@ -164,7 +164,6 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         plugins: ctx.recipe.plugins,
         baseDir: path.dirname(path.resolve(ctx.recipeFile)),
         net,
-        init: st.init,
         loss: { kind: st.loss.kind, name: st.loss.name, options: st.loss.options ?? {} },
         attack: st.attack ? { kind: 'attack', name: st.attack.name, options: st.attack.options ?? {} } : undefined,
         teacher: teacher as NetworkTeacher | undefined,

@@ -63,7 +63,6 @@ async function runParallel(s: Setup, lossRef: PluginRefMessage, data: ReturnType
     plugins: [],
     baseDir: process.cwd(),
     net: s.net,
-    init: 'ibp',
     loss: lossRef,
     teacher: s.teacher,
     prepareSeed: 9,
@@ -167,7 +166,7 @@ describe('data-parallel training', () => {
     const lossRef: PluginRefMessage = { kind: 'certified-loss', name: 'standard', options: {} };
     const s = setup(lossRef, false);
     await expect(
-      ParallelTrainer.start({ workers: 2, backend: 'wasm', plugins: [], baseDir: process.cwd(), net: s.net, init: 'default', loss: { ...lossRef, name: 'no-such-loss' }, prepareSeed: 0, extras: [], adam: s.adam, adamConfig: ADAM }),
+      ParallelTrainer.start({ workers: 2, backend: 'wasm', plugins: [], baseDir: process.cwd(), net: s.net, loss: { ...lossRef, name: 'no-such-loss' }, prepareSeed: 0, extras: [], adam: s.adam, adamConfig: ADAM }),
     ).rejects.toThrow(/no-such-loss/);
     dispose(s);
   });
@@ -180,7 +179,6 @@ describe('data-parallel training', () => {
       plugins: [path.join(__dirname, '__fixtures__', 'fails-on-rank-1.cjs')],
       baseDir: process.cwd(),
       net: s.net,
-      init: 'default',
       loss: { kind: 'certified-loss', name: 'fails-on-rank-1', options: {} },
       prepareSeed: 0,
       extras: [],

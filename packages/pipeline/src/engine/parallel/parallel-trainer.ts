@@ -6,7 +6,6 @@ import {
   Adam,
   AdamConfig,
   ConfigError,
-  InitScheme,
   Network,
   NumericalError,
   SeededRng,
@@ -15,7 +14,7 @@ import {
 } from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import type { StepOutput } from '../train-step';
-import type { FromWorker, InitMessage, ParamValues, PluginRefMessage, StateReply, StepReply, ToWorker } from './protocol';
+import { paramValues, type FromWorker, type InitMessage, type PluginRefMessage, type StateReply, type StepReply, type ToWorker } from './protocol';
 
 /** The compiled worker script (tests run the TypeScript sources; the worker always runs the built file). */
 export function trainWorkerScript(): string {
@@ -30,7 +29,6 @@ export interface ParallelTrainerOptions {
   plugins: string[];
   baseDir: string;
   net: Network;
-  init: InitScheme;
   loss: PluginRefMessage;
   attack?: PluginRefMessage;
   teacher?: NetworkTeacher;
@@ -54,10 +52,6 @@ export interface ParallelStepInput {
   gradClip: number;
 }
 
-function paramValues(net: Network): ParamValues {
-  return net.namedParams().map(([k, v]) => [k, v.dataSync() as Float32Array]);
-}
-
 /** Rebuild an error raised in a worker, keeping the classes the engine reacts to. */
 function workerError(r: Extract<FromWorker, { type: 'error' }>, rank: number): Error {
   const message = r.name === 'CollectiveAbortedError' ? r.message : `training worker ${rank}: ${r.message}`;
@@ -76,6 +70,8 @@ function workerError(r: Extract<FromWorker, { type: 'error' }>, rank: number): E
 export class ParallelTrainer {
   private readonly pending: { resolve: (r: FromWorker) => void; reject: (e: Error) => void }[][];
   private readonly failed: (Error | undefined)[];
+  /** Steps were submitted since the last pull (the main thread's copies are stale). */
+  private stale = false;
 
   private constructor(
     private readonly workers: Worker[],
@@ -104,7 +100,6 @@ export class ParallelTrainer {
       size: o.workers,
       buffer,
       spec: o.net.spec,
-      init: o.init,
       params: paramValues(o.net),
       loss: o.loss,
       attack: o.attack,
@@ -121,10 +116,6 @@ export class ParallelTrainer {
       throw e;
     }
     return trainer;
-  }
-
-  get size(): number {
-    return this.workers.length;
   }
 
   /**
@@ -150,13 +141,16 @@ export class ParallelTrainer {
       lr: s.lr,
       gradClip: s.gradClip,
     }));
+    this.stale = true;
     const replies = (await this.all(messages)) as StepReply[];
     const first = replies[0];
     return { loss: first.loss, parts: first.parts, correct: first.correct, gradNorm: first.gradNorm };
   }
 
-  /** Copy the replicas' weights, optimiser state and loss variables into the main thread's objects. */
+  /** Copy the replicas' weights, optimiser state and loss variables into the main thread's objects (nothing to do when no step ran since the last copy). */
   async pull(): Promise<void> {
+    if (!this.stale) return;
+    this.stale = false;
     const reply = (await this.request(0, { type: 'state' })) as StateReply;
     const values = new Map(reply.params);
     tf.tidy(() => {

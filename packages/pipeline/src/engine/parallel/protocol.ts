@@ -1,7 +1,12 @@
-import type { AdamConfig, AdamState, InitScheme, NetworkSpec, PluginKind } from '@certkd/core';
+import type { AdamConfig, AdamState, Network, NetworkSpec, PluginKind } from '@certkd/core';
 
 /** Named parameter values of a network, in Network.namedParams() order. */
 export type ParamValues = [string, Float32Array][];
+
+/** A network's parameter values, for a message either way. */
+export function paramValues(net: Network): ParamValues {
+  return net.namedParams().map(([k, v]) => [k, v.dataSync() as Float32Array]);
+}
 
 export interface PluginRefMessage {
   kind: PluginKind;
@@ -19,7 +24,6 @@ export interface InitMessage {
   size: number;
   buffer: SharedArrayBuffer;
   spec: NetworkSpec;
-  init: InitScheme;
   params: ParamValues;
   loss: PluginRefMessage;
   attack?: PluginRefMessage;
@@ -49,11 +53,7 @@ export interface StateMessage {
   type: 'state';
 }
 
-export interface CloseMessage {
-  type: 'close';
-}
-
-export type ToWorker = InitMessage | StepMessage | StateMessage | CloseMessage;
+export type ToWorker = InitMessage | StepMessage | StateMessage;
 
 export interface StepReply {
   type: 'step';
@@ -61,7 +61,6 @@ export interface StepReply {
   parts: Record<string, number>;
   correct: number;
   gradNorm: number;
-  rngState: number[];
 }
 
 export interface StateReply {

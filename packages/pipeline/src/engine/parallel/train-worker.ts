@@ -8,7 +8,7 @@ import { Adam, Attack, BackendChoice, Network, SeededRng, SharedMemoryCollective
 import { NetworkTeacher } from '@certkd/teachers';
 import { createRegistry } from '../registry';
 import { trainStep } from '../train-step';
-import type { FromWorker, InitMessage, ParamValues, StepMessage, ToWorker } from './protocol';
+import { paramValues, type FromWorker, type InitMessage, type ParamValues, type StepMessage, type ToWorker } from './protocol';
 
 interface Replica {
   net: Network;
@@ -18,10 +18,10 @@ interface Replica {
   extras: tf.Variable[];
   vars: tf.Variable[];
   adam: Adam;
-  collective: SharedMemoryCollective;
 }
 
 let replica: Replica | undefined;
+// Set first in init, so that a failure anywhere after it can still wake the other workers.
 let collective: SharedMemoryCollective | undefined;
 
 function networkFrom(spec: InitMessage['spec'], params: ParamValues, source: string): Network {
@@ -50,14 +50,14 @@ async function init(m: InitMessage): Promise<void> {
   const vars = [...net.trainableVariables(), ...extras];
   const adam = new Adam(vars, m.adamConfig);
   adam.setState(m.adam);
-  replica = { net, loss, attack, teacher, extras, vars, adam, collective };
+  replica = { net, loss, attack, teacher, extras, vars, adam };
 }
 
 function step(m: StepMessage): FromWorker {
   const r = replica;
-  if (!r) throw new Error('training worker used before init');
-  r.collective.offset = m.offset;
-  r.collective.globalBatch = m.globalBatch;
+  if (!r || !collective) throw new Error('training worker used before init');
+  collective.offset = m.offset;
+  collective.globalBatch = m.globalBatch;
   const rng = new SeededRng(0);
   rng.setState(m.rngState);
   const x = tf.tensor(m.x, m.shape, 'float32');
@@ -78,9 +78,9 @@ function step(m: StepMessage): FromWorker {
       gradClip: m.gradClip,
       teacher: r.teacher,
       attack: r.attack,
-      collective: r.collective,
+      collective,
     });
-    return { type: 'step', ...out, rngState: rng.getState() };
+    return { type: 'step', ...out };
   } finally {
     tf.dispose([x, y]);
   }
@@ -91,19 +91,10 @@ function state(): FromWorker {
   if (!r) throw new Error('training worker used before init');
   return {
     type: 'state',
-    params: r.net.namedParams().map(([k, v]) => [k, v.dataSync() as Float32Array]),
+    params: paramValues(r.net),
     adam: r.adam.getState(),
     extras: r.extras.map((v) => v.dataSync() as Float32Array),
   };
-}
-
-function close(): void {
-  if (!replica) return;
-  replica.loss.dispose?.();
-  replica.teacher?.dispose();
-  replica.adam.dispose();
-  replica.net.dispose();
-  replica = undefined;
 }
 
 const port = parentPort;
@@ -115,11 +106,8 @@ if (port) {
         port.postMessage({ type: 'ready' } satisfies FromWorker);
       } else if (m.type === 'step') {
         port.postMessage(step(m));
-      } else if (m.type === 'state') {
-        port.postMessage(state());
       } else {
-        close();
-        port.close();
+        port.postMessage(state());
       }
     } catch (e) {
       // Wake the other workers (they would wait for this one at the next exchange).
