@@ -8,8 +8,10 @@ import { intervalTrace, IntervalTrace } from './interval-trace';
 import { applySpec } from './logit-differences';
 
 export interface CertifiedBatchSettings {
-  /** Attack radius eps_att = trainEpsFactor * eps. */
-  trainEpsFactor: number;
+  /** Training radius eps_train = trainEpsMul * eps_t: the IBP box and the attack (METHODS 5). */
+  trainEpsMul: number;
+  /** Attack radius eps_att = attackEpsFactor * eps_train (the box stays at eps_train). */
+  attackEpsFactor: number;
   /** The built-in attack's settings (used when the context brings no attack). */
   attack: TrainingAttackOptions;
 }
@@ -66,16 +68,34 @@ export class CertifiedBatch {
     return this.once('spec', () => specMatrix(this.ctx.y, this.classes));
   }
 
-  /** The certification box B(x, eps) at the current eps, clipped to [0, 1]. */
-  box(): InputBox {
-    return this.once('box', () => boxAround(this.ctx.x, this.ctx.eps));
+  /** The training radius eps_train = trainEpsMul * eps_t of the IBP box (METHODS 5). */
+  get trainEps(): number {
+    return this.settings.trainEpsMul * this.ctx.eps;
   }
 
-  /** Adversarial inputs at radius trainEpsFactor * eps (detached; x itself when that radius is 0). */
+  /** The training attack's radius eps_att = attackEpsFactor * eps_train (METHODS 5). */
+  get attackEps(): number {
+    return this.settings.attackEpsFactor * this.trainEps;
+  }
+
+  /**
+   * The two radii as loss parts (`box_eps`, `attack_eps`), so the batch events and metrics.csv
+   * show what the step trained at. They are reported values, not terms of the total.
+   */
+  radiusParts(): Record<string, tf.Scalar> {
+    return { box_eps: tf.scalar(this.trainEps), attack_eps: tf.scalar(this.attackEps) };
+  }
+
+  /** The certification box B(x, eps_train), clipped to [0, 1]. */
+  box(): InputBox {
+    return this.once('box', () => boxAround(this.ctx.x, this.trainEps));
+  }
+
+  /** Adversarial inputs at radius eps_att (detached; x itself when that radius is 0). */
   adversarial(): tf.Tensor {
     return this.once('adv', () => {
       const { net, x, y, rng, attack } = this.ctx;
-      const epsAtt = this.settings.trainEpsFactor * this.ctx.eps;
+      const epsAtt = this.attackEps;
       if (!(epsAtt > 0)) return x;
       const box = boxAround(x, epsAtt);
       if (attack) {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePlugin, LossContext, LossOutput, PluginDescriptor, TrainingLoss } from '@certkd/core';
+import { attackOptions, l1Option } from '@certkd/certified-losses';
 import { DEFAULT_BATCH_SETTINGS, LossBatch, LossBatchSettings } from './loss-batch';
 
 /** What a custom loss returns for one batch. */
@@ -11,19 +12,18 @@ export interface BatchLossResult {
   total?: tf.Scalar;
 }
 
-/** Options every loss built on the base understands: the L1 weight and the training attack. */
-export const baseLossOptions = {
-  l1: z.number().min(0).default(0),
-  trainEpsFactor: z.number().positive().default(1),
-  attackSteps: z.number().int().min(1).default(1),
-  attackStepSize: z.number().positive().default(10),
-};
+/**
+ * Options every loss built on the base understands: the L1 weight, the training radius
+ * (trainEpsMul) and the training attack (attackEpsFactor, steps, size), as for the certified losses.
+ */
+export const baseLossOptions = { ...l1Option, ...attackOptions };
 export type BaseLossOptions = { l1: number } & LossBatchSettings;
 
 /**
  * Base class for training losses: builds the batch's LossBatch (shared clean statistics,
  * adversarial inputs, bounds, teacher outputs), calls computeBatch, adds `l1 * sum |W|` as
- * part 'l1' when l1 > 0, and returns the clean statistics for the running-stat update.
+ * part 'l1' when l1 > 0, reports the training radii (parts box_eps and attack_eps, not summed
+ * into the total), and returns the clean statistics for the running-stat update.
  */
 export abstract class BatchLoss<O extends Partial<BaseLossOptions> = Partial<BaseLossOptions>> implements TrainingLoss {
   abstract readonly name: string;
@@ -35,7 +35,8 @@ export abstract class BatchLoss<O extends Partial<BaseLossOptions> = Partial<Bas
   compute(ctx: LossContext): LossOutput {
     const o = this.options;
     const batch = new LossBatch(ctx, {
-      trainEpsFactor: o.trainEpsFactor ?? DEFAULT_BATCH_SETTINGS.trainEpsFactor,
+      trainEpsMul: o.trainEpsMul ?? DEFAULT_BATCH_SETTINGS.trainEpsMul,
+      attackEpsFactor: o.attackEpsFactor ?? DEFAULT_BATCH_SETTINGS.attackEpsFactor,
       attackSteps: o.attackSteps ?? DEFAULT_BATCH_SETTINGS.attackSteps,
       attackStepSize: o.attackStepSize ?? DEFAULT_BATCH_SETTINGS.attackStepSize,
     });
@@ -47,6 +48,7 @@ export abstract class BatchLoss<O extends Partial<BaseLossOptions> = Partial<Bas
       parts.l1 = tf.mul(tf.addN(ks.map((k) => tf.sum(tf.abs(k)))), o.l1 as number) as tf.Scalar;
       total = tf.add(total, parts.l1) as tf.Scalar;
     }
+    Object.assign(parts, batch.radiusParts());
     const stats = batch.stats();
     return { total, parts, cleanLogits: batch.cleanLogits(), ...(stats.size ? { bnStats: stats } : {}) };
   }

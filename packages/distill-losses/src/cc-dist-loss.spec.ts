@@ -177,7 +177,7 @@ describe('cc-dist', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.tidy(() => {
       const out = loss.compute(ctx);
-      expect(Object.keys(out.parts).sort()).toEqual(['cc-ibp', 'distill', 'l1']);
+      expect(Object.keys(out.parts).sort()).toEqual(['attack_eps', 'box_eps', 'cc-ibp', 'distill', 'l1']);
       expect(out.bnStats?.get(1)).toBeDefined();
         expect(out.cleanLogits?.shape).toEqual([3, 3]);
     });

@@ -5,14 +5,16 @@ import { CertifiedBatch, CertifiedBatchSettings, detach, headLayerIndex, headLog
 
 /** How a batch finds its adversarial inputs. */
 export interface LossBatchSettings {
-  /** Attack radius eps_att = trainEpsFactor * eps. */
-  trainEpsFactor: number;
+  /** Training radius eps_train = trainEpsMul * eps_t: the IBP box and the attack (METHODS 5). */
+  trainEpsMul: number;
+  /** Attack radius eps_att = attackEpsFactor * eps_train. */
+  attackEpsFactor: number;
   /** The built-in attack (random-start PGD; 1 step of size 10 = FGSM onto a vertex), used when ctx.attack is absent. */
   attackSteps: number;
   attackStepSize: number;
 }
 
-export const DEFAULT_BATCH_SETTINGS: LossBatchSettings = { trainEpsFactor: 1, attackSteps: 1, attackStepSize: 10 };
+export const DEFAULT_BATCH_SETTINGS: LossBatchSettings = { trainEpsMul: 1, attackEpsFactor: 1, attackSteps: 1, attackStepSize: 10 };
 
 /** A feature box [lower, upper] of the head input, [N, d]. */
 export interface FeatureBox {

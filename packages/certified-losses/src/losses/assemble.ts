@@ -4,10 +4,11 @@ import { CertifiedBatch } from '../certified-batch';
 import { l1Penalty, regulariserWeight, shiRegularisers } from '../regularisers';
 import type { AttackSettings, L1Settings, RegulariserSettings } from '../loss-options';
 
-/** A batch helper with the attack settings of `o` (defaults when the loss uses no attack). */
+/** A batch helper with the radius and attack settings of `o` (defaults for what the loss does not use). */
 export function makeBatch(ctx: LossContext, o: Partial<AttackSettings>): CertifiedBatch {
   return new CertifiedBatch(ctx, {
-    trainEpsFactor: o.trainEpsFactor ?? 1,
+    trainEpsMul: o.trainEpsMul ?? 1,
+    attackEpsFactor: o.attackEpsFactor ?? 1,
     attack: { steps: o.attackSteps ?? 1, stepSize: o.attackStepSize ?? 10 },
   });
 }
@@ -26,7 +27,7 @@ export function prepareRegulariser(batch: CertifiedBatch, o: Partial<Regulariser
   return tf.mul(tf.add(tightness, balance), w) as tf.Scalar;
 }
 
-/** total = main + regulariser + l1 * |W|_1, with the named parts and the clean statistics. */
+/** total = main + regulariser + l1 * |W|_1, with the named parts, the training radii and the clean statistics. */
 export function assemble(
   name: string,
   main: tf.Scalar,
@@ -37,7 +38,7 @@ export function assemble(
 ): LossOutput {
   const l1 = o.l1 > 0 ? (tf.mul(l1Penalty(batch.ctx.net), o.l1) as tf.Scalar) : tf.scalar(0);
   const terms = [main, l1, ...(regulariser ? [regulariser] : [])];
-  const parts: Record<string, tf.Scalar> = { [name]: main, ...extraParts, l1 };
+  const parts: Record<string, tf.Scalar> = { [name]: main, ...extraParts, l1, ...batch.radiusParts() };
   if (regulariser) parts.regulariser = regulariser;
   const stats = batch.stats();
   return { total: tf.addN(terms) as tf.Scalar, parts, cleanLogits: batch.cleanLogits(), ...(stats.size ? { bnStats: stats } : {}) };

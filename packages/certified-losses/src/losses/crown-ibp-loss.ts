@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePlugin, LossContext, LossOutput, TrainingLoss } from '@certkd/core';
-import { l1Option, regulariserOptions } from '../loss-options';
+import { l1Option, radiusOptions, regulariserOptions } from '../loss-options';
 import { lossOverLowerBounds } from '../loss-over-lower-bounds';
 import { crownIbpBeta } from '../eps-schedule';
 import { assemble, makeBatch, prepareRegulariser } from './assemble';
 
-export const crownIbpLossOptions = z.strictObject({ ...l1Option, ...regulariserOptions(false) });
+export const crownIbpLossOptions = z.strictObject({ ...l1Option, ...radiusOptions, ...regulariserOptions(false) });
 export type CrownIbpLossOptions = z.output<typeof crownIbpLossOptions>;
 
 /**
@@ -18,7 +18,7 @@ export class CrownIbpLoss implements TrainingLoss {
   constructor(readonly options: CrownIbpLossOptions) {}
 
   compute(ctx: LossContext): LossOutput {
-    const batch = makeBatch(ctx, {});
+    const batch = makeBatch(ctx, this.options);
     const reg = prepareRegulariser(batch, this.options);
     const b = crownIbpBeta(ctx.eps, ctx.epsMax);
     const zIbp = batch.ibpLower();

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { definePlugin, LossContext, LossOutput, TrainingLoss } from '@certkd/core';
-import { l1Option, regulariserOptions } from '../loss-options';
+import { l1Option, radiusOptions, regulariserOptions } from '../loss-options';
 import { lossOverLowerBounds } from '../loss-over-lower-bounds';
 import { assemble, makeBatch, prepareRegulariser } from './assemble';
 
-export const ibpLossOptions = z.strictObject({ ...l1Option, ...regulariserOptions(true) });
+export const ibpLossOptions = z.strictObject({ ...l1Option, ...radiusOptions, ...regulariserOptions(true) });
 export type IbpLossOptions = z.output<typeof ibpLossOptions>;
 
 /** IBP training (METHODS 5/6): L(zlow_IBP), with Shi et al.'s regularisers while eps ramps. */
@@ -13,7 +13,7 @@ export class IbpLoss implements TrainingLoss {
   constructor(readonly options: IbpLossOptions) {}
 
   compute(ctx: LossContext): LossOutput {
-    const batch = makeBatch(ctx, {});
+    const batch = makeBatch(ctx, this.options);
     const reg = prepareRegulariser(batch, this.options);
     return assemble(this.name, lossOverLowerBounds(batch.ibpLower()), batch, this.options, reg);
   }

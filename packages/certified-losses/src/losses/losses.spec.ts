@@ -108,11 +108,11 @@ describe('certified losses on a hand-set 2-layer network', () => {
     const ctx = context(net, eps, { epsMax: eps });
     expect(value(make('ibp', { regularisers: true }), ctx)).toBeCloseTo(ibpLossRef(eps), 5);
     const traced = tf.tidy(() => {
-      const b = new CertifiedBatch(ctx, { trainEpsFactor: 1, attack: { steps: 1, stepSize: 10 } });
+      const b = new CertifiedBatch(ctx, { trainEpsMul: 1, attackEpsFactor: 1, attack: { steps: 1, stepSize: 10 } });
       b.trace();
       return b.ibpLower().arraySync();
     });
-    const direct = tf.tidy(() => new CertifiedBatch(ctx, { trainEpsFactor: 1, attack: { steps: 1, stepSize: 10 } }).ibpLower().arraySync());
+    const direct = tf.tidy(() => new CertifiedBatch(ctx, { trainEpsMul: 1, attackEpsFactor: 1, attack: { steps: 1, stepSize: 10 } }).ibpLower().arraySync());
     traced.forEach((row, n) => row.forEach((v, j) => expect(v).toBeCloseTo(direct[n][j], 5)));
     // During the ramp the regulariser part is positive and adds to the total.
     const ramp = context(net, eps / 2, { epsMax: eps });

@@ -16,7 +16,8 @@ export type SabrLossOptions = z.output<typeof sabrLossOptions>;
 
 /**
  * SABR (Mueller et al. 2023; METHODS 5): L over the IBP bounds of a box of radius lambda eps
- * centred at clip(x_adv, x - eps + lambda eps, x + eps - lambda eps), clipped to [0, 1].
+ * centred at clip(x_adv, x - eps + lambda eps, x + eps - lambda eps), clipped to [0, 1], with
+ * eps the training radius eps_train.
  */
 export class SabrLoss implements TrainingLoss {
   readonly name = 'sabr';
@@ -24,7 +25,8 @@ export class SabrLoss implements TrainingLoss {
 
   compute(ctx: LossContext): LossOutput {
     const batch = makeBatch(ctx, this.options);
-    const { eps, x } = ctx;
+    const { x } = ctx;
+    const eps = batch.trainEps;
     const lam = this.options.lambda;
     const slack = eps - lam * eps;
     const centre = tf.minimum(tf.maximum(batch.adversarial(), tf.sub(x, slack)), tf.add(x, slack));

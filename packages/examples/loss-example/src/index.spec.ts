@@ -51,7 +51,7 @@ describe('example loss package', () => {
       const o = loss.compute(ctx);
       return { keys: Object.keys(o.parts).sort(), total: o.total.arraySync() as number, sum: (o.parts['cc-ibp'].arraySync() as number) + (o.parts['feature-mse'].arraySync() as number) };
     });
-    expect(parts.keys).toEqual(['cc-ibp', 'feature-mse']);
+    expect(parts.keys).toEqual(['attack_eps', 'box_eps', 'cc-ibp', 'feature-mse']);
     expect(parts.total).toBeCloseTo(parts.sum, 5);
     x.dispose();
     y.dispose();

@@ -136,7 +136,7 @@ describe('data-parallel training', () => {
   // component near zero may flip sign in later steps of either run; one step covers the attack,
   // BatchNorm, teacher and adapter, and the attack-free losses run four steps.
   const cases: [string, PluginRefMessage, boolean, number, number, number][] = [
-    ['cc-dist (BatchNorm, attack, adapter, teacher), 2 workers', { kind: 'distill-loss', name: 'cc-dist', options: { alpha: 0.3, trainEpsFactor: 2, l1: 1e-5 } }, true, 32, 2, 1],
+    ['cc-dist (BatchNorm, attack, adapter, teacher), 2 workers', { kind: 'distill-loss', name: 'cc-dist', options: { alpha: 0.3, trainEpsMul: 2, l1: 1e-5 } }, true, 32, 2, 1],
     ['ibp with the Shi et al. regularisers, uneven split (17 + 16)', { kind: 'certified-loss', name: 'ibp', options: { regularisers: true } }, false, 33, 2, 4],
     ['standard cross-entropy, 3 workers', { kind: 'certified-loss', name: 'standard', options: {} }, false, 30, 3, 4],
   ];
