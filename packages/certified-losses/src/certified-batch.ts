@@ -3,7 +3,7 @@ import type { BatchStatsMap, BoundOptionsLike, InputBox, LossContext } from './t
 import { boxAround, crownIbp, ibp, specMatrix } from '@certkd/bounds';
 import { detach } from './detach';
 import { randomStartPgd, TrainingAttackOptions } from './training-attack';
-import { headLayerIndex, headLowerBound } from './head-bounds';
+import { headLayerIndex, headLogits, headLowerBound } from './head-bounds';
 import { intervalTrace, IntervalTrace } from './interval-trace';
 import { applySpec } from './logit-differences';
 
@@ -107,9 +107,48 @@ export class CertifiedBatch {
     });
   }
 
-  /** Logits of the adversarial inputs, train mode with the clean statistics: [N, K]. */
+  /**
+   * Whether the network ends in an affine head g (the penultimate tap, then one dense layer;
+   * METHODS 7). Then the adversarial logits and the IBP bound of z go through the head input,
+   * one code path for every loss, so CC-Dist with beta = 0 computes exactly CC-IBP.
+   */
+  get hasAffineHead(): boolean {
+    return this.once('hasHead', () => {
+      try {
+        headLayerIndex(this.ctx.net);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Index of the penultimate tap: the head input h enters this layer (METHODS 7). */
+  get featureIndex(): number {
+    return this.ctx.net.tapIndex('penultimate');
+  }
+
+  /** Head input h(x_adv), train mode with clean statistics: [N, d]. */
+  adversarialFeatures(): tf.Tensor2D {
+    return this.once('phiAdv', () => {
+      const h = this.ctx.net.forward(this.adversarial(), { ...this.boundMode(), end: this.featureIndex }).output;
+      return tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+    });
+  }
+
+  /** IBP bounds of the head input h over the box (bounds' ibp with end = penultimate): [N, d] each. */
+  featureBox(): { lower: tf.Tensor2D; upper: tf.Tensor2D } {
+    return this.once('featureBox', () => {
+      const b = ibp(this.ctx.net, this.box(), { ...this.boundMode(), end: this.featureIndex });
+      const n = b.lower.shape[0];
+      return { lower: tf.reshape(b.lower, [n, -1]) as tf.Tensor2D, upper: tf.reshape(b.upper, [n, -1]) as tf.Tensor2D };
+    });
+  }
+
+  /** Logits of the adversarial inputs, train mode with the clean statistics (through the head when there is one): [N, K]. */
   adversarialLogits(): tf.Tensor2D {
     return this.once('advLogits', () => {
+      if (this.hasAffineHead) return headLogits(this.ctx.net, this.adversarialFeatures());
       const o = this.boundMode();
       return this.ctx.net.forward(this.adversarial(), { mode: o.mode, bnStats: o.bnStats }).output as tf.Tensor2D;
     });
@@ -120,10 +159,20 @@ export class CertifiedBatch {
     return this.once('zAdv', () => applySpec(this.spec(), this.adversarialLogits()));
   }
 
-  /** IBP lower bounds of z over the box, with elision (bounds' ibp): [N, K-1]. */
+  /**
+   * IBP lower bounds of z over the box, with elision: [N, K-1]. Through the interval trace when
+   * the regularisers made one, else through featureBox() and the affine head (equal to bounds'
+   * ibp with spec, sharing the feature pass), else bounds' ibp with spec.
+   */
   ibpLower(): tf.Tensor2D {
     return this.once('ibpLower', () => {
       if (this.cache.has('trace')) return this.traceLower();
+      if (this.hasAffineHead) {
+        const { lower, upper } = this.featureBox();
+        const centre = tf.div(tf.add(upper, lower), 2);
+        const radius = tf.div(tf.sub(upper, lower), 2);
+        return headLowerBound(this.ctx.net, centre, radius, this.spec());
+      }
       return ibp(this.ctx.net, this.box(), { ...this.boundMode(), spec: this.spec() }).lower as tf.Tensor2D;
     });
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePlugin, LossContext, LossOutput, PluginDescriptor, TrainingLoss } from '@certkd/core';
-import { attackOptions, l1Option } from '@certkd/certified-losses';
+import { attackOptions, l1Option, l1Penalty } from '@certkd/certified-losses';
 import { DEFAULT_BATCH_SETTINGS, LossBatch, LossBatchSettings } from './loss-batch';
 
 /** What a custom loss returns for one batch. */
@@ -44,8 +44,7 @@ export abstract class BatchLoss<O extends Partial<BaseLossOptions> = Partial<Bas
     const parts = { ...res.parts };
     let total = res.total ?? (tf.addN(Object.values(parts)) as tf.Scalar);
     if ((o.l1 ?? 0) > 0) {
-      const ks = ctx.net.kernels();
-      parts.l1 = tf.mul(tf.addN(ks.map((k) => tf.sum(tf.abs(k)))), o.l1 as number) as tf.Scalar;
+      parts.l1 = tf.mul(l1Penalty(ctx.net), o.l1 as number) as tf.Scalar;
       total = tf.add(total, parts.l1) as tf.Scalar;
     }
     Object.assign(parts, batch.radiusParts());

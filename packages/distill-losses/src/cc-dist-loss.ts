@@ -4,7 +4,7 @@ import { batchMean, ConfigError, definePlugin, FeatureTeacher, LossContext, Netw
 import { BatchLoss, BatchLossResult, baseLossOptions } from './batch-loss';
 import { LossBatch } from './loss-batch';
 import { intervalThroughLinear } from './interval-linear';
-import { lossOverLowerBounds } from '@certkd/certified-losses';
+import { ccIbpObjective } from '@certkd/certified-losses';
 
 export const ccDistOptions = z.strictObject({
   ...baseLossOptions,
@@ -50,9 +50,11 @@ export class CcDistLoss extends BatchLoss<CcDistOptions> {
   protected computeBatch(batch: LossBatch): BatchLossResult {
     const o = this.options;
     const a = o.alpha;
-    const phi = batch.adversarialFeatures();
-    const ccIbp = lossOverLowerBounds(tf.add(tf.mul(batch.ibpLower(), a), tf.mul(batch.adversarialDifferences(), 1 - a)) as tf.Tensor2D);
+    // The CC-IBP term first, in CC-IBP's order: the tape's order decides how gradients from
+    // several passes are summed, so this keeps beta = 0 equal to CC-IBP to the bit.
+    const ccIbp = ccIbpObjective(batch.ibpLower(), batch.adversarialDifferences(), a);
 
+    const phi = batch.adversarialFeatures();
     const t = batch.teacherFeatures(this.name);
     const dT = t.shape[1];
     let { lower, upper } = batch.featureBox();

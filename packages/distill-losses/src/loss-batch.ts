@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStatsMap, ConfigError, FeatureTeacher, LossContext } from '@certkd/core';
-import { ibp } from '@certkd/bounds';
-import { CertifiedBatch, CertifiedBatchSettings, detach, headLayerIndex, headLogits, headLowerBound } from '@certkd/certified-losses';
+import { CertifiedBatch, CertifiedBatchSettings, detach } from '@certkd/certified-losses';
 
 /** How a batch finds its adversarial inputs. */
 export interface LossBatchSettings {
@@ -24,8 +23,8 @@ export interface FeatureBox {
 
 /**
  * One batch's building blocks for a training loss, each computed once on first use: the
- * certified losses' CertifiedBatch (clean statistics, spec, box, adversarial inputs) plus the
- * feature and teacher blocks of the distillation losses. The batch-norm policy is METHODS 9.3
+ * certified losses' CertifiedBatch (clean statistics, spec, box, adversarial inputs, the head
+ * input h at x_adv and its IBP box) plus the teacher blocks of the distillation losses. The batch-norm policy is METHODS 9.3
  * (and the reference's ccibp_loss): a train-mode clean pass collects the batch statistics
  * (detached); attacks run in eval mode; the adversarial and bound passes reuse the clean
  * statistics. All tensors belong to the caller's scope (the training step's tf.variableGrads).
@@ -38,50 +37,9 @@ export class LossBatch extends CertifiedBatch {
     super(ctx, { ...settings, attack: { steps: settings.attackSteps, stepSize: settings.attackStepSize } });
   }
 
-  /** Index of the penultimate tap: features h enter this layer (METHODS 7). */
-  get featureIndex(): number {
-    return this.ctx.net.tapIndex('penultimate');
-  }
-
   /** BatchNorm options for forward and bound passes: train mode with the clean statistics (= boundMode()). */
   mode(): { mode: 'train' | 'eval'; bnStats?: BatchStatsMap } {
     return this.boundMode();
-  }
-
-  /** Student features h(x_adv), train mode with clean statistics: [N, d]. */
-  adversarialFeatures(): tf.Tensor2D {
-    return this.once('phiAdv', () => {
-      const h = this.ctx.net.forward(this.adversarial(), { ...this.mode(), end: this.featureIndex }).output;
-      return tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
-    });
-  }
-
-  /** Student logits at x_adv through the affine head, sharing the feature pass: [N, K]. */
-  override adversarialLogits(): tf.Tensor2D {
-    return this.once('advLogits', () => headLogits(this.ctx.net, this.adversarialFeatures()));
-  }
-
-  /** IBP bounds of the features h over the box (bounds' ibp with end = penultimate): [N, d] each. */
-  featureBox(): FeatureBox {
-    return this.once('featureBox', () => {
-      const b = ibp(this.ctx.net, this.box(), { ...this.mode(), end: this.featureIndex });
-      const n = b.lower.shape[0];
-      return { lower: tf.reshape(b.lower, [n, -1]) as tf.Tensor2D, upper: tf.reshape(b.upper, [n, -1]) as tf.Tensor2D };
-    });
-  }
-
-  /**
-   * IBP lower bound of z computed from featureBox() through the affine head with elision
-   * (equal to bounds' ibp with spec, and shares the feature pass): [N, K-1].
-   */
-  override ibpLower(): tf.Tensor2D {
-    return this.once('zl', () => {
-      headLayerIndex(this.ctx.net); // the head must be one dense layer
-      const { lower, upper } = this.featureBox();
-      const centre = tf.div(tf.add(upper, lower), 2);
-      const radius = tf.div(tf.sub(upper, lower), 2);
-      return headLowerBound(this.ctx.net, centre, radius, this.spec());
-    });
   }
 
   /** The frozen teacher, or a ConfigError naming the loss that needs it. */

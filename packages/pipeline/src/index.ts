@@ -6,7 +6,7 @@ export { runRecipe, recipeHash, writeResults, type RunOptions } from './engine/r
 export { createRegistry, BUILTIN_PACKAGES } from './engine/registry';
 export { trainStep, type StepInput, type StepOutput } from './engine/train-step';
 export { readCheckpoint, writeCheckpoint, BN_CONVENTION, type TrainCheckpoint } from './engine/checkpoint';
-export { deriveSeed } from './engine/seeds';
+export { deriveSeed, hashKey, keyedSeed } from './engine/seeds';
 export { accuracy } from './stages/accuracy';
 export { JsonlLog, MetricsCsv } from './sinks/jsonl-log';
 export { ConsoleSink } from './sinks/console-sink';

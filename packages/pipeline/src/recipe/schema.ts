@@ -58,6 +58,12 @@ export const trainStageSchema = z
     stage: z.enum(['train', 'train-teacher', 'train-student']),
     /** Name of the model this stage trains (the artifact later stages refer to). */
     model: z.string().min(1).optional(),
+    /**
+     * The model's initialisation, data order and training randomness derive from the recipe seed
+     * and this key (default: the role, 'teacher' for train-teacher, else 'student'), never from
+     * the stage's position: students of two recipes with the same seed and key are paired.
+     */
+    seedKey: z.string().min(1).optional(),
     architecture: pluginRef.extend({ options: z.record(z.string(), z.unknown()).default({}) }),
     init: z.enum(['default', 'ibp']).default('default'),
     loss: lossRef.default({ kind: 'certified-loss', name: 'standard', options: {} }),

@@ -4,7 +4,7 @@ import { ConfigError } from '@certkd/core';
 import { Pgd, EVAL_PGD_OPTIONS } from '@certkd/attacks';
 import { VERIFY_METHODS, VerifyMethod, certifyPoints } from '@certkd/certifier';
 import { Emit } from '../engine/async-stage';
-import { deriveSeed } from '../engine/seeds';
+import { keyedSeed } from '../engine/seeds';
 import { RunContext } from '../engine/context';
 import { CertifyStage } from '../recipe/schema';
 import { asyncStage, tick } from '../engine/async-stage';
@@ -92,7 +92,7 @@ async function completeCertification(ctx: RunContext, st: CertifyStage, index: n
       workers: st.workers,
       out: `${ctx.paths.root}/certify-${name}.jsonl`,
       falsifier,
-      seed: deriveSeed(ctx.recipe.seed, index),
+      seed: keyedSeed(ctx.recipe.seed, 'certify'),
       onProgress: (done, total, s) => emit({ type: 'certification-progress', stage: 'certify', done, total, verified: s.certified, falsified: s.counts.falsified ?? 0 }),
     });
     const res = (ctx.results[name] ??= { architecture: ctx.models.get(name)!.architecture, role: ctx.models.get(name)!.role });

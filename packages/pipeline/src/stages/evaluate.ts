@@ -4,7 +4,7 @@ import { Attack, ConfigError, DataSplit, SeededRng } from '@certkd/core';
 import { RunContext } from '../engine/context';
 import { EvaluateStage } from '../recipe/schema';
 import { asyncStage, tick } from '../engine/async-stage';
-import { deriveSeed } from '../engine/seeds';
+import { keyedSeed } from '../engine/seeds';
 import { accuracy } from './accuracy';
 
 /** Models a stage applies to: the named ones, or every model of the run. */
@@ -37,7 +37,8 @@ export function evaluateStage(ctx: RunContext, st: EvaluateStage, index: number)
       if (st.metrics.includes('pgd')) attacks.push(['pgd_acc', new Pgd({ ...EVAL_PGD_OPTIONS }, 'pgd-40')]);
       if (st.metrics.includes('apgd')) attacks.push(['apgd_acc', new ApgdCe({ ...EVAL_APGD_OPTIONS })]);
       for (const [metric, attack] of attacks) {
-        const rng = new SeededRng(deriveSeed(ctx.recipe.seed, index, metric.length));
+        // The same attack randomness for every model and recipe with this seed (paired evaluation).
+        const rng = new SeededRng(keyedSeed(ctx.recipe.seed, 'evaluate', metric));
         let robust = 0;
         let done = 0;
         for (const batch of evalBatches(test, Math.min(st.batchSize, 200), n)) {

@@ -26,7 +26,7 @@ import { StepOutput, trainStep } from '../engine/train-step';
 import { ParallelTrainer } from '../engine/parallel/parallel-trainer';
 import { resolveWorkers, WorkerCalibration } from '../engine/parallel/workers';
 import { KernelProfile } from '../engine/profile';
-import { deriveSeed } from '../engine/seeds';
+import { deriveSeed, keyedSeed } from '../engine/seeds';
 import { accuracy } from './accuracy';
 
 /** Seconds between mid-epoch checkpoints (an epoch-end checkpoint is always written). */
@@ -66,6 +66,11 @@ export function modelNameOf(st: TrainStage): string {
   return st.model ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
 }
 
+/** The key a model's random streams derive from, with the recipe seed (schema: seedKey). */
+export function seedKeyOf(st: TrainStage): string {
+  return st.seedKey ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
+}
+
 /** Train a model with a loss plugin: seeded data order, eps schedule, Adam with step decay, checkpoints. */
 export function trainStage(ctx: RunContext, st: TrainStage, index: number) {
   return asyncStage(async (emit) => runTraining(ctx, st, index, emit));
@@ -78,7 +83,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const train = ctx.train;
   const dataset = ctx.dataset;
   if (!train || !dataset) throw new ConfigError('no dataset is loaded', ctx.recipeFile, where);
-  const seed = deriveSeed(ctx.recipe.seed, index);
+  const seed = keyedSeed(ctx.recipe.seed, 'model', seedKeyOf(st));
   const builder = ctx.registry.create<ArchitectureBuilder>('architecture', st.architecture.name, {}, undefined, `${where}.architecture`);
   const archOpts = architectureOptions.safeParse(st.architecture.options);
   if (!archOpts.success) throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
