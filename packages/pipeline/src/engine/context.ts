@@ -30,6 +30,10 @@ export interface ModelResults {
   /** Data-parallel workers that trained the model (1: in-process). */
   train_workers?: number;
   trained_with?: string;
+  /** The teacher a distilled student learned from (artifact name). */
+  teacher?: string;
+  /** Key of the teacher-cache entry a cached train-teacher stage reused. */
+  teacher_cache?: string;
 }
 
 /** Typed context the stages pass along: data, models, results, services. */

@@ -81,6 +81,12 @@ export const trainStageSchema = z
      * to repay the workers' start-up.
      */
     workers: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
+    /**
+     * train-teacher: reuse a teacher trained by an identical stage (same dataset, recipe seed,
+     * plugins and stage settings) from the runs folder's cache (<runs>/.teachers/), and store
+     * this one there after training, so the runs of a sweep train their teacher once.
+     */
+    cache: z.boolean().default(false),
   })
   .strict();
 

@@ -13,6 +13,7 @@ import {
   architectureOptions,
   specParamCount,
   NetworkSpec,
+  loadModel,
   saveModel,
   stepLr,
 } from '@certkd/core';
@@ -27,6 +28,7 @@ import { ParallelTrainer } from '../engine/parallel/parallel-trainer';
 import { resolveWorkers, WorkerCalibration } from '../engine/parallel/workers';
 import { KernelProfile } from '../engine/profile';
 import { deriveSeed, keyedSeed } from '../engine/seeds';
+import { CachedTeacher, copyCachedTeacher, findCachedTeacher, storeCachedTeacher, teacherCacheKey } from '../engine/teacher-cache';
 import { accuracy } from './accuracy';
 
 /** Seconds between mid-epoch checkpoints (an epoch-end checkpoint is always written). */
@@ -83,6 +85,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const train = ctx.train;
   const dataset = ctx.dataset;
   if (!train || !dataset) throw new ConfigError('no dataset is loaded', ctx.recipeFile, where);
+  if (st.cache && st.stage !== 'train-teacher') throw new ConfigError('only train-teacher stages can be cached', ctx.recipeFile, `${where}.cache`);
+  const cacheKey = st.cache ? teacherCacheKey(ctx.recipe, st) : undefined;
+  const cached = cacheKey ? findCachedTeacher(path.dirname(ctx.paths.root), cacheKey) : undefined;
+  if (cached) return useCachedTeacher(ctx, st, name, cached, emit);
   const seed = keyedSeed(ctx.recipe.seed, 'model', seedKeyOf(st));
   const builder = ctx.registry.create<ArchitectureBuilder>('architecture', st.architecture.name, {}, undefined, `${where}.architecture`);
   const archOpts = architectureOptions.safeParse(st.architecture.options);
@@ -321,6 +327,10 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       recipe: ctx.recipe.name,
     });
     emit({ type: 'artifact', stage: stageName, kind: 'model', path: dir });
+    if (cacheKey) {
+      const entry = storeCachedTeacher(path.dirname(ctx.paths.root), cacheKey, dir, { key: cacheKey, run: path.basename(ctx.paths.root), model: name, history, train_wall_s: trainWall, train_workers: trainWorkers });
+      emit({ type: 'log', stage: stageName, message: `teacher '${name}' stored in the teacher cache: ${entry}` });
+    }
     ctx.models.set(name, {
       name,
       network: net,
@@ -330,7 +340,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       trainedWith: `${st.loss.kind}/${st.loss.name}`,
     });
     ctx.history[name] = history;
-    ctx.results[name] = { ...(ctx.results[name] ?? {}), architecture: st.architecture.name, role: ctx.models.get(name)!.role, train_wall_s: trainWall, train_workers: trainWorkers, trained_with: st.loss.name };
+    ctx.results[name] = { ...(ctx.results[name] ?? {}), architecture: st.architecture.name, role: ctx.models.get(name)!.role, train_wall_s: trainWall, train_workers: trainWorkers, trained_with: st.loss.name, ...(st.teacher ? { teacher: st.teacher } : {}) };
   } catch (e) {
     net.dispose();
     throw e;
@@ -338,4 +348,24 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     await parallel?.close();
     adam.dispose();
   }
+}
+
+/** A train-teacher stage served from the teacher cache: the cached model is copied into the run and registered as trained here. */
+function useCachedTeacher(ctx: RunContext, st: TrainStage, name: string, cached: CachedTeacher, emit: Emit): void {
+  const dir = ctx.paths.model(name);
+  copyCachedTeacher(cached, dir);
+  const { network } = loadModel(dir);
+  emit({ type: 'log', stage: st.stage, message: `teacher '${name}' from the teacher cache (${cached.dir}, trained by run '${cached.meta.run}'); not retrained` });
+  emit({ type: 'artifact', stage: st.stage, kind: 'model', path: dir });
+  ctx.models.set(name, { name, network, architecture: st.architecture.name, role: 'teacher', path: dir, trainedWith: `${st.loss.kind}/${st.loss.name}` });
+  ctx.history[name] = cached.meta.history;
+  ctx.results[name] = {
+    ...(ctx.results[name] ?? {}),
+    architecture: st.architecture.name,
+    role: 'teacher',
+    train_wall_s: cached.meta.train_wall_s,
+    train_workers: cached.meta.train_workers,
+    trained_with: st.loss.name,
+    teacher_cache: cached.key,
+  };
 }
