@@ -1,10 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import { ConfigError, DatasetSource, loadModel, writeFileAtomic } from '@certkd/core';
+import { ConfigError, DatasetSource, toIoError, writeFileAtomic } from '@certkd/core';
 import { saveOnnx, writeInstancesCsv, writeRobustnessVnnlib } from '@certkd/interop';
 import { createRegistry } from '@certkd/pipeline';
 import { parseNumber, useBackend } from './common';
+import { loadCertkdModel } from './model-input';
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -22,9 +23,10 @@ export function exportCommand(): Command {
       if (!o.onnx && !o.vnnlib) throw new ConfigError('nothing to do: give --onnx FILE and/or --vnnlib DIR', undefined, '--onnx/--vnnlib');
       if (o.batch !== '1' && o.batch !== 'dynamic') throw new ConfigError(`must be 1 or dynamic, got '${o.batch}'`, undefined, '--batch');
       await useBackend(undefined, true);
-      const { network } = loadModel(file);
+      const { network } = loadCertkdModel(file);
       let onnxFile = o.onnx;
       if (o.onnx) {
+        // Refuses NaN/Inf weights (ModelFormatError) and reports a failed write (IoError) before claiming it wrote.
         saveOnnx(network, o.onnx, { batch: o.batch === '1' ? 1 : 'dynamic' });
         process.stderr.write(`certkd: wrote ${o.onnx}\n`);
       }
@@ -37,7 +39,11 @@ export function exportCommand(): Command {
         const source = createRegistry().create<DatasetSource>('dataset', o.dataset, {}, undefined, '--dataset');
         const ds = await source.load({ root: o.dataRoot });
         const n = Math.min(count, ds.test.size);
-        fs.mkdirSync(o.vnnlib, { recursive: true });
+        try {
+          fs.mkdirSync(o.vnnlib, { recursive: true });
+        } catch (e) {
+          throw toIoError(e, o.vnnlib);
+        }
         if (!onnxFile) {
           onnxFile = path.join(o.vnnlib, 'model.onnx');
           saveOnnx(network, onnxFile, { batch: 1 });

@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { ConfigError, Network, loadModel } from '@certkd/core';
+import { CertkdError, ConfigError, LoadedModel, ModelFormatError, Network, loadModel } from '@certkd/core';
 import { OnnxInputInfo, loadOnnxModel, onnxToNetworkOrder } from '@certkd/interop';
 
 export interface LoadedNet {
@@ -8,14 +8,36 @@ export interface LoadedNet {
   onnxInput?: OnnxInputInfo;
 }
 
+/**
+ * Run a model loader so that whatever goes wrong reading `file` ends as a CertkdError (exit 2,
+ * one line naming the file) rather than a stack trace: the loaders raise ModelFormatError for
+ * what they check, and anything they did not foresee (a RangeError from a corrupt size, a
+ * tfjs failure) is reported the same way.
+ */
+export function guardModelLoad<T>(file: string, load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof CertkdError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ModelFormatError(`cannot be loaded: ${msg.split('\n')[0]}`, file);
+  }
+}
+
+/** A CertKD model directory, validated (see loadModel). */
+export function loadCertkdModel(file: string): LoadedModel {
+  if (!fs.existsSync(file)) throw new ConfigError('model not found (give a CertKD model directory)', file);
+  return guardModelLoad(file, () => loadModel(file));
+}
+
 /** A CertKD model directory or an .onnx file. */
 export function loadNet(file: string): LoadedNet {
   if (!fs.existsSync(file)) throw new ConfigError('model not found (give a CertKD model directory or an .onnx file)', file);
   if (file.toLowerCase().endsWith('.onnx')) {
-    const m = loadOnnxModel(file);
+    const m = guardModelLoad(file, () => loadOnnxModel(file));
     return { network: m.network, onnxInput: m.input };
   }
-  return { network: loadModel(file).network };
+  return { network: loadCertkdModel(file).network };
 }
 
 /** VNN-LIB X_i are in the ONNX input's order; for CertKD models they are NHWC already. */

@@ -78,4 +78,58 @@ describe('model format', () => {
     });
     expect(() => loadModel(out)).toThrow(ModelFormatError);
   });
+
+  it('a 2 GiB weights file is refused from its size, before it is read', () => {
+    const { out } = saved();
+    const w = path.join(out, 'weights.bin');
+    fs.truncateSync(w, 2 ** 31); // sparse: no disk space used
+    const t0 = Date.now();
+    expect(() => loadModel(out)).toThrow(new ModelFormatError(`weights hold ${2 ** 31} bytes but the manifest describes ${need(out)}`, w));
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('huge declared shapes are refused before anything is allocated', () => {
+    const out = corrupt((j) => (j.weightsManifest[0].weights[0].shape = [2 ** 20, 2 ** 20, 16]));
+    expect(() => loadModel(out)).toThrow(/model.json: the manifest describes 703687442\d{5} bytes of weights; at most 2147483647 are supported/);
+  });
+
+  it('NaN and Inf weights are refused naming the weights file and the tensor', () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const { out } = saved();
+      const w = path.join(out, 'weights.bin');
+      const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
+      const first = json.weightsManifest[0].weights[0];
+      const size = first.shape.reduce((a: number, b: number) => a * b, 1);
+      const second = json.weightsManifest[0].weights[1].name;
+      const bytes = fs.readFileSync(w);
+      bytes.writeFloatLE(bad, 4 * (size + 2)); // third value of the second tensor
+      fs.writeFileSync(w, bytes);
+      expect(() => loadModel(out)).toThrow(new ModelFormatError(`weight '${second}' holds ${bad} at index 2; weights must be finite`, w));
+      fs.rmSync(out, { recursive: true });
+    }
+  });
+
+  it('a weights path that is a directory, or a symbolic link out of the directory, is refused', () => {
+    const dirPath = corrupt((j) => (j.weightsManifest[0].paths = ['sub']));
+    fs.mkdirSync(path.join(dirPath, 'sub'));
+    expect(() => loadModel(dirPath)).toThrow(/weights file 'sub' is not a regular file/);
+    fs.rmSync(dirPath, { recursive: true });
+    const { out } = saved();
+    const outside = path.join(dir, 'outside.bin');
+    fs.renameSync(path.join(out, 'weights.bin'), outside);
+    fs.symlinkSync(outside, path.join(out, 'weights.bin'));
+    expect(() => loadModel(out)).toThrow(/weights path 'weights.bin' leaves the model directory \(through a symbolic link\)/);
+  });
+
+  it('a model.json that is a directory is refused with a message', () => {
+    const m = path.join(dir, 'odd');
+    fs.mkdirSync(path.join(m, 'model.json'), { recursive: true });
+    expect(() => loadModel(m)).toThrow(new ModelFormatError('model.json is not a regular file', path.join(m, 'model.json')));
+  });
 });
+
+/** Bytes of weights the manifest of model directory `out` describes. */
+function need(out: string): number {
+  const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
+  return json.weightsManifest[0].weights.reduce((n: number, w: { shape: number[] }) => n + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
+}

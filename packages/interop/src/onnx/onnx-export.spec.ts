@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Network } from '@certkd/core';
+import { ConfigError, ModelFormatError, Network } from '@certkd/core';
 import type { NetworkSpec } from '@certkd/core';
 import { exportOnnx, saveOnnx } from './onnx-export';
 import { importOnnx, loadOnnx } from './onnx-import';
@@ -115,5 +115,25 @@ describe('exportOnnx against onnxruntime-node', () => {
     back.dispose();
     net.dispose();
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('exportOnnx refuses non-finite weights', () => {
+  it('NaN weights, and a BatchNorm whose folding overflows float32, throw ModelFormatError naming the initializer', () => {
+    const net = makeNet(build('cnn-small', [10, 10, 1]), 5);
+    const kernel = net.param(1, 'kernel');
+    const vals = kernel.dataSync().slice();
+    vals[3] = NaN;
+    kernel.assign(tf.tensor(vals, kernel.shape));
+    expect(() => exportOnnx(net)).toThrow(ModelFormatError);
+    expect(() => exportOnnx(net)).toThrow(/initializer 'layers.1.weight' would hold NaN at index \d+; refusing to export a network whose weights are not finite/);
+    net.dispose();
+    const bn = makeNet(build('cnn-small', [10, 10, 1]), 6);
+    const i = bn.layers.findIndex((l) => l.kind === 'batchnorm');
+    const gamma = bn.param(i, 'gamma');
+    gamma.assign(tf.fill(gamma.shape, 3e38));
+    bn.param(i, 'movingVariance').assign(tf.fill(gamma.shape, 0));
+    expect(() => exportOnnx(bn)).toThrow(/would hold (-)?Infinity/);
+    bn.dispose();
   });
 });

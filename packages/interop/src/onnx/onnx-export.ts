@@ -1,7 +1,7 @@
 import { onnx } from 'onnx-proto';
-import { ConfigError, Network, explicitPadding, writeFileAtomic } from '@certkd/core';
+import { ConfigError, ModelFormatError, Network, explicitPadding, writeFileAtomic } from '@certkd/core';
 import type { Conv2DLayer } from '@certkd/core';
-import { floatTensor } from './tensor-data';
+import { firstNonFinite, floatTensor } from './tensor-data';
 
 export interface OnnxExportOptions {
   /** Batch dimension of the graph input and output: fixed 1 (VNN-COMP style, default) or symbolic. */
@@ -45,7 +45,8 @@ const intAttr = (name: string, i: number): onnx.IAttributeProto => ({ name, type
 const floatAttr = (name: string, f: number): onnx.IAttributeProto => ({ name, type: A.FLOAT, f });
 
 /**
- * Serialise a network as an ONNX model in inference form. The graph is NCHW-native like a
+ * Serialise a network as an ONNX model in inference form; a ModelFormatError refuses
+ * weights that are (or, after folding, become) NaN or Inf. The graph is NCHW-native like a
  * PyTorch export: input [N, C, H, W] (or [N, D] for vector inputs), dense weights after a
  * Flatten permuted to channel-major order, BatchNorm (running statistics) folded into the
  * preceding conv/dense layer. Input values are in the network's input space (pixel space
@@ -207,6 +208,14 @@ export function exportOnnx(net: Network, opts: OnnxExportOptions = {}): Uint8Arr
   }
   if (pending) {
     throw new ConfigError(`foldNormalize: normalize layer ${pending.layer} has no conv/dense layer after it to fold into`, undefined, 'foldNormalize');
+  }
+  for (const t of inits) {
+    // As written: float32, so values beyond its range (e.g. from a folded BatchNorm) show up as Inf here.
+    const values = new Float32Array(t.rawData!.slice().buffer);
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      throw new ModelFormatError(`initializer '${t.name}' would hold ${values[bad]} at index ${bad}; refusing to export a network whose weights are not finite`);
+    }
   }
   if (nodes.length === 0) emit('Identity', 'identity', [cur]);
   nodes[nodes.length - 1].output = ['output'];

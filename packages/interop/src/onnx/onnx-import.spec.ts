@@ -190,3 +190,59 @@ describe('importOnnx errors', () => {
     net.dispose();
   });
 });
+
+describe('importOnnx refuses impossible parameters', () => {
+  const bnModel = (variance: number[], epsilon = 1e-5) =>
+    model(
+      [
+        { opType: 'BatchNormalization', name: 'bn', input: ['x', 'g', 'be', 'mu', 'var'], output: ['h'], attribute: [{ name: 'epsilon', type: 1, f: epsilon }] },
+        { opType: 'Gemm', name: 'fc', input: ['h', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+      ],
+      [f32('g', [4], [1, 1, 1, 1]), f32('be', [4], [0, 0, 0, 0]), f32('mu', [4], [0, 0, 0, 0]), f32('var', [4], variance), f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8])],
+    );
+
+  it('a BatchNorm with valid parameters imports (control)', () => {
+    importOnnx(bnModel([1, 2, 0.5, 0])).dispose();
+  });
+
+  it('NaN or Inf in an initializer names the initializer', () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const bytes = model([{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] }], [f32('W', [2, 4], [1, 2, 3, bad, 5, 6, 7, 8])]);
+      expect(() => importOnnx(bytes, 'nan.onnx')).toThrow(new ModelFormatError(`initializer 'W' holds ${bad} at index 3; weights must be finite`, 'nan.onnx'));
+    }
+  });
+
+  it('NaN in a Constant node, or parameters that overflow, name the node', () => {
+    const constNan = model([
+      { opType: 'Constant', name: 'k', output: ['W'], attribute: [{ name: 'value', type: 4, t: f32('', [2, 4], [1, NaN, 3, 4, 5, 6, 7, 8]) }] },
+      { opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+    ]);
+    expect(() => importOnnx(constNan)).toThrow(/node #0 'k' \(Constant\): the constant 'W' holds NaN at index 1/);
+    const overflow = model(
+      [{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }, { name: 'alpha', type: 1, f: 3e38 }] }],
+      [f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8])],
+    );
+    expect(() => importOnnx(overflow)).toThrow(/node #0 'fc' \(Gemm\): the dense layer's kernel would hold Infinity at index 1/);
+  });
+
+  it('a BatchNorm with a negative variance or a negative epsilon names the node', () => {
+    expect(() => importOnnx(bnModel([1, -0.5, 1, 1]), 'bn.onnx')).toThrow(
+      new ModelFormatError("BatchNormalization variance 'var' is negative (-0.5) at channel 1", 'bn.onnx', "#0 'bn' (BatchNormalization)"),
+    );
+    expect(() => importOnnx(bnModel([1, 1, 1, 1], -1e-3))).toThrow(/'bn' \(BatchNormalization\): BatchNormalization epsilon -0.001\d* must be a finite non-negative number/);
+    expect(() => importOnnx(bnModel([1, 0, 1, 1], 0))).toThrow(/variance 'var' plus epsilon is 0 at channel 1/);
+  });
+
+  it('huge declared dims or input shapes are refused before anything is allocated', () => {
+    const huge = model([{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'] }], [{ name: 'W', dims: [1e6, 1e6], dataType: 1, rawData: new Uint8Array(8) }]);
+    expect(() => importOnnx(huge)).toThrow(/initializer 'W': tensor 'W' declares 1000000000000 elements/);
+    const bigInput = model([{ opType: 'Relu', name: 'r', input: ['x'], output: ['y'] }], [], [1, 3, 100000, 100000]);
+    expect(() => importOnnx(bigInput)).toThrow(/graph input has shape \[1,3,100000,100000\]: 30000000000 elements per example/);
+    const bigPads = model(
+      [{ opType: 'Conv', name: 'c', input: ['x', 'K'], output: ['y'], attribute: [{ name: 'pads', type: 7, ints: [1e5, 1e5, 1e5, 1e5] }] }],
+      [f32('K', [1, 1, 1, 1], [1])],
+      [1, 1, 2, 2],
+    );
+    expect(() => importOnnx(bigPads)).toThrow(/'c' \(Conv\): the output \[N, 1,200002,200002\] has more than 16777216 elements/);
+  });
+});

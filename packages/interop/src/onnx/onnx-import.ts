@@ -3,7 +3,7 @@ import { onnx } from 'onnx-proto';
 import * as tf from '@tensorflow/tfjs-core';
 import { CertkdError, ModelFormatError, Network, outputShape, paramKey } from '@certkd/core';
 import type { LayerSpec, NetworkSpec, Padding } from '@certkd/core';
-import { ConstTensor, IntLike, decodeTensor, toNumber } from './tensor-data';
+import { ConstTensor, IntLike, decodeTensor, firstNonFinite, toNumber } from './tensor-data';
 
 /** How the ONNX graph input relates to the imported network's (NHWC) input. */
 export interface OnnxInputInfo {
@@ -42,6 +42,24 @@ interface Param {
 }
 
 const NCHW_AXES = [2, 0, 1];
+/**
+ * Most elements an activation may have (16 Mi per example): a corrupt input shape or padding
+ * must not make the importer loop over, or allocate, billions of elements.
+ */
+export const MAX_ACTIVATION_ELEMENTS = 2 ** 24;
+/** Longest message text taken from a file (names in a corrupt file can be anything). */
+const MAX_MESSAGE_CHARS = 1000;
+
+/**
+ * Make text that quotes names from the file safe for a one-line message: control characters
+ * (newlines included) escaped, overlong text cut.
+ */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const safe = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return safe.length > MAX_MESSAGE_CHARS ? `${safe.slice(0, MAX_MESSAGE_CHARS)}...` : safe;
+}
+
 const sameArr = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
 
@@ -81,14 +99,14 @@ export function importOnnxModel(bytes: Uint8Array, source = '<onnx>'): ImportedO
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new ModelFormatError(`not a valid ONNX protobuf (${(e as Error).message}); the file may be truncated or not an ONNX model`, source);
+    throw new ModelFormatError(`not a valid ONNX protobuf (${oneLine((e as Error).message)}); the file may be truncated or not an ONNX model`, source);
   }
   try {
     return new GraphImporter(model, source).run();
   } catch (e) {
     if (e instanceof ModelFormatError) throw e;
-    if (e instanceof CertkdError || e instanceof Error) throw new ModelFormatError(e.message, source);
-    throw e;
+    if (e instanceof CertkdError || e instanceof Error) throw new ModelFormatError(oneLine(e.message), source);
+    throw new ModelFormatError(oneLine(String(e)), source);
   }
 }
 
@@ -122,7 +140,7 @@ class GraphImporter {
   ) {}
 
   private fail(msg: string): never {
-    throw new ModelFormatError(msg, this.source, this.ctx);
+    throw new ModelFormatError(oneLine(msg), this.source, this.ctx === undefined ? undefined : oneLine(this.ctx));
   }
 
   run(): ImportedOnnx {
@@ -131,11 +149,15 @@ class GraphImporter {
     const opset = this.model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
     const opsetVersion = opset ? toNumber(opset.version as IntLike) : 0;
     for (const t of g.initializer) {
+      let c: ConstTensor;
       try {
-        this.consts.set(t.name ?? '', decodeTensor(t));
+        c = decodeTensor(t);
       } catch (e) {
         this.fail(`initializer '${t.name}': ${(e as Error).message}`);
       }
+      const bad = firstNonFinite(c.data);
+      if (bad >= 0) this.fail(`initializer '${t.name}' holds ${c.data[bad]} at index ${bad}; weights must be finite`);
+      this.consts.set(t.name ?? '', c);
     }
     const inputs = (g.input as onnx.ValueInfoProto[]).filter((v) => !this.consts.has(v.name));
     if (inputs.length !== 1) this.fail(`expected exactly one graph input (besides initializers), found ${inputs.length}: ${inputs.map((v) => v.name).join(', ')}`);
@@ -173,6 +195,7 @@ class GraphImporter {
     if (dims[0] !== 1 && dims[0] !== -1) this.fail(`the graph input's batch dimension is ${dims[0]}; expected 1 or symbolic`);
     const rest = dims.slice(1);
     if (rest.some((d) => d <= 0)) this.fail(`the graph input has shape [${dims}]; only the batch dimension may be symbolic`);
+    if (prod(rest) > MAX_ACTIVATION_ELEMENTS) this.fail(`the graph input has shape [${dims}]: ${prod(rest)} elements per example, at most ${MAX_ACTIVATION_ELEMENTS} are supported`);
     let layout: OnnxInputInfo['layout'];
     if (rest.length === 3) {
       const first = nodes.find((n) => n.input.includes(name));
@@ -202,11 +225,17 @@ class GraphImporter {
   }
 
   private setAct(name: string, shape: number[], layout: Layout): void {
+    if (prod(shape) > MAX_ACTIVATION_ELEMENTS) this.fail(`the output [N, ${shape}] has more than ${MAX_ACTIVATION_ELEMENTS} elements per example, which is not supported`);
     this.stale.add(this.act.name);
     this.act = { name, shape, layout };
   }
 
+  /** Append a layer; its parameters (computed from the node's constants) must be finite. */
   private push(layer: LayerSpec, params: Record<string, Param> = {}): number {
+    for (const [k, p] of Object.entries(params)) {
+      const bad = firstNonFinite(p.data);
+      if (bad >= 0) this.fail(`the ${layer.kind} layer's ${k} would hold ${p.data[bad]} at index ${bad}; its parameters must be finite`);
+    }
     const i = this.layers.length;
     this.layers.push(layer);
     for (const [k, p] of Object.entries(params)) this.params.set(paramKey(i, k), p);
@@ -341,6 +370,8 @@ class GraphImporter {
       if (e instanceof ModelFormatError) throw e;
       this.fail((e as Error).message);
     }
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) this.fail(`the constant '${out}' holds ${t.data[bad]} at index ${bad}; constants must be finite`);
     this.consts.set(out, t);
   }
 
@@ -624,9 +655,18 @@ class GraphImporter {
     for (const [t, nm] of [[scale, 'scale'], [bias, 'B'], [mean, 'mean'], [variance, 'var']] as const) {
       if (t.data.length !== c) this.fail(`BatchNormalization ${nm} has ${t.data.length} values, the activation has ${c} channels`);
     }
+    const epsilon = this.floatAttr(node, 'epsilon', 1e-5);
+    const momentum = this.floatAttr(node, 'momentum', 0.9);
+    if (!(epsilon >= 0 && Number.isFinite(epsilon))) this.fail(`BatchNormalization epsilon ${epsilon} must be a finite non-negative number`);
+    if (!Number.isFinite(momentum)) this.fail(`BatchNormalization momentum ${momentum} must be finite`);
+    const varName = node.input[4];
+    variance.data.forEach((v, ch) => {
+      if (v < 0) this.fail(`BatchNormalization variance '${varName}' is negative (${v}) at channel ${ch}`);
+      if (!(v + epsilon > 0)) this.fail(`BatchNormalization variance '${varName}' plus epsilon is 0 at channel ${ch} (division by zero)`);
+    });
     const pick = (t: ConstTensor) => Float32Array.from({ length: c }, (_, ch) => t.data[order(ch)]);
     this.push(
-      { kind: 'batchnorm', epsilon: this.floatAttr(node, 'epsilon', 1e-5), momentum: this.floatAttr(node, 'momentum', 0.9) },
+      { kind: 'batchnorm', epsilon, momentum },
       {
         gamma: { shape: [c], data: pick(scale) },
         beta: { shape: [c], data: pick(bias) },
@@ -722,8 +762,11 @@ class GraphImporter {
     this.setAct(out, this.act.shape, this.act.layout);
   }
 
-  /** Append (x - mean) / std, merged into a directly preceding Normalize layer. */
+  /** Append (x - mean) / std, merged into a directly preceding Normalize layer; the result must be finite with std != 0. */
   private pushNormalize(mean: number[], std: number[]): void {
+    const check = (m: number[], sd: number[]) => {
+      if (firstNonFinite(m) >= 0 || firstNonFinite(sd) >= 0 || sd.some((v) => v === 0)) this.fail('the normalisation would have a non-finite mean or scale');
+    };
     const i = this.layers.length - 1;
     const prev = this.layers[i];
     if (prev && prev.kind === 'normalize' && this.lastLinear === -1) {
@@ -736,11 +779,13 @@ class GraphImporter {
         m.push(at(prev.mean, j) + at(mean, j) * at(prev.std, j));
         s.push(at(prev.std, j) * at(std, j));
       }
+      check(m, s);
       this.layers[i] = { kind: 'normalize', mean: m, std: s };
       return;
     }
     const n = Math.max(mean.length, std.length);
     const expand = (arr: number[]) => (arr.length === n ? arr : Array(n).fill(arr[0]));
+    check(mean, std);
     this.push({ kind: 'normalize', mean: expand(mean), std: expand(std) });
   }
 }

@@ -22,22 +22,31 @@ const DOUBLE = onnx.TensorProto.DataType.DOUBLE;
 const INT32 = onnx.TensorProto.DataType.INT32;
 const INT64 = onnx.TensorProto.DataType.INT64;
 
-/** Decode a TensorProto's values (little-endian raw_data or the typed repeated fields). */
+/** Most elements a constant tensor may declare (256 Mi): larger dims are refused before anything is allocated. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
+/**
+ * Decode a TensorProto's values (little-endian raw_data or the typed repeated fields). The
+ * declared dims are checked against the data actually present before anything is allocated,
+ * so a corrupt file cannot ask for gigabytes.
+ */
 export function decodeTensor(t: onnx.ITensorProto): ConstTensor {
   const dims = (t.dims ?? []).map((d) => toNumber(d as IntLike));
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`tensor '${t.name ?? ''}' has invalid dims [${dims}]`);
   const size = dims.reduce((a, b) => a * b, 1);
+  if (size > MAX_TENSOR_ELEMENTS) throw new Error(`tensor '${t.name ?? ''}' declares ${size} elements (dims [${dims}]); at most ${MAX_TENSOR_ELEMENTS} are supported`);
   const type = t.dataType ?? 0;
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     throw new Error(`tensor '${t.name ?? ''}' stores its data in an external file, which is not supported`);
   }
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
-  const out = new Float64Array(size);
   const bytesPer = type === FLOAT || type === INT32 ? 4 : type === DOUBLE || type === INT64 ? 8 : 0;
   if (bytesPer === 0) throw new Error(`tensor '${t.name ?? ''}' has unsupported element type ${onnx.TensorProto.DataType[type] ?? type}`);
   if (raw) {
     if (raw.length !== size * bytesPer) {
       throw new Error(`tensor '${t.name ?? ''}' has ${raw.length} bytes of data, expected ${size * bytesPer} for dims [${dims}]`);
     }
+    const out = new Float64Array(size);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < size; i++) {
       if (type === FLOAT) out[i] = view.getFloat32(4 * i, true);
@@ -45,15 +54,22 @@ export function decodeTensor(t: onnx.ITensorProto): ConstTensor {
       else if (type === DOUBLE) out[i] = view.getFloat64(8 * i, true);
       else out[i] = Number(view.getBigInt64(8 * i, true));
     }
-  } else {
-    const src: IntLike[] =
-      type === FLOAT ? (t.floatData ?? []) : type === DOUBLE ? (t.doubleData ?? []) : type === INT32 ? (t.int32Data ?? []) : ((t.int64Data ?? []) as IntLike[]);
-    if (src.length !== size) {
-      throw new Error(`tensor '${t.name ?? ''}' has ${src.length} values, expected ${size} for dims [${dims}]`);
-    }
-    for (let i = 0; i < size; i++) out[i] = toNumber(src[i]);
+    return { dims, data: out, integer: type === INT32 || type === INT64 };
   }
+  const src: IntLike[] =
+    type === FLOAT ? (t.floatData ?? []) : type === DOUBLE ? (t.doubleData ?? []) : type === INT32 ? (t.int32Data ?? []) : ((t.int64Data ?? []) as IntLike[]);
+  if (src.length !== size) {
+    throw new Error(`tensor '${t.name ?? ''}' has ${src.length} values, expected ${size} for dims [${dims}]`);
+  }
+  const out = new Float64Array(size);
+  for (let i = 0; i < size; i++) out[i] = toNumber(src[i]);
   return { dims, data: out, integer: type === INT32 || type === INT64 };
+}
+
+/** Index of the first NaN or ±Inf in `data`, or -1. */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
 }
 
 /** A float32 TensorProto with little-endian raw data. */

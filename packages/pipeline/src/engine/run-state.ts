@@ -1,6 +1,8 @@
 import * as fs from 'fs';
+import { z } from 'zod';
 import { writeFileAtomic } from '@certkd/core';
 import { EpochRecord, ModelResults } from './context';
+import { readStateJson } from './checkpoint';
 
 /** What a run has finished, persisted after every stage so --resume can skip it. */
 export interface RunState {
@@ -11,9 +13,21 @@ export interface RunState {
   wall_s: number;
 }
 
+/** The fields resume relies on; results and history are carried along as written. */
+const runStateSchema = z
+  .object({
+    recipeHash: z.string(),
+    completed: z.array(z.object({ index: z.number().int().nonnegative(), stage: z.string(), models: z.array(z.unknown()), teachers: z.array(z.unknown()) }).loose()),
+    results: z.record(z.string(), z.unknown()),
+    history: z.record(z.string(), z.array(z.unknown())),
+    wall_s: z.number(),
+  })
+  .loose();
+
+/** Read a run's state.json; undefined when there is none. A truncated or malformed one throws a CheckpointError naming it. */
 export function readRunState(file: string): RunState | undefined {
   if (!fs.existsSync(file)) return undefined;
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as RunState;
+  return readStateJson(file, runStateSchema, 'rerun with --force to start the run afresh (or delete the run directory)') as unknown as RunState;
 }
 
 export function writeRunState(file: string, s: RunState): void {
