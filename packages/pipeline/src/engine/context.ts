@@ -21,7 +21,10 @@ export interface ModelResults {
   pgd_acc?: number;
   apgd_acc?: number;
   certified_acc?: number;
+  /** Fraction of points each incomplete method verifies on its own (an incomplete certify stage). */
   certified_by_method?: Record<string, number>;
+  /** Fraction of points verified by each step of the complete escalation (a certify stage with a timeout). */
+  decided_by?: Record<string, number>;
   certifier?: string;
   verdicts?: Record<string, number>;
   n_examples?: number;

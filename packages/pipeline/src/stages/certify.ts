@@ -97,7 +97,9 @@ async function completeCertification(ctx: RunContext, st: CertifyStage, index: n
     });
     const res = (ctx.results[name] ??= { architecture: ctx.models.get(name)!.architecture, role: ctx.models.get(name)!.role });
     res.certified_acc = summary.certified_acc;
-    res.certified_by_method = Object.fromEntries(Object.entries(summary.by_method).map(([k, v]) => [k, (v ?? 0) / n]));
+    // The escalation's deciding method per verified point; certified_by_method keeps what an
+    // incomplete certify stage measured for each method alone.
+    res.decided_by = Object.fromEntries(Object.entries(summary.by_method).map(([k, v]) => [k, (v ?? 0) / n]));
     res.certifier = `escalation(${st.methods.join('>')}>bab, timeout ${st.timeout} s)`;
     res.verdicts = { ...summary.counts } as Record<string, number>;
     res.eps = eps;

@@ -19,7 +19,7 @@ export function resultRows(ctx: RunContext): string[][] {
     pct(r.clean_acc),
     pct(r.pgd_acc),
     pct(r.certified_acc),
-    r.certified_by_method ? Object.entries(r.certified_by_method).map(([m, v]) => `${m} ${pct(v)}`).join(', ') : '–',
+    [...Object.entries(r.certified_by_method ?? {}).map(([m, v]) => `${m} ${pct(v)}`), ...Object.entries(r.decided_by ?? {}).map(([m, v]) => `${m} decided ${pct(v)}`)].join(', ') || '–',
     r.verdicts ? Object.entries(r.verdicts).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') : '–',
     r.train_wall_s === undefined ? '–' : `${r.train_wall_s.toFixed(0)} s`,
   ]);
