@@ -29,7 +29,8 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     if (e instanceof CertkdError) {
-      process.stderr.write(`certkd: ${e.name}: ${e.message}\n`);
+      // One line per error, whatever names or values the message quotes.
+      process.stderr.write(`certkd: ${e.name}: ${e.message.replace(/\r?\n/g, '\\n')}\n`);
       return e.exitCode;
     }
     process.stderr.write(`certkd: unexpected failure: ${(e as Error)?.stack ?? String(e)}\n`);

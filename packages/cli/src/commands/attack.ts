@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { ApgdCe, EVAL_APGD_OPTIONS, EVAL_PGD_OPTIONS, Fgsm, Pgd, robustAccuracy } from '@certkd/attacks';
-import { Attack, DatasetSource, SeededRng } from '@certkd/core';
-import { createRegistry } from '@certkd/pipeline';
-import { parseList, parseNumber, useBackend } from './common';
+import { Attack, SeededRng } from '@certkd/core';
+import { datasetSource, parseInteger, parseList, parseNumber, useBackend } from './common';
 import { loadNet } from './model-input';
 
 const ATTACKS: Record<string, () => Attack> = {
@@ -26,16 +25,19 @@ export function attackCommand(): Command {
     .option('--json', 'print one JSON object')
     .action(async (file: string, o: { dataset: string; eps: string; attacks: string; n: string; dataRoot?: string; seed: string; backend?: string; json?: boolean }) => {
       const names = parseList(o.attacks, Object.keys(ATTACKS), '--attacks');
-      const eps = parseNumber(o.eps, '--eps');
+      const eps = parseNumber(o.eps, '--eps', 0);
+      const count = parseInteger(o.n, '--n', 1);
+      const seed = parseInteger(o.seed, '--seed', 0);
+      const source = datasetSource(o.dataset);
       await useBackend(o.backend, !!o.json);
       const { network } = loadNet(file);
-      const ds = await createRegistry().create<DatasetSource>('dataset', o.dataset, {}, undefined, '--dataset').load({ root: o.dataRoot });
-      const n = Math.min(parseNumber(o.n, '--n'), ds.test.size);
+      const ds = await source.load({ root: o.dataRoot });
+      const n = Math.min(count, ds.test.size);
       const out: Record<string, number> = {};
       let clean = 0;
       const t0 = Date.now();
       for (const name of names) {
-        const rng = new SeededRng(parseNumber(o.seed, '--seed'));
+        const rng = new SeededRng(seed);
         let robust = 0;
         clean = 0;
         for (let s = 0; s < n; s += 250) {

@@ -19,6 +19,8 @@ export function boundsCommand(): Command {
     .action(async (file: string, o: { vnnlib?: string; input?: string; eps?: string; method: string; backend?: string; json?: boolean }) => {
       if (!(BOUND_METHOD_NAMES as readonly string[]).includes(o.method)) throw new ConfigError(`unknown method '${o.method}'; allowed: ${BOUND_METHOD_NAMES.join(', ')}`, undefined, '--method');
       if (!!o.vnnlib === !!o.input) throw new ConfigError('give exactly one of --vnnlib or --input (with --eps)', undefined, '--vnnlib/--input');
+      if (o.input && o.eps === undefined) throw new ConfigError('--input needs --eps', undefined, '--eps');
+      const eps = o.eps === undefined ? undefined : parseNumber(o.eps, '--eps', 0);
       await useBackend(o.backend, !!o.json);
       const net = loadNet(file);
       const size = net.network.widthAt(0);
@@ -34,11 +36,9 @@ export function boundsCommand(): Command {
         upper = toNetworkOrder(prop.boxes[0].upper, net);
         rows = outputConstraintMatrices(prop).flatMap((m) => m.C.map((c, i) => ({ c, d: m.d[i] })));
       } else {
-        if (o.eps === undefined) throw new ConfigError('--input needs --eps', undefined, '--eps');
-        const eps = parseNumber(o.eps, '--eps');
         const x = readInputJson(o.input!, size);
         const xt = tf.tensor(x, shape);
-        const b = boxAround(xt, eps);
+        const b = boxAround(xt, eps!);
         xt.dispose();
         lower = b.lower.dataSync() as Float32Array;
         upper = b.upper.dataSync() as Float32Array;

@@ -9,7 +9,8 @@ export function pluginsCommand(): Command {
     .option('--plugin <package...>', 'also load these third-party plugin packages')
     .option('--json', 'machine-readable output')
     .action((o: { kind?: string; plugin?: string[]; json?: boolean }) => {
-      const registry = createRegistry(o.plugin ?? []);
+      // Named on the command line by the user, so paths anywhere are fine (unlike a recipe's).
+      const registry = createRegistry(o.plugin ?? [], process.cwd(), { allowExternal: true });
       const kinds = (o.kind ? [o.kind] : PLUGIN_KINDS) as PluginKind[];
       const rows = kinds.flatMap((k) => registry.list(k).map((d) => ({ kind: d.kind, name: d.name, description: d.description, source: d.source })));
       if (o.json) {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { BackendChoice, ConfigError } from '@certkd/core';
 import { ConsoleSink, RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
+import { parseInteger } from './common';
 import { lastValueFrom, tap } from 'rxjs';
 
 export function runCommand(): Command {
@@ -15,18 +16,17 @@ export function runCommand(): Command {
     .option('--seed <seed>', "override the recipe's seed (for repeated runs; combine with --name)")
     .option('--workers <n>', "data-parallel worker threads for every train stage: a number, or 'auto' (overrides the recipe)")
     .option('--profile [steps]', 'profile the first training steps of each train stage (default 3; training runs in-process) and print time per kernel and per stage')
+    .option('--allow-external-plugins', "load plugin paths of the recipe that lie outside the recipe's folder (plugins are code that will run)")
     .option('--json', 'print every event as a JSON line on stdout')
-    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; seed?: string; json?: boolean; workers?: string; profile?: string | boolean }) => {
+    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; seed?: string; json?: boolean; workers?: string; profile?: string | boolean; allowExternalPlugins?: boolean }) => {
+      // Every option is checked before the recipe run touches the runs folder.
+      const named = o.name === undefined ? undefined : RunPaths.forRun(o.runsDir, o.name, undefined, '--name');
       const recipe = loadRecipe(file);
+      const paths = named ?? RunPaths.forRun(o.runsDir, recipe.name, file, 'name');
       const workers = parseWorkers(o.workers);
-      const profile = o.profile === undefined ? undefined : o.profile === true ? 3 : Number(o.profile);
-      if (profile !== undefined && !(Number.isInteger(profile) && profile >= 1)) throw new ConfigError(`must be a positive integer, got '${o.profile}'`, undefined, '--profile');
+      const profile = o.profile === undefined ? undefined : o.profile === true ? 3 : parseInteger(String(o.profile), '--profile', 1);
       const stageTimes: [string, number][] = [];
-      if (o.seed !== undefined) {
-        const seed = Number(o.seed);
-        if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`must be a non-negative integer, got '${o.seed}'`, undefined, '--seed');
-        recipe.seed = seed;
-      }
+      if (o.seed !== undefined) recipe.seed = parseInteger(o.seed, '--seed', 0);
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -40,11 +40,10 @@ export function runCommand(): Command {
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
-      const paths = RunPaths.forRun(o.runsDir, o.name ?? recipe.name);
       const consoleSink = new ConsoleSink();
       try {
         await lastValueFrom(
-          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, workers, profile, signal: controller.signal }).pipe(
+          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, workers, profile, allowExternalPlugins: o.allowExternalPlugins, signal: controller.signal }).pipe(
             tap((e) => {
               if (e.type === 'stage-end' && !e.skipped) stageTimes.push([`${e.index}. ${e.stage}`, e.wall_s]);
               if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
@@ -64,8 +63,8 @@ export function runCommand(): Command {
 
 function parseWorkers(v: string | undefined): 'auto' | number | undefined {
   if (v === undefined || v === 'auto') return v;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`must be a positive integer or 'auto', got '${v}'`, undefined, '--workers');
+  const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`must be a positive integer or 'auto', got '${v}'`, undefined, '--workers');
   return n;
 }
 

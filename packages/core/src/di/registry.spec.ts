@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PluginRegistry } from './registry';
+import { PluginRegistry, quoteName } from './registry';
 import { registerCore } from './register-core';
 import { ConfigError, RegistryError } from '../errors/errors';
 
@@ -42,6 +42,23 @@ describe('PluginRegistry', () => {
     expect(() => r.create('attack', 'pgd', { steps: -1 })).toThrow(ConfigError);
     expect(() => r.create('attack', 'pgd', { steps: -1 })).toThrow(/attack 'pgd'\.steps/);
     expect(() => r.create('attack', 'pgd', { stepz: 2 })).toThrow(ConfigError);
+  });
+
+  it('parseOptions names the file and the exact option field, creating nothing', () => {
+    const r = new PluginRegistry();
+    const created = jest.fn();
+    r.register({ ...plugin('pgd'), create: created });
+    expect(r.parseOptions('attack', 'pgd', { steps: 5 }, 'stages.0.attack.options', 'r.yaml')).toEqual({ steps: 5 });
+    expect(() => r.parseOptions('attack', 'pgd', { steps: 1.5 }, 'stages.0.attack.options', 'r.yaml')).toThrow(/^r\.yaml: stages\.0\.attack\.options\.steps: /);
+    expect(() => r.parseOptions('attack', 'pgd', { foo: 1 }, 'stages.0.attack.options', 'r.yaml')).toThrow("r.yaml: stages.0.attack.options.foo: unknown option(s) 'foo' of attack 'pgd'");
+    expect(created).not.toHaveBeenCalled();
+  });
+
+  it('quotes user-given names on one line', () => {
+    expect(quoteName('cw')).toBe("'cw'");
+    expect(quoteName('a\nb')).toBe('"a\\nb"');
+    const r = new PluginRegistry();
+    expect(() => r.get('attack', 'x\ny')).toThrow('unknown attack "x\\ny"; registered: (none)');
   });
 
   it('rejects bad kinds and names', () => {

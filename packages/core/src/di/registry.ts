@@ -2,6 +2,14 @@ import { injectable, container as rootContainer, DependencyContainer } from 'tsy
 import { RegistryError, ConfigError } from '../errors/errors';
 import { PLUGIN_KINDS, PluginDescriptor, PluginKind } from './plugin';
 
+/**
+ * A user-given name for a one-line message: 'name' when it is printable ASCII, else its JSON
+ * string (newlines and control characters escaped).
+ */
+export function quoteName(name: unknown): string {
+  return typeof name === 'string' && /^[\x20-\x7e]*$/.test(name) ? `'${name}'` : JSON.stringify(name) ?? String(name);
+}
+
 /** Registry of plugin descriptors by (kind, name). Refuses duplicates; unknown names list the known ones. */
 @injectable()
 export class PluginRegistry {
@@ -33,20 +41,32 @@ export class PluginRegistry {
     const d = this.byKind.get(kind)?.get(name);
     if (!d) {
       const known = this.names(kind);
-      throw new RegistryError(`unknown ${kind} '${name}'; registered: ${known.length ? known.join(', ') : '(none)'}`);
+      throw new RegistryError(`unknown ${kind} ${quoteName(name)}; registered: ${known.length ? known.join(', ') : '(none)'}`);
     }
     return d as PluginDescriptor<T, O>;
   }
 
   /** Parse options with the plugin's schema and create an instance; bad options raise ConfigError. */
-  create<T>(kind: PluginKind, name: string, options: unknown = {}, container: DependencyContainer = rootContainer, where = `${kind} '${name}'`): T {
+  create<T>(kind: PluginKind, name: string, options: unknown = {}, container: DependencyContainer = rootContainer, where = `${kind} ${quoteName(name)}`): T {
     const d = this.get<T>(kind, name);
-    const parsed = d.options.safeParse(options ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(issue.message, undefined, `${where}${issue.path.length ? '.' + issue.path.join('.') : ''}`);
+    return d.create(this.parseOptions(kind, name, options, where), { container });
+  }
+
+  /**
+   * Parse options with the plugin's schema without creating anything. Bad options raise
+   * ConfigError naming `file` and the exact field: `where` (where the options sit, e.g.
+   * `dataset.options`) followed by the option's path.
+   */
+  parseOptions<O = unknown>(kind: PluginKind, name: string, options: unknown = {}, where = `${kind} ${quoteName(name)}`, file?: string): O {
+    const parsed = this.get(kind, name).options.safeParse(options ?? {});
+    if (parsed.success) return parsed.data as O;
+    const issue = parsed.error.issues[0];
+    const at = [where, ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') {
+      // Reported on the enclosing object: name the first unknown key as the field.
+      throw new ConfigError(`unknown option(s) ${issue.keys.map(quoteName).join(', ')} of ${kind} ${quoteName(name)}`, file, [...at, issue.keys[0]].join('.'));
     }
-    return d.create(parsed.data, { container });
+    throw new ConfigError(issue.message, file, at.join('.'));
   }
 
   names(kind: PluginKind): string[] {

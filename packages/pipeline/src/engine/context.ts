@@ -1,6 +1,7 @@
 import { BackendInfo, EventOf, FeatureTeacher, LoadedDataset, Network, PluginRegistry, DataSplit } from '@certkd/core';
 import { Recipe } from '../recipe/schema';
 import { RunPaths } from './run-paths';
+import type { RunLock } from './run-lock';
 
 /** A model produced or loaded by a stage, by artifact name. */
 export interface ModelArtifact {
@@ -63,6 +64,10 @@ export interface RunContext {
   /** Training steps to profile per train stage (0: none). */
   profileSteps: number;
   startedAt: number;
+  /** Held while this process writes the run directory; released when the run ends. */
+  lock?: RunLock;
+  /** Warnings from setting the run up (a stale lock taken over), emitted after run-start. */
+  warnings?: string[];
 }
 
 /** One epoch's summary, as the epoch-end event carries it. */

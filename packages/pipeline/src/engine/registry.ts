@@ -1,5 +1,6 @@
+import * as fs from 'fs';
 import * as path from 'path';
-import { ConfigError, PluginRegistry, RegisterFn, registerCore } from '@certkd/core';
+import { ConfigError, PluginRegistry, RegisterFn, quoteName, registerCore } from '@certkd/core';
 import { registerDatasets } from '@certkd/datasets';
 import { registerBounds } from '@certkd/bounds';
 import { registerAttacks } from '@certkd/attacks';
@@ -18,23 +19,61 @@ export const BUILTIN_PACKAGES: [string, RegisterFn][] = [
   ['@certkd/distill-losses', registerDistillLosses],
 ];
 
+/** Where the plugins named in a recipe come from, for checks and messages. */
+export interface PluginSource {
+  /** Recipe file naming the plugins (errors name it with the field `plugins.<i>`). */
+  file?: string;
+  /** Allow a path-like plugin outside `baseDir` (`certkd run --allow-external-plugins`). */
+  allowExternal?: boolean;
+}
+
 /**
  * A registry holding every built-in plugin plus the third-party packages named (each must
- * export `register(registry)`); relative names resolve against `baseDir`.
+ * export `register(registry)`). Loading a plugin runs its code. Package names resolve like
+ * `require` from `baseDir`; a path (`./x`, `../x`, `/x`) resolves against `baseDir` and must
+ * lie inside it unless `source.allowExternal`, so a recipe cannot reach for code elsewhere.
  */
-export function createRegistry(plugins: string[] = [], baseDir = process.cwd()): PluginRegistry {
+export function createRegistry(plugins: string[] = [], baseDir = process.cwd(), source: PluginSource = {}): PluginRegistry {
   const registry = new PluginRegistry();
   for (const [, register] of BUILTIN_PACKAGES) register(registry);
-  for (const spec of plugins) {
-    const id = spec.startsWith('.') ? path.resolve(baseDir, spec) : spec;
+  plugins.forEach((spec, i) => {
+    const field = source.file ? `plugins.${i}` : 'plugins';
+    const isPath = spec.startsWith('.') || path.isAbsolute(spec);
+    const id = isPath ? path.resolve(baseDir, spec) : spec;
+    let resolved: string;
+    try {
+      resolved = require.resolve(id, { paths: [baseDir, process.cwd()] });
+    } catch (e) {
+      throw new ConfigError(`cannot load plugin package ${quoteName(spec)}: ${(e as Error).message.split('\n')[0]}`, source.file, field);
+    }
+    if (isPath && !source.allowExternal && !isInside(resolved, baseDir)) {
+      throw new ConfigError(
+        `plugin ${quoteName(spec)} resolves to ${resolved}, outside the recipe's folder ${path.resolve(baseDir)}; plugins are code that will run: move it next to the recipe, install it as a package, or pass --allow-external-plugins`,
+        source.file,
+        field,
+      );
+    }
     let mod: { register?: RegisterFn };
     try {
-      mod = require(require.resolve(id, { paths: [baseDir, process.cwd()] }));
+      mod = require(resolved);
     } catch (e) {
-      throw new ConfigError(`cannot load plugin package '${spec}': ${(e as Error).message.split('\n')[0]}`, undefined, 'plugins');
+      throw new ConfigError(`cannot load plugin package ${quoteName(spec)}: ${(e as Error).message.split('\n')[0]}`, source.file, field);
     }
-    if (typeof mod.register !== 'function') throw new ConfigError(`plugin package '${spec}' does not export a register(registry) function`, undefined, 'plugins');
+    if (typeof mod.register !== 'function') throw new ConfigError(`plugin package ${quoteName(spec)} does not export a register(registry) function`, source.file, field);
     mod.register(registry);
-  }
+  });
   return registry;
+}
+
+/** Whether `file` lies inside `dir`, after following symbolic links. */
+function isInside(file: string, dir: string): boolean {
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const rel = path.relative(real(dir), real(file));
+  return rel !== '' && rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel);
 }

@@ -10,6 +10,8 @@ import { Recipe, Stage } from '../recipe/schema';
 import { RunContext, ModelResults } from './context';
 import { RunPaths } from './run-paths';
 import { createRegistry } from './registry';
+import { RunLock } from './run-lock';
+import { validateRecipe } from '../recipe/validate-recipe';
 import { readRunState, writeRunState, RunState } from './run-state';
 import { prepareDataStage } from '../stages/prepare-data';
 import { trainStage, modelNameOf } from '../stages/train';
@@ -35,6 +37,8 @@ export interface RunOptions {
   workers?: 'auto' | number;
   /** Profile this many training steps per train stage (after one warm-up step) and log kernel times; training runs in-process. */
   profile?: number;
+  /** Load plugin paths that lie outside the recipe's folder (plugins are code that will run). */
+  allowExternalPlugins?: boolean;
   signal?: AbortSignal;
 }
 
@@ -48,7 +52,7 @@ export function recipeHash(recipe: Recipe): string {
  * train stage from its checkpoint.
  */
 export function runRecipe(recipe: Recipe, opts: RunOptions): Observable<PipelineEvent> {
-  return defer(() => from(setup(recipe, opts))).pipe(switchMap((ctx) => withLogs(ctx, execute(ctx))));
+  return defer(() => from(setup(recipe, opts))).pipe(switchMap((ctx) => withLogs(ctx, execute(ctx)).pipe(finalize(() => ctx.lock?.release()))));
 }
 
 /** Every event goes to runs/<name>/events.jsonl and every epoch to metrics.csv, as it happens. */
@@ -70,43 +74,90 @@ function withLogs(ctx: RunContext, events: Observable<PipelineEvent>): Observabl
 }
 
 async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
-  const name = opts.name ?? recipe.name;
-  const paths = RunPaths.forRun(opts.runsDir ?? 'runs', name);
-  const hash = recipeHash(recipe);
-  const state = readRunState(paths.state);
-  if (fs.existsSync(paths.root) && fs.readdirSync(paths.root).length > 0) {
+  // Validate everything first: nothing is created, removed or locked for an invalid run.
+  const paths = opts.name === undefined ? RunPaths.forRun(opts.runsDir ?? 'runs', recipe.name, opts.recipeFile, 'name') : RunPaths.forRun(opts.runsDir ?? 'runs', opts.name, undefined, '--name');
+  const recipeDir = fs.existsSync(opts.recipeFile) ? path.dirname(opts.recipeFile) : process.cwd();
+  const registry = createRegistry(recipe.plugins, recipeDir, { file: opts.recipeFile, allowExternal: opts.allowExternalPlugins });
+  validateRecipe(recipe, registry, opts.recipeFile);
+  const backend = await loadBackend(opts.backend ?? recipe.backend);
+  const warnings: string[] = [];
+  const lock = claimRunDir(paths, recipe, opts, warnings);
+  try {
+    if (!fs.existsSync(paths.config)) writeFileAtomic(paths.config, YAML.stringify(recipe));
+    const state = readRunState(paths.state);
+    const controller = new AbortController();
+    opts.signal?.addEventListener('abort', () => controller.abort());
+    return {
+      recipe,
+      recipeFile: opts.recipeFile,
+      paths,
+      registry,
+      backend,
+      lock,
+      warnings,
+      models: new Map(),
+      teachers: new Map(),
+      results: state?.results ?? {},
+      history: state?.history ?? {},
+      signal: opts.signal ?? controller.signal,
+      resume: !!opts.resume,
+      workers: opts.workers,
+      profileSteps: opts.profile ?? 0,
+      startedAt: Date.now() - (opts.resume && state ? state.wall_s * 1000 : 0),
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** Files only a CertKD run directory holds; `--force` replaces nothing else. */
+const RUN_DIR_MARKERS = ['state.json', 'recipe.yaml', 'events.jsonl', 'run.lock'];
+
+/**
+ * Create (or, for --resume and --force, take over) the run directory and hold its lock: a
+ * second process writing the same run is refused with the holder named. `--force` empties only
+ * a directory recognisable as a run (a marker file, or nothing at all) and never a live one.
+ */
+function claimRunDir(paths: RunPaths, recipe: Recipe, opts: RunOptions, warnings: string[]): RunLock {
+  const name = path.basename(paths.root);
+  const command = `certkd run ${opts.recipeFile}${opts.resume ? ' --resume' : ''}${opts.force ? ' --force' : ''}`;
+  const stat = fs.lstatSync(paths.root, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) throw new ConfigError(`${paths.root} exists and is not a run directory (${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); remove it or choose another --name`, opts.recipeFile);
+  if (!stat) {
+    fs.mkdirSync(paths.runsDir, { recursive: true });
+    try {
+      fs.mkdirSync(paths.root);
+    } catch (e) {
+      // Another process created it meanwhile: decide again with it in place.
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return claimRunDir(paths, recipe, opts, warnings);
+      throw e;
+    }
+    return RunLock.acquire(paths.lock, command, (w) => warnings.push(w));
+  }
+  const entries = fs.readdirSync(paths.root);
+  if (entries.length > 0 && !opts.resume && !opts.force) {
+    throw new ConfigError(`run directory ${paths.root} already exists; use --resume to continue it, --name to start another, or --force to replace it`, opts.recipeFile);
+  }
+  if (opts.force && entries.length > 0 && !entries.some((e) => RUN_DIR_MARKERS.includes(e))) {
+    throw new ConfigError(`--force replaces only a CertKD run directory, and ${paths.root} holds none of ${RUN_DIR_MARKERS.join(', ')}; remove it by hand or choose another --name`, undefined, '--force');
+  }
+  // Resume and force take the lock before touching anything: a live run keeps its directory.
+  const lock = RunLock.acquire(paths.lock, command, (w) => warnings.push(w));
+  try {
     if (opts.resume) {
-      if (state && state.recipeHash !== hash) {
+      const state = readRunState(paths.state);
+      if (state && state.recipeHash !== recipeHash(recipe)) {
         throw new ConfigError(`the recipe changed since run '${name}' started (it would not resume the same run); use a new --name`, opts.recipeFile);
       }
     } else if (opts.force) {
-      fs.rmSync(paths.root, { recursive: true, force: true });
-    } else {
-      throw new ConfigError(`run directory ${paths.root} already exists; use --resume to continue it, --name to start another, or --force to replace it`, opts.recipeFile);
+      for (const e of fs.readdirSync(paths.root)) if (path.join(paths.root, e) !== paths.lock) fs.rmSync(path.join(paths.root, e), { recursive: true, force: true });
     }
+    return lock;
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  fs.mkdirSync(paths.root, { recursive: true });
-  if (!fs.existsSync(paths.config)) writeFileAtomic(paths.config, YAML.stringify(recipe));
-  const registry = createRegistry(recipe.plugins, fs.existsSync(opts.recipeFile) ? path.dirname(opts.recipeFile) : process.cwd());
-  const backend = await loadBackend(opts.backend ?? recipe.backend);
-  const controller = new AbortController();
-  opts.signal?.addEventListener('abort', () => controller.abort());
-  return {
-    recipe,
-    recipeFile: opts.recipeFile,
-    paths,
-    registry,
-    backend,
-    models: new Map(),
-    teachers: new Map(),
-    results: state?.results ?? {},
-    history: state?.history ?? {},
-    signal: opts.signal ?? controller.signal,
-    resume: !!opts.resume,
-    workers: opts.workers,
-    profileSteps: opts.profile ?? 0,
-    startedAt: Date.now() - (opts.resume && state ? state.wall_s * 1000 : 0),
-  };
 }
 
 function execute(ctx: RunContext): Observable<PipelineEvent> {
@@ -170,6 +221,7 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
   const t0 = Date.now();
   return concat(
     events({ type: 'run-start', run: ctx.paths.root.split(/[\\/]/).pop()!, recipe: recipe.name, backend: ctx.backend.name, seed: recipe.seed, resumed: ctx.resume }),
+    ...(ctx.warnings ?? []).map((message) => events({ type: 'warning', stage: 'run', message })),
     events({ type: 'stage-start', stage: 'prepare-data', index: 0, total }),
     prepareDataStage(ctx),
     defer(() => events({ type: 'stage-end', stage: 'prepare-data', index: 0, wall_s: (Date.now() - t0) / 1000 })),

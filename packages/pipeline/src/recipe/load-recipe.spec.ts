@@ -46,6 +46,13 @@ describe('recipe validation', () => {
     expectConfig({ ...base, stages: [{ ...base.stages[0], epochs: -2 }] }, /^stages\.0\.epochs$/, /got -2/);
     expectConfig({ ...base, stages: [{ stage: 'train', epochs: 1 }] }, /^stages\.0\.architecture$/, /missing/);
     expectConfig({ ...base, name: 'a b' }, /^name$/, /letters, digits/);
+    // Run and model names become folders (runs/<name>/models/<model>): one safe component each.
+    for (const bad of ['..', '.', '../../etc/x', '/abs', 'a/b', '.hidden']) {
+      expectConfig({ ...base, name: bad }, /^name$/, /a single folder name/);
+      expectConfig({ ...base, stages: [{ ...base.stages[0], model: bad }] }, /^stages\.0\.model$/, /a single folder name/);
+      expectConfig({ ...base, stages: [{ stage: 'load-teacher', model: bad, path: 't.onnx' }] }, /^stages\.0\.model$/, /a single folder name/);
+    }
+    expectConfig({ ...base, stages: [{ ...base.stages[0], batchSize: 1e9 }] }, /^stages\.0\.batchSize$/, /65536/);
   });
 
   it('reports unreadable files and bad YAML with the file name', () => {

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '@certkd/core';
+import { ConfigError, quoteName } from '@certkd/core';
 import { Recipe, recipeSchema } from './schema';
 
 /** Read, parse and validate a recipe file (YAML or JSON). Errors name the file, the field path and the allowed values. */
@@ -42,7 +42,7 @@ function pickIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
 
 function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   const got = valueAt(raw, issue.path);
-  const shown = got === undefined ? 'missing' : `got ${JSON.stringify(got)}`;
+  const shown = got === undefined ? 'missing' : `got ${show(got)}`;
   switch (issue.code) {
     case 'invalid_value':
       return `${shown}; allowed values: ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
@@ -52,10 +52,15 @@ function describe(issue: z.core.$ZodIssue, raw: unknown): string {
       }
       return `${issue.message} (${shown})`;
     case 'unrecognized_keys':
-      return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      return `unknown field(s) ${issue.keys.map(quoteName).join(', ')}`;
     default:
       return `${issue.message} (${shown})`;
   }
+}
+
+/** A value as JSON, but NaN and the infinities by name (JSON would print them as null). */
+function show(v: unknown): string {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : (JSON.stringify(v) ?? String(v));
 }
 
 function stageNames(): string[] {

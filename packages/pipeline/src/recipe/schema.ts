@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { artifactNameSchema, runNameSchema } from './run-name';
+
+/** Largest batch size a stage accepts (larger batches would not fit any backend's memory). */
+export const MAX_BATCH_SIZE = 65536;
+const batchSize = (d: number) => z.number().int().positive().max(MAX_BATCH_SIZE).default(d);
 
 const pluginRef = z
   .object({
@@ -57,7 +62,7 @@ export const trainStageSchema = z
   .object({
     stage: z.enum(['train', 'train-teacher', 'train-student']),
     /** Name of the model this stage trains (the artifact later stages refer to). */
-    model: z.string().min(1).optional(),
+    model: artifactNameSchema.optional(),
     /**
      * The model's initialisation, data order and training randomness derive from the recipe seed
      * and this key (default: the role, 'teacher' for train-teacher, else 'student'), never from
@@ -72,7 +77,7 @@ export const trainStageSchema = z
     /** Teacher model (artifact name) for distillation losses. */
     teacher: z.string().optional(),
     epochs: z.number().int().positive(),
-    batchSize: z.number().int().positive().default(128),
+    batchSize: batchSize(128),
     optimizer: optimizerSchema.default(optimizerSchema.parse({})),
     eps: epsSchema.default(epsSchema.parse({})),
     /**
@@ -93,7 +98,7 @@ export const trainStageSchema = z
 export const loadTeacherStageSchema = z
   .object({
     stage: z.literal('load-teacher'),
-    model: z.string().min(1).default('teacher'),
+    model: artifactNameSchema.default('teacher'),
     /** CertKD model directory or .onnx file. */
     path: z.string().min(1),
     tap: z.string().default('penultimate'),
@@ -110,7 +115,7 @@ export const evaluateStageSchema = z
     eps: z.number().nonnegative().optional(),
     /** Evaluate on the first n test points (default: all). */
     n: z.number().int().positive().optional(),
-    batchSize: z.number().int().positive().default(500),
+    batchSize: batchSize(500),
   })
   .strict();
 
@@ -121,7 +126,7 @@ export const certifyStageSchema = z
     methods: z.array(z.string()).default(['ibp', 'crown']),
     eps: z.number().nonnegative().optional(),
     n: z.number().int().positive().optional(),
-    batchSize: z.number().int().positive().default(100),
+    batchSize: batchSize(100),
     /** Escalate to complete verification with this per-point timeout in seconds (0: incomplete methods only). */
     timeout: z.number().nonnegative().default(0),
     workers: z.number().int().positive().default(1),
@@ -145,7 +150,8 @@ export const stageSchema = z.discriminatedUnion('stage', [
 
 export const recipeSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only'),
+    /** Run name: runs/<name> is the run's folder (see run-name.ts). */
+    name: runNameSchema,
     description: z.string().default(''),
     seed: z.number().int().nonnegative().default(0),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
