@@ -19,7 +19,11 @@ export interface VnnlibTask {
   seed?: number;
 }
 
-/** A JSONL record: the key, the VNN-COMP word, the verdict (JSON form) and the counterexample. */
+/**
+ * A JSONL record: the key, the result word, the verdict (JSON form) and the counterexample.
+ * The word is a VNN-COMP word (sat, unsat, timeout, unknown) or `error` when the instance
+ * could not be run at all (a missing or malformed file): such records are run again on resume.
+ */
 export interface TaskRecord {
   key: string;
   result: string;
@@ -27,15 +31,32 @@ export interface TaskRecord {
   counterexample?: string;
 }
 
-/** Run one task in this thread; errors become 'error' verdicts with result 'unknown'. */
+/** The result word of an instance that could not be run (retried on resume). */
+export const ERROR_RESULT = 'error';
+
+/**
+ * Run one task in this thread. A thrown error (missing or malformed file) becomes result
+ * 'error' with an 'error' verdict carrying the message, kept apart from 'unknown' (a run that
+ * ended without a decision).
+ */
 export function runVnnlibTask(task: VnnlibTask): TaskRecord {
   const t0 = Date.now();
   try {
-    const r = verifyVnnlib(task.onnx, task.vnnlib, { timeoutS: task.timeoutS, methods: task.methods });
+    const r = verifyVnnlib(task.onnx, task.vnnlib, { timeoutS: task.timeoutS, methods: task.methods, startMs: t0 });
     return { key: task.key, result: r.result, verdict: verdictToJson(r.verdict), ...(r.counterexample ? { counterexample: r.counterexample } : {}) };
   } catch (e) {
-    return { key: task.key, result: 'unknown', verdict: { kind: 'error', method: 'none', message: (e as Error).message, time_s: (Date.now() - t0) / 1000 } };
+    return { key: task.key, result: ERROR_RESULT, verdict: { kind: 'error', method: 'none', message: (e as Error).message, time_s: (Date.now() - t0) / 1000 } };
   }
+}
+
+/**
+ * The key of a VNN-COMP instance: its onnx and vnnlib paths as the csv lists them (relative
+ * to the csv's folder), normalised (`./a//b` -> `a/b`, backslashes -> slashes). Unlike base
+ * names, A/net.onnx and B/net.onnx get different keys.
+ */
+export function instanceKey(onnx: string, vnnlib: string): string {
+  const norm = (p: string) => path.posix.normalize(p.replace(/\\/g, '/'));
+  return `${norm(onnx)},${norm(vnnlib)}`;
 }
 
 /**
@@ -49,20 +70,52 @@ export function repairJsonl(jsonl: string): void {
   fs.truncateSync(jsonl, buf.lastIndexOf(0x0a) + 1);
 }
 
-/** Keys already present in a JSONL file (for resuming); a torn last line is ignored. */
+/**
+ * Keys already done in a JSONL file (for resuming): those whose latest record is not an
+ * 'error' record. A torn last line is ignored.
+ */
 export function doneKeys(jsonl: string): Set<string> {
   const keys = new Set<string>();
-  if (!fs.existsSync(jsonl)) return keys;
+  for (const [key, r] of readTaskRecords(jsonl)) if (r.result !== ERROR_RESULT) keys.add(key);
+  return keys;
+}
+
+/** The latest record of each key in a JSONL file, in order of first appearance; torn lines are ignored. */
+export function readTaskRecords(jsonl: string): Map<string, TaskRecord> {
+  const records = new Map<string, TaskRecord>();
+  if (!fs.existsSync(jsonl)) return records;
   for (const line of fs.readFileSync(jsonl, 'utf8').split('\n')) {
     if (!line.trim()) continue;
     try {
-      const o = JSON.parse(line) as { key?: unknown };
-      if (typeof o.key === 'string') keys.add(o.key);
+      const o = JSON.parse(line) as TaskRecord;
+      if (o && typeof o.key === 'string') records.set(o.key, o);
     } catch {
       /* a partially written line from an interrupted run */
     }
   }
-  return keys;
+  return records;
+}
+
+/** Counts over every instance of an out file: how many of each result, and how many were run now vs earlier. */
+export interface RunSummary {
+  total: number;
+  /** Instances whose latest record was written by this invocation. */
+  now: number;
+  earlier: number;
+  /** Result word -> number of instances (latest record per key). */
+  counts: Record<string, number>;
+}
+
+/** Summarise the latest records per key (readTaskRecords); `nowKeys` are the keys run in this invocation. */
+export function summarizeTaskRecords(records: Map<string, TaskRecord>, nowKeys: ReadonlySet<string>): RunSummary {
+  const counts: Record<string, number> = {};
+  let now = 0;
+  for (const [key, r] of records) {
+    const word = typeof r.result === 'string' ? r.result : 'unknown';
+    counts[word] = (counts[word] ?? 0) + 1;
+    if (nowKeys.has(key)) now++;
+  }
+  return { total: records.size, now, earlier: records.size - now, counts };
 }
 
 export interface BatchOptions {
@@ -113,16 +166,25 @@ async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRe
   return records;
 }
 
-/** Run a VNN-COMP instances.csv (paths relative to the csv's folder), streaming to a JSONL file. */
-export async function runInstancesCsv(csvFile: string, opts: BatchOptions): Promise<TaskRecord[]> {
+/** The tasks of a VNN-COMP instances.csv (paths resolved against the csv's folder, keys by instanceKey), e.g. to hand them to other processes. */
+export function instanceTasks(csvFile: string, opts: { timeoutS: number; methods?: VerifyMethod[] }): VnnlibTask[] {
   const dir = path.dirname(csvFile);
-  let tasks: VnnlibTask[] = readInstancesCsv(csvFile).map((i) => ({
-    key: `${path.basename(i.onnx)},${path.basename(i.vnnlib)}`,
+  return readInstancesCsv(csvFile).map((i) => ({
+    key: i.listed ? instanceKey(i.listed.onnx, i.listed.vnnlib) : instanceKey(path.relative(dir, i.onnx), path.relative(dir, i.vnnlib)),
     onnx: path.resolve(dir, i.onnx),
     vnnlib: path.resolve(dir, i.vnnlib),
     timeoutS: opts.timeoutS,
     methods: opts.methods,
   }));
+}
+
+/**
+ * Run a VNN-COMP instances.csv (paths relative to the csv's folder), streaming to a JSONL
+ * file keyed by instanceKey. Instances already decided there are skipped; 'error' records are
+ * run again. Returns the records written by this call.
+ */
+export async function runInstancesCsv(csvFile: string, opts: BatchOptions): Promise<TaskRecord[]> {
+  let tasks = instanceTasks(csvFile, opts);
   if (opts.filter) tasks = tasks.filter(opts.filter);
   if (opts.limit !== undefined) tasks = tasks.slice(0, opts.limit);
   return runTasks(tasks, opts);

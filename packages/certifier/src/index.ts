@@ -10,7 +10,7 @@ export type { PointResult, CertifySummary, CertifyPointsOptions } from './datase
 export { certifyDataset, certifyPoint, summarize, linfBox } from './dataset';
 export type { CertifierStage } from './register';
 export { registerCertifier } from './register';
-export type { VnnlibTask, TaskRecord, BatchOptions } from './batch';
-export { runVnnlibTask, runInstancesCsv, runDatasetPoints, doneKeys, repairJsonl, workerScript } from './batch';
+export type { VnnlibTask, TaskRecord, BatchOptions, RunSummary } from './batch';
+export { runVnnlibTask, runInstancesCsv, instanceTasks, runDatasetPoints, doneKeys, repairJsonl, workerScript, instanceKey, readTaskRecords, summarizeTaskRecords, ERROR_RESULT } from './batch';
 export type { CertifyPointsRunOptions, PointRecord, PointsSummary, PointTask, PointVerifyKnobs } from './points';
 export { certifyPoints, readPointRecords, summarizeRecords, pointRecord } from './points';

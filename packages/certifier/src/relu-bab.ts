@@ -80,6 +80,11 @@ export interface BoundBatchOptions {
   dvec: Float32Array;
   /** Recompute intermediate bounds of layers after a split with CROWN (else root ∩ interval bounds). */
   refine?: boolean;
+  /**
+   * Called before each layer and each optimisation step; throw from it to abandon the call
+   * (e.g. when the time budget is spent). Tensors made so far are released.
+   */
+  checkTime?: () => void;
 }
 
 const ROW_BUDGET = 1 << 23;
@@ -144,6 +149,7 @@ export function boundBatch(
     let q = 0;
     let anySplitBefore = false;
     for (let i = 0; i < L; i++) {
+      opts.checkTime?.();
       const rel = p.rels[i];
       if (rel.needsInputBounds) {
         const shape = net.shapes[i];
@@ -245,6 +251,7 @@ export function boundBatch(
       let v = params.map((x) => tf.zerosLike(x));
       const d = tf.tensor2d(opts.dvec, [1, R]);
       for (let t = 0; t < opts.iters; t++) {
+        opts.checkTime?.();
         const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
           const val = finalPass(ps, false).value;
           // rows already proved do not pull

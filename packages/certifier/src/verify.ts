@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, SeededRng } from '@certkd/core';
+import { ConfigError, NumericalError, SeededRng } from '@certkd/core';
 import type { Attack, Network } from '@certkd/core';
 import { alphaCrown, crown, ibp } from '@certkd/bounds';
 import type { OutputRow, Verdict, DecidingMethod } from './verdict';
@@ -12,6 +12,11 @@ export type VerifyMethod = (typeof VERIFY_METHODS)[number];
 export interface VerifyOptions {
   /** Wall-clock budget in seconds (default 60). */
   timeoutS?: number;
+  /**
+   * When the budget started (Date.now() milliseconds; default: when verifyProperty is called).
+   * Lets a caller count its own preparation, such as reading the files, against timeoutS.
+   */
+  startMs?: number;
   /** Incomplete bound methods tried in order on the whole box (default ibp, crown, alpha-crown). */
   methods?: VerifyMethod[];
   /** Optional falsifying attack (maximises cross-entropy of the centre's predicted class). */
@@ -60,6 +65,11 @@ interface Ctx {
 
 const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
 
+/** Most spec rows bounded in one call of a bound method (see boundRows). */
+const ROWS_PER_BOUND_CALL = 128;
+/** Most (sub-domain, spec row) pairs ReLU branch and bound bounds in one batch. */
+const BAB_ROWS_PER_BATCH = 4096;
+
 /** Thrown internally when the budget is spent. */
 class Timeout extends Error {}
 
@@ -73,8 +83,10 @@ export function evalFlat(net: Network, xs: Float32Array, B: number): Float32Arra
 }
 
 /**
- * Plain re-check of a candidate witness: inside the box and every row of some disjunct holds
- * at the network output. Returns the disjunct and the output, or null.
+ * Plain re-check of a candidate witness: finite, inside the box, with a finite network output
+ * at which every row of some disjunct holds. Returns the disjunct and the output, or null. A
+ * point whose output is NaN or infinite is never a counterexample (not even for a disjunct
+ * without rows), since no real-valued output was computed there.
  */
 export function confirmWitness(
   net: Network,
@@ -84,6 +96,7 @@ export function confirmWitness(
 ): { disjunct: number; output: Float32Array } | null {
   for (let k = 0; k < x.length; k++) if (!(x[k] >= box.lower[k] && x[k] <= box.upper[k])) return null;
   const y = evalFlat(net, x, 1);
+  if (!y.every(Number.isFinite)) return null;
   for (let j = 0; j < disjuncts.length; j++) {
     if (disjuncts[j].every((r) => r.c.reduce((s, c, i) => s + c * y[i], 0) <= r.d)) return { disjunct: j, output: y };
   }
@@ -168,15 +181,28 @@ function pgd(
   }
 }
 
-/** Lower bounds of c_r·y - d_r for B flat boxes, [B*R]. */
+/**
+ * Lower bounds of c_r·y - d_r for B flat boxes, [B*R]. Rows are bounded in chunks of
+ * ROWS_PER_BOUND_CALL with the clock checked between chunks, so that a property with very many
+ * rows cannot overrun the budget inside one bound call (each row's bound is computed on its
+ * own by every method, so chunking does not change the bounds' validity).
+ */
 function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: Float32Array, B: number): Float32Array {
-  return tf.tidy(() => {
-    const box = { lower: tf.tensor(lo, [B, ...ctx.inShape]), upper: tf.tensor(hi, [B, ...ctx.inShape]) };
-    const spec = tf.tile(tf.tensor3d(ctx.Cflat, [1, ctx.R, ctx.K]), [B, 1, 1]) as tf.Tensor3D;
-    const fn = method === 'ibp' ? ibp : method === 'crown' ? crown : alphaCrown;
-    const b = fn(ctx.net, box, { spec });
-    return tf.sub(b.lower, tf.tensor2d(ctx.dvec, [1, ctx.R])).dataSync() as Float32Array;
-  });
+  const { R, K } = ctx;
+  const out = new Float32Array(B * R);
+  const fn = method === 'ibp' ? ibp : method === 'crown' ? crown : alphaCrown;
+  for (let r0 = 0; r0 < R; r0 += ROWS_PER_BOUND_CALL) {
+    if (r0 > 0) checkTime(ctx);
+    const n = Math.min(ROWS_PER_BOUND_CALL, R - r0);
+    const part = tf.tidy(() => {
+      const box = { lower: tf.tensor(lo, [B, ...ctx.inShape]), upper: tf.tensor(hi, [B, ...ctx.inShape]) };
+      const spec = tf.tile(tf.tensor3d(ctx.Cflat.subarray(r0 * K, (r0 + n) * K), [1, n, K]), [B, 1, 1]) as tf.Tensor3D;
+      const b = fn(ctx.net, box, { spec });
+      return tf.sub(b.lower, tf.tensor2d(ctx.dvec.subarray(r0, r0 + n), [1, n])).dataSync() as Float32Array;
+    });
+    for (let b = 0; b < B; b++) out.set(part.subarray(b * n, (b + 1) * n), b * R + r0);
+  }
+  return out;
 }
 
 /** Whether every disjunct has a row whose lower bound is > 0 in box b. */
@@ -192,7 +218,7 @@ type BoxOutcome =
   | { kind: 'falsified'; method: DecidingMethod; x: Float32Array; disjunct: number; output: Float32Array }
   | { kind: 'unknown'; method: DecidingMethod };
 
-function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng'>> & { falsifier?: Attack }): BoxOutcome {
+function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>> & { falsifier?: Attack }): BoxOutcome {
   const { net, D } = ctx;
   const boxOf = () => box;
   // 1. clean check at the centre
@@ -200,6 +226,11 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
   for (let k = 0; k < D; k++) centre[k] = box.lower[k] + (box.upper[k] - box.lower[k]) / 2;
   const clean = confirmWitness(net, centre, box, ctx.disjuncts);
   if (clean) return { kind: 'falsified', method: 'clean', x: centre, ...clean };
+  // A disjunct without rows holds at every finite output, so past this point the output at the
+  // centre is NaN or infinite, or no disjunct is empty (the bound methods need rows).
+  if (!evalFlat(net, centre, 1).every(Number.isFinite)) {
+    throw new NumericalError('the network output at the centre of the input box is not finite (NaN or infinity); no verdict is possible');
+  }
   // 2. injected attack
   if (opts.falsifier) {
     checkTime(ctx);
@@ -234,7 +265,7 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
  * search the rest for a witness (centre + short projected gradient), and bisect each along
  * the input with the largest |gradient| * width.
  */
-function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng'>>): BoxOutcome {
+function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>>): BoxOutcome {
   const { D } = ctx;
   const stack: { lo: Float32Array; hi: Float32Array }[] = [{ lo: box.lower.slice(), hi: box.upper.slice() }];
   while (stack.length > 0) {
@@ -287,20 +318,23 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
  * dropped; the box corner minimising each open row's bound is checked as a witness; every
  * open domain is split on the neuron with the best BaBSR-like score.
  */
-function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng'>>): BoxOutcome {
+function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>>): BoxOutcome {
   const { D, R } = ctx;
   const p = splitProblem(ctx.net);
   const zero = (): Int8Array[] => p.widths.map((w) => new Int8Array(w));
-  const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { iters: 0, lr: 0.1, dvec: ctx.dvec });
+  const checkTimeHere = () => checkTime(ctx);
+  const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { iters: 0, lr: 0.1, dvec: ctx.dvec, checkTime: checkTimeHere });
+  // Many rows make each domain's alpha/beta tensors large: fewer domains per batch keep memory and step time bounded.
+  const batchSize = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R))));
   const root = rootRes.pre;
   const stack: Domain[] = [{ splits: zero(), depth: 0 }];
   let rounds = 0;
   while (stack.length > 0) {
     checkTime(ctx);
     if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'relu-bab' };
-    const batch = stack.splice(Math.max(0, stack.length - opts.babBatch));
+    const batch = stack.splice(Math.max(0, stack.length - batchSize));
     const B = batch.length;
-    const res = boundBatch(p, box, batch, ctx.Cflat, R, { root, iters: opts.babIters, lr: 0.1, dvec: ctx.dvec, refine: opts.babRefine });
+    const res = boundBatch(p, box, batch, ctx.Cflat, R, { root, iters: opts.babIters, lr: 0.1, dvec: ctx.dvec, refine: opts.babRefine, checkTime: checkTimeHere });
     const lbs = new Float32Array(B * R);
     for (let k = 0; k < B * R; k++) lbs[k] = res.lbs[k] - ctx.dvec[k % R];
     // witness candidates: the minimisers of the open rows' linear bounds
@@ -355,7 +389,6 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
  * plain forward re-check; verified is never reported once a witness is known.
  */
 export function verifyProperty(net: Network, property: Property, opts: VerifyOptions = {}): Verdict {
-  const start = Date.now();
   const timeoutS = opts.timeoutS ?? 60;
   if (!(timeoutS > 0)) throw new ConfigError(`timeoutS must be > 0, got ${timeoutS}`, undefined, 'timeoutS');
   const methods = opts.methods ?? [...VERIFY_METHODS];
@@ -371,6 +404,7 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   const D = prod(net.inputShape);
   const K = prod(net.outputShape);
   checkProperty(property, D, K);
+  const start = opts.startMs ?? Date.now();
   const offsets: number[] = [];
   let R = 0;
   for (const conj of property.disjuncts) {
@@ -388,6 +422,9 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8, babRefine: opts.babRefine ?? false,
   };
   if (property.disjuncts.length === 0) return { kind: 'verified-complete', method: 'none', time_s: elapsed(ctx) };
+  const broken = nonFiniteParam(net);
+  if (broken) return { kind: 'error', method: 'none', message: `the network parameter ${broken} is not finite (NaN or infinity); no verdict is possible`, time_s: elapsed(ctx) };
+  if (Date.now() > ctx.deadline) return { kind: 'timeout', method: 'none', time_s: elapsed(ctx) };
   let method: DecidingMethod = 'none';
   let complete = true;
   let unknown = false;
@@ -409,6 +446,15 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   return complete && (method === 'input-bab' || method === 'relu-bab')
     ? { kind: 'verified-complete', method, time_s: elapsed(ctx) }
     : { kind: 'verified-incomplete', method, time_s: elapsed(ctx) };
+}
+
+/** The name of the first parameter holding NaN or an infinity, or undefined. */
+function nonFiniteParam(net: Network): string | undefined {
+  for (const [name, v] of net.namedParams()) {
+    const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(v))).dataSync()[0]);
+    if (bad) return name;
+  }
+  return undefined;
 }
 
 const RANK: DecidingMethod[] = ['none', 'clean', 'attack', 'pgd', 'ibp', 'crown', 'alpha-crown', 'input-bab', 'relu-bab'];

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { loadOnnxModel, loadVnnlib, onnxToNetworkOrder } from '@certkd/interop';
 import type { OnnxInputInfo, VnnlibProperty } from '@certkd/interop';
-import { ModelFormatError } from '@certkd/core';
+import { CertkdError, ConfigError, ModelFormatError, PropertyFormatError } from '@certkd/core';
 import type { Verdict } from './verdict';
 import type { Property } from './property';
 import { VerifyOptions, verifyProperty } from './verify';
@@ -55,10 +55,46 @@ export function formatCounterexample(witness: Float32Array, output: Float32Array
   return `(${parts.join('\n')})`;
 }
 
-/** Verify a VNN-LIB property of an ONNX model. Bad files raise the interop errors. */
+/** Thrown from the parser's interrupt hook when the time budget is spent. */
+class BudgetSpent extends Error {}
+
+/**
+ * Run a file loader so that whatever goes wrong ends as a CertkdError naming the file (exit
+ * 2): the loaders raise their own errors for what they check; anything unforeseen (a
+ * RangeError from a corrupt size, say) is wrapped by `wrap`.
+ */
+function guardLoad<T>(load: () => T, wrap: (message: string) => CertkdError): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof CertkdError || e instanceof BudgetSpent) throw e;
+    throw wrap(`cannot be read: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+  }
+}
+
+/**
+ * Verify a VNN-LIB property of an ONNX model. Bad files raise the interop errors (exit code
+ * 2). The time budget `timeoutS` starts when this function is called (or at `startMs`) and
+ * covers reading both files: a property still being parsed when it runs out gives `timeout`.
+ */
 export function verifyVnnlib(onnxFile: string, vnnlibFile: string, opts: VerifyOptions = {}): VnnlibResult {
-  const { network, input } = loadOnnxModel(onnxFile);
-  const prop = loadVnnlib(vnnlibFile);
+  const start = opts.startMs ?? Date.now();
+  const timeoutS = opts.timeoutS ?? 60;
+  if (!(timeoutS > 0)) throw new ConfigError(`timeoutS must be > 0, got ${timeoutS}`, undefined, 'timeoutS');
+  const deadline = start + timeoutS * 1000;
+  const timedOut = (): VnnlibResult => ({ verdict: { kind: 'timeout', method: 'none', time_s: (Date.now() - start) / 1000 }, result: 'timeout' });
+  const interrupt = () => {
+    if (Date.now() > deadline) throw new BudgetSpent('timeout');
+  };
+  const { network, input } = guardLoad(() => loadOnnxModel(onnxFile), (m) => new ModelFormatError(m, onnxFile));
+  let prop: VnnlibProperty;
+  try {
+    prop = guardLoad(() => loadVnnlib(vnnlibFile, { interrupt }), (m) => new PropertyFormatError(m, vnnlibFile));
+  } catch (e) {
+    network.dispose();
+    if (e instanceof BudgetSpent) return timedOut();
+    throw e;
+  }
   const D = network.inputShape.reduce((a, b) => a * b, 1);
   if (prop.inputCount !== D) {
     network.dispose();
@@ -66,7 +102,7 @@ export function verifyVnnlib(onnxFile: string, vnnlibFile: string, opts: VerifyO
   }
   let verdict: Verdict;
   try {
-    verdict = verifyProperty(network, vnnlibToProperty(prop, input), opts);
+    verdict = verifyProperty(network, vnnlibToProperty(prop, input), { ...opts, timeoutS, startMs: start });
   } finally {
     network.dispose();
   }

@@ -8,12 +8,18 @@ export interface VnncompInstance {
   vnnlib: string;
   /** Seconds. */
   timeout: number;
+  /**
+   * The onnx and vnnlib cells as the csv row writes them (relative to the csv's folder as a
+   * rule): what identifies the instance, whatever the files' base names. Absent for rows
+   * built in code.
+   */
+  listed?: { onnx: string; vnnlib: string };
 }
 
 /**
  * Read a VNN-COMP instances.csv (`onnx,vnnlib,timeout` per row, no header). Paths come back
  * resolved against the csv's folder; where a listed file is missing but its gzip twin
- * (`.gz` added or removed) exists, the twin is returned.
+ * (`.gz` added or removed) exists, the twin is returned. `listed` keeps the cells as written.
  */
 export function readInstancesCsv(file: string): VnncompInstance[] {
   let text: string;
@@ -31,7 +37,7 @@ export function readInstancesCsv(file: string): VnncompInstance[] {
     if (cells.length !== 3) throw new DataError(`line ${i + 1}: expected 'onnx,vnnlib,timeout', found ${cells.length} fields`, file);
     const timeout = Number(cells[2]);
     if (!(timeout > 0) || !Number.isFinite(timeout)) throw new DataError(`line ${i + 1}: timeout '${cells[2]}' is not a positive number`, file);
-    rows.push({ onnx: locate(dir, cells[0]), vnnlib: locate(dir, cells[1]), timeout });
+    rows.push({ onnx: locate(dir, cells[0]), vnnlib: locate(dir, cells[1]), timeout, listed: { onnx: cells[0], vnnlib: cells[1] } });
   });
   return rows;
 }

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { constants as BUFFER_LIMITS } from 'buffer';
 import { PropertyFormatError } from '@certkd/core';
-import { SExpr, parseSExprs } from './sexpr';
+import { ParseOptions, SExpr, parseSExprs, showText } from './sexpr';
 import { roundDown32, roundUp32 } from './float32-round';
 
 /** An axis-aligned input box (values in the ONNX input's flat element order, X_0 .. X_{n-1}). */
@@ -45,6 +46,14 @@ export function outputConstraintMatrices(prop: VnnlibProperty): ConstraintMatrix
   return prop.outputConstraints.map((conj) => ({ C: conj.map((r) => r.c.slice()), d: conj.map((r) => r.d) }));
 }
 
+/** A declared variable: input X_index or output Y_index, with its declaration's position. */
+interface Variable {
+  kind: 'X' | 'Y';
+  index: number;
+  line: number;
+  column: number;
+}
+
 /** sum coef[v] * v + k <= 0, with the source position for messages. */
 interface Atom {
   coef: Map<string, number>;
@@ -52,28 +61,86 @@ interface Atom {
   line: number;
   column: number;
 }
-type Dnf = Atom[][];
 
 interface Lin {
   coef: Map<string, number>;
   k: number;
 }
 
-const MAX_DISJUNCTS = 100_000;
+/**
+ * A run of atoms that is never changed once built; conjunctions produced by expanding a
+ * disjunction share chunks instead of copying atoms.
+ */
+type Chunk = readonly Atom[];
+/** A conjunction: every atom of every chunk. */
+type Conj = readonly Chunk[];
+
+/**
+ * A formula in factored form: (AND atoms) AND (AND chunks) AND, for each factor, (OR of its
+ * conjunctions). Conjoining two forms concatenates their parts, so a long run of assertions
+ * after a disjunction costs linear time; disjunctions are multiplied out only where an `or`
+ * contains them, and once at the end.
+ */
+interface Form {
+  atoms: Atom[];
+  chunks: Chunk[];
+  factors: Conj[][];
+}
+
+/** A bound on one input, with the position of the atom that set it. */
+interface Bound {
+  v: number;
+  line: number;
+  column: number;
+}
+
+/** What a chunk says: the tightest input bounds, the output rows, and whether it is satisfiable. */
+interface Summary {
+  lo: Map<number, Bound>;
+  hi: Map<number, Bound>;
+  rows: OutputRow[];
+  rowKeys: string[];
+  /** False when a comparison between constants is false: the conjunction is empty. */
+  feasible: boolean;
+}
+
+/** Most disjuncts a formula may expand to. */
+export const MAX_DISJUNCTS = 100_000;
+/** Most output-matrix entries (rows over all disjuncts x outputs) and chunk references in an expansion. */
+export const MAX_EXPANSION = 20_000_000;
 const IGNORED_COMMANDS = new Set(['set-logic', 'set-info', 'set-option', 'check-sat', 'get-model', 'exit']);
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const NOT_FINITE = /^[+-]?(nan|inf|infinity)$/i;
+/** Nodes or atoms between interrupt() calls. */
+const INTERRUPT_EVERY = 4096;
 
 /**
  * Parse VNN-LIB 1.0 text: `declare-const X_i/Y_j Real`, `assert` with <=, >=, <, >, =
  * (strict comparisons read as non-strict), linear terms (+, -, * and / by constants), and
- * and/or nesting. Errors are PropertyFormatError with line and column.
+ * and/or nesting. Errors are PropertyFormatError with file, line and column; the text is
+ * tokenised as parseSExprs describes (Unicode whitespace is whitespace, control characters
+ * are refused, nesting is limited to MAX_NESTING).
+ *
+ * Refused as well: numbers that are not finite (literals out of the float64 range, NaN, inf,
+ * arithmetic that overflows), input bounds outside the float32 range, an empty input box
+ * (lower > upper) in any disjunct, and a property whose every disjunct is false (its unsafe
+ * region is empty by itself, almost certainly a mistake). An output constraint that always
+ * holds (e.g. `(<= Y_0 Y_0)`, or no output assertion at all) is accepted: it is a disjunct
+ * with no rows, reached by every input of the box (the answer is `sat`).
+ *
+ * Time and memory are roughly linear in the text plus the size of the expanded disjunction,
+ * which is limited to MAX_DISJUNCTS disjuncts and MAX_EXPANSION matrix entries.
  */
-export function parseVnnlib(text: string, file?: string): VnnlibProperty {
-  const forms = parseSExprs(text, file);
+export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}): VnnlibProperty {
+  const forms = parseSExprs(text, file, opts);
   const err: (msg: string, at: { line: number; column: number }) => never = (msg, at) => {
     throw new PropertyFormatError(msg, file, at.line, at.column);
   };
-  const declared = new Map<string, 'X' | 'Y'>();
+  let ticks = 0;
+  const tick = () => {
+    if (++ticks % INTERRUPT_EVERY === 0) opts.interrupt?.();
+  };
+  const declared = new Map<string, Variable>();
   const asserts: SExpr[] = [];
   for (const f of forms) {
     if (f.kind !== 'list' || f.items.length === 0 || f.items[0].kind !== 'atom') err('expected a command such as (declare-const ...) or (assert ...)', f);
@@ -82,20 +149,20 @@ export function parseVnnlib(text: string, file?: string): VnnlibProperty {
       const [, nameE, typeE] = f.items;
       if (f.items.length !== 3 || nameE.kind !== 'atom' || typeE.kind !== 'atom') err('expected (declare-const NAME Real)', f);
       const name = (nameE as { text: string }).text;
-      const m = /^([XY])_(\d+)$/.exec(name);
-      if (!m) err(`variable '${name}' must be named X_<i> (input) or Y_<j> (output)`, nameE);
-      if ((typeE as { text: string }).text !== 'Real') err(`variable '${name}' has type '${(typeE as { text: string }).text}', expected Real`, typeE);
+      const m = /^([XY])_(0|[1-9]\d{0,8})$/.exec(name);
+      if (!m) err(`variable '${showText(name)}' must be named X_<i> (input) or Y_<j> (output), i and j without leading zeros`, nameE);
+      if ((typeE as { text: string }).text !== 'Real') err(`variable '${name}' has type '${showText((typeE as { text: string }).text)}', expected Real`, typeE);
       if (declared.has(name)) err(`variable '${name}' is declared twice`, nameE);
-      declared.set(name, m![1] as 'X' | 'Y');
+      declared.set(name, { kind: m![1] as 'X' | 'Y', index: Number(m![2]), line: nameE.line, column: nameE.column });
     } else if (head === 'assert') {
       if (f.items.length !== 2) err('expected (assert FORMULA)', f);
       asserts.push(f.items[1]);
     } else if (!IGNORED_COMMANDS.has(head)) {
-      err(`unknown command '${head}'`, f);
+      err(`unknown command '${showText(head)}'`, f);
     }
   }
   const count = (p: 'X' | 'Y') => {
-    const idx = [...declared].filter(([, k]) => k === p).map(([n]) => Number(n.slice(2)));
+    const idx = [...declared.values()].filter((v) => v.kind === p).map((v) => v.index);
     idx.sort((a, b) => a - b);
     idx.forEach((v, i) => {
       if (v !== i) throw new PropertyFormatError(`${p}_${i} is not declared (declarations must be ${p}_0 .. ${p}_${idx.length - 1})`, file, 1, 1);
@@ -106,54 +173,101 @@ export function parseVnnlib(text: string, file?: string): VnnlibProperty {
   const outputCount = count('Y');
   if (inputCount === 0) throw new PropertyFormatError('no input variables X_i are declared', file, 1, 1);
   if (outputCount === 0) throw new PropertyFormatError('no output variables Y_j are declared', file, 1, 1);
+  const finite = (l: Lin, e: SExpr): Lin => {
+    if (!Number.isFinite(l.k) || [...l.coef.values()].some((c) => !Number.isFinite(c))) err('the term overflows to a non-finite value', e);
+    return l;
+  };
 
+  /** A fresh linear term (the caller may change it). */
   const term = (e: SExpr): Lin => {
+    tick();
     if (e.kind === 'atom') {
-      if (NUMBER.test(e.text)) return { coef: new Map(), k: Number(e.text) };
+      if (NUMBER.test(e.text)) {
+        const k = Number(e.text);
+        if (!Number.isFinite(k)) err(`number '${showText(e.text)}' is out of range`, e);
+        return { coef: new Map(), k };
+      }
       if (declared.has(e.text)) return { coef: new Map([[e.text, 1]]), k: 0 };
-      return err(`unknown symbol '${e.text}' (not a number or a declared variable)`, e);
+      if (NOT_FINITE.test(e.text)) err(`'${e.text}' is not a finite number`, e);
+      return err(`unknown symbol '${showText(e.text)}' (not a number or a declared variable)`, e);
     }
     const [h, ...args] = e.items;
     if (!h || h.kind !== 'atom') return err('expected an operator', e);
-    const ts = args.map(term);
     switch (h.text) {
-      case '+':
-        return ts.reduce((a, b) => addLin(a, b, 1), { coef: new Map(), k: 0 });
-      case '-':
-        if (ts.length === 0) return err("'-' needs an argument", e);
-        if (ts.length === 1) return scaleLin(ts[0], -1);
-        return ts.slice(1).reduce((a, b) => addLin(a, b, -1), ts[0]);
+      case '+': {
+        const acc: Lin = { coef: new Map(), k: 0 };
+        for (const a of args) addInto(acc, term(a), 1);
+        return finite(acc, e);
+      }
+      case '-': {
+        if (args.length === 0) return err("'-' needs an argument", e);
+        const acc = term(args[0]);
+        if (args.length === 1) return scaleInto(acc, -1);
+        for (const a of args.slice(1)) addInto(acc, term(a), -1);
+        return finite(acc, e);
+      }
       case '*': {
+        const ts = args.map(term);
         const vars = ts.filter((t) => t.coef.size > 0);
         if (vars.length > 1) return err('a product of variables is not linear', e);
         const c = ts.filter((t) => t.coef.size === 0).reduce((a, t) => a * t.k, 1);
-        return vars.length ? scaleLin(vars[0], c) : { coef: new Map(), k: c };
+        return finite(vars.length ? scaleInto(vars[0], c) : { coef: new Map(), k: c }, e);
       }
       case '/': {
+        const ts = args.map(term);
         if (ts.length !== 2 || ts[1].coef.size > 0 || ts[1].k === 0) return err("'/' needs a term and a non-zero constant", e);
-        return scaleLin(ts[0], 1 / ts[1].k);
+        return finite(scaleInto(ts[0], 1 / ts[1].k), e);
       }
       default:
-        return err(`unsupported operator '${h.text}' in a term`, h);
+        return err(`unsupported operator '${showText(h.text)}' in a term`, h);
     }
   };
 
-  const formula = (e: SExpr): Dnf => {
+  const conjoin = (into: Form, f: Form): Form => {
+    for (const a of f.atoms) into.atoms.push(a);
+    for (const c of f.chunks) into.chunks.push(c);
+    for (const d of f.factors) into.factors.push(d);
+    return into;
+  };
+  /** The disjunction a form stands for, multiplied out (chunks are shared, not copied). */
+  const expand = (f: Form, at: { line: number; column: number }): Conj[] => {
+    let out: Chunk[][] = [f.atoms.length ? [f.atoms, ...f.chunks] : [...f.chunks]];
+    for (const factor of f.factors) {
+      if (out.length * factor.length > MAX_DISJUNCTS) err(`the formula expands to more than ${MAX_DISJUNCTS} disjuncts`, at);
+      const next: Chunk[][] = [];
+      let refs = 0;
+      for (const x of out) {
+        for (const y of factor) {
+          tick();
+          refs += x.length + y.length;
+          if (refs > MAX_EXPANSION) err('the formula is too large to expand into a disjunction of conjunctions', at);
+          next.push([...x, ...y]);
+        }
+      }
+      out = next;
+    }
+    return out;
+  };
+
+  const formula = (e: SExpr): Form => {
+    tick();
     if (e.kind === 'atom') {
-      if (e.text === 'true') return [[]];
-      if (e.text === 'false') return [];
-      return err(`expected a formula, found '${e.text}'`, e);
+      if (e.text === 'true') return { atoms: [], chunks: [], factors: [] };
+      if (e.text === 'false') return { atoms: [], chunks: [], factors: [[]] };
+      return err(`expected a formula, found '${showText(e.text)}'`, e);
     }
     const [h, ...args] = e.items;
     if (!h || h.kind !== 'atom') return err('expected an operator', e);
     switch (h.text) {
       case 'and':
-        return args.reduce<Dnf>((acc, a) => andDnf(acc, formula(a), e), [[]]);
+        return args.reduce<Form>((acc, a) => conjoin(acc, formula(a)), { atoms: [], chunks: [], factors: [] });
       case 'or': {
-        const out: Dnf = [];
-        for (const a of args) out.push(...formula(a));
-        if (out.length > MAX_DISJUNCTS) err(`more than ${MAX_DISJUNCTS} disjuncts`, e);
-        return out;
+        const out: Conj[] = [];
+        for (const a of args) {
+          for (const c of expand(formula(a), e)) out.push(c);
+          if (out.length > MAX_DISJUNCTS) err(`more than ${MAX_DISJUNCTS} disjuncts`, e);
+        }
+        return out.length === 1 ? { atoms: [], chunks: [...out[0]], factors: [] } : { atoms: [], chunks: [], factors: [out] };
       }
       case '<=':
       case '<':
@@ -165,114 +279,210 @@ export function parseVnnlib(text: string, file?: string): VnnlibProperty {
         const atoms: Atom[] = [];
         for (let i = 0; i + 1 < ts.length; i++) {
           const [a, b] = [ts[i], ts[i + 1]];
-          const le = (l: Lin, r: Lin) => atoms.push({ ...addLin(l, r, -1), line: e.line, column: e.column });
+          const le = (l: Lin, r: Lin) => atoms.push({ ...finite(difference(l, r), e), line: e.line, column: e.column });
           if (h.text === '<=' || h.text === '<' || h.text === '=') le(a, b);
           if (h.text === '>=' || h.text === '>' || h.text === '=') le(b, a);
         }
-        return [atoms];
+        return { atoms, chunks: [], factors: [] };
       }
       default:
-        return err(`unsupported operator '${h.text}' in a formula (supported: and, or, <=, >=, <, >, =)`, h);
+        return err(`unsupported operator '${showText(h.text)}' in a formula (supported: and, or, <=, >=, <, >, =)`, h);
     }
   };
-  const andDnf = (a: Dnf, b: Dnf, at: SExpr): Dnf => {
-    if (a.length === 1 && b.length === 1) {
-      a[0].push(...b[0]);
-      return a;
-    }
-    if (a.length * b.length > MAX_DISJUNCTS) err(`the formula expands to more than ${MAX_DISJUNCTS} disjuncts`, at);
-    const out: Dnf = [];
-    for (const x of a) for (const y of b) out.push([...x, ...y]);
-    return out;
-  };
 
-  let dnf: Dnf = [[]];
-  for (const a of asserts) dnf = andDnf(dnf, formula(a), a);
-
-  // Split each disjunct into an input box and an output conjunction.
-  const groups = new Map<string, { box: InputBox; outs: Map<string, OutputRow[]> }>();
-  for (const conj of dnf) {
-    const lo = new Float64Array(inputCount).fill(-Infinity);
-    const hi = new Float64Array(inputCount).fill(Infinity);
-    const rows: OutputRow[] = [];
-    let feasible = true;
-    for (const atom of conj) {
+  // What each chunk says, computed once per chunk however many disjuncts share it.
+  let rowCells = 0;
+  const summaries = new Map<Chunk, Summary>();
+  const summarize = (chunk: Chunk): Summary => {
+    const known = summaries.get(chunk);
+    if (known) return known;
+    const s: Summary = { lo: new Map(), hi: new Map(), rows: [], rowKeys: [], feasible: true };
+    for (const atom of chunk) {
+      tick();
       const vars = [...atom.coef].filter(([, c]) => c !== 0);
-      const xs = vars.filter(([v]) => declared.get(v) === 'X');
-      const ys = vars.filter(([v]) => declared.get(v) === 'Y');
+      const xs = vars.filter(([v]) => declared.get(v)!.kind === 'X');
+      const ys = vars.filter(([v]) => declared.get(v)!.kind === 'Y');
       if (xs.length && ys.length) err('a constraint mixes inputs X and outputs Y, which is not supported', atom);
       if (xs.length > 1) err('only bounds on single inputs are supported for X (found a linear combination of inputs)', atom);
       if (xs.length === 1) {
         const [v, c] = xs[0];
-        const i = Number(v.slice(2));
+        const i = declared.get(v)!.index;
         const bound = -atom.k / c;
-        if (c > 0) hi[i] = Math.min(hi[i], bound);
-        else lo[i] = Math.max(lo[i], bound);
+        if (!Number.isFinite(bound)) err(`the bound on ${v} is not a finite number`, atom);
+        const side = c > 0 ? s.hi : s.lo;
+        const old = side.get(i);
+        if (!old || (c > 0 ? bound < old.v : bound > old.v)) side.set(i, { v: bound, line: atom.line, column: atom.column });
       } else if (ys.length) {
+        rowCells += outputCount;
+        if (rowCells > MAX_EXPANSION) err(`the output constraints are too large (more than ${MAX_EXPANSION} matrix entries)`, atom);
         const c = new Array<number>(outputCount).fill(0);
-        for (const [v, cv] of ys) c[Number(v.slice(2))] = cv + 0; // + 0 turns -0 into 0
-        rows.push({ c, d: -atom.k + 0 });
+        for (const [v, cv] of ys) c[declared.get(v)!.index] = cv + 0; // + 0 turns -0 into 0
+        const row = { c, d: -atom.k + 0 };
+        s.rows.push(row);
+        s.rowKeys.push(`${c.join(',')}<=${row.d}`);
       } else if (atom.k > 0) {
-        feasible = false; // a false constant comparison removes the disjunct
+        s.feasible = false; // a false constant comparison removes the disjunct
       }
     }
-    if (!feasible) continue;
-    for (let i = 0; i < inputCount; i++) {
-      if (lo[i] === -Infinity || hi[i] === Infinity) {
-        const at = conj[0] ?? { line: 1, column: 1 };
-        err(`input X_${i} has no ${lo[i] === -Infinity ? 'lower' : 'upper'} bound${dnf.length > 1 ? ' in one of the disjuncts' : ''}`, at);
-      }
+    summaries.set(chunk, s);
+    return s;
+  };
+
+  // The assertions' conjunction: the parts every disjunct shares, and the factors to multiply out.
+  const whole: Form = { atoms: [], chunks: [], factors: [] };
+  for (const a of asserts) conjoin(whole, formula(a));
+  const first = asserts[0] ?? { line: 1, column: 1 };
+  const shared = (whole.atoms.length ? [whole.atoms, ...whole.chunks] : whole.chunks).map(summarize);
+  const base: Summary = { lo: new Map(), hi: new Map(), rows: [], rowKeys: [], feasible: shared.every((s) => s.feasible) };
+  for (const s of shared) mergeSummary(base, s);
+  const own = expand({ atoms: [], chunks: [], factors: whole.factors }, first);
+
+  const xName = (i: number) => [...declared].find(([, v]) => v.kind === 'X' && v.index === i)![0];
+  const baseLo = new Float64Array(inputCount).fill(-Infinity);
+  const baseHi = new Float64Array(inputCount).fill(Infinity);
+  base.lo.forEach((b, i) => (baseLo[i] = b.v));
+  base.hi.forEach((b, i) => (baseHi[i] = b.v));
+  const unbounded: number[] = [];
+  for (let i = 0; i < inputCount; i++) if (baseLo[i] === -Infinity || baseHi[i] === Infinity) unbounded.push(i);
+  /** The float32 box bound, refused when beyond the float32 range. */
+  const round32 = (v: number, up: boolean, i: number, at: Bound): number => {
+    const r = up ? roundUp32(v) : roundDown32(v);
+    if (!Number.isFinite(r)) err(`the ${up ? 'upper' : 'lower'} bound ${v} of X_${i} is outside the float32 range`, at);
+    return r;
+  };
+  const check = (i: number, lo: Bound | undefined, hi: Bound | undefined, many: boolean) => {
+    if (!lo || !hi) {
+      const decl = declared.get(xName(i))!;
+      err(`input X_${i} has no ${lo ? 'upper' : 'lower'} bound${many ? ' in one of the disjuncts' : ''}`, decl);
     }
-    if (lo.some((l, i) => l > hi[i])) continue; // an empty box cannot violate anything
-    const box: InputBox = { lower: Float32Array.from(lo, roundDown32), upper: Float32Array.from(hi, roundUp32) };
-    const key = `${Array.from(box.lower).join(',')}|${Array.from(box.upper).join(',')}`;
-    const g = groups.get(key) ?? { box, outs: new Map<string, OutputRow[]>() };
+    if (lo!.v > hi!.v) {
+      const later = lo!.line > hi!.line || (lo!.line === hi!.line && lo!.column > hi!.column) ? lo! : hi!;
+      err(`the input box is empty: X_${i} has lower bound ${lo!.v} above upper bound ${hi!.v}`, later);
+    }
+  };
+  // A bound the disjunct's own chunks set, or the shared one.
+  const tighter = (a: Bound | undefined, b: Bound | undefined, upper: boolean) => (!a ? b : !b ? a : (upper ? b.v < a.v : b.v > a.v) ? b : a);
+
+  // Group the disjuncts by input box (its difference from the shared box) and collect each box's output conjunctions.
+  const groups = new Map<string, { overlay: Map<number, [number, number]>; outs: Map<string, OutputRow[]> }>();
+  const unboundedSet = new Set(unbounded);
+  let baseChecked = false;
+  let rowsOut = 0;
+  for (const conj of own) {
+    const parts = conj.map(summarize);
+    if (!base.feasible || !parts.every((s) => s.feasible)) continue;
+    const mine: Summary = { lo: new Map(), hi: new Map(), rows: [], rowKeys: [], feasible: true };
+    for (const s of parts) mergeSummary(mine, s);
+    if (!baseChecked) {
+      // inputs the shared assertions bound on both sides are checked once: a disjunct only tightens them
+      for (let i = 0; i < inputCount; i++) if (!unboundedSet.has(i)) check(i, base.lo.get(i), base.hi.get(i), false);
+      baseChecked = true;
+    }
+    for (const i of unbounded) check(i, tighter(base.lo.get(i), mine.lo.get(i), false), tighter(base.hi.get(i), mine.hi.get(i), true), own.length > 1);
+    const overlay = new Map<number, [number, number]>();
+    const touched = new Set([...mine.lo.keys(), ...mine.hi.keys()]);
+    for (const i of [...touched].sort((a, b) => a - b)) {
+      tick();
+      const lo = tighter(base.lo.get(i), mine.lo.get(i), false)!;
+      const hi = tighter(base.hi.get(i), mine.hi.get(i), true)!;
+      check(i, lo, hi, own.length > 1);
+      const l32 = round32(lo.v, false, i, lo);
+      const h32 = round32(hi.v, true, i, hi);
+      const b = base.lo.get(i) && base.hi.get(i) ? [roundDown32(base.lo.get(i)!.v), roundUp32(base.hi.get(i)!.v)] : undefined;
+      if (!b || b[0] !== l32 || b[1] !== h32) overlay.set(i, [l32, h32]);
+    }
+    const key = [...overlay].map(([i, [l, h]]) => `${i}:${l},${h}`).join(';');
+    const g = groups.get(key) ?? { overlay, outs: new Map<string, OutputRow[]>() };
     groups.set(key, g);
-    g.outs.set(rows.map((r) => `${r.c.join(',')}<=${r.d}`).join(';'), rows);
+    const sig = mine.rowKeys.join(';');
+    if (!g.outs.has(sig)) {
+      rowsOut += (base.rows.length + mine.rows.length) * outputCount;
+      if (rowsOut > MAX_EXPANSION) err(`the output constraints expand to more than ${MAX_EXPANSION} matrix entries`, first);
+      g.outs.set(sig, [...base.rows, ...mine.rows]);
+    }
+  }
+  if (groups.size === 0) {
+    err('the unsafe region is empty: every disjunct contains a false comparison between constants, so there is nothing to verify', first);
   }
 
   const gs = [...groups.values()];
-  const outputConstraints = gs.length ? [...gs[0].outs.values()] : [];
   const sig = (g: (typeof gs)[number]) => [...g.outs.keys()].sort().join('||');
   if (gs.some((g) => sig(g) !== sig(gs[0]))) {
     throw new PropertyFormatError(
       'different input boxes carry different output constraints; only properties of the form (OR boxes) AND (OR output conjunctions) are supported',
       file,
-      asserts[0]?.line ?? 1,
-      asserts[0]?.column ?? 1,
+      first.line,
+      first.column,
     );
   }
-  return { inputCount, outputCount, boxes: gs.map((g) => g.box), outputConstraints };
+  const boxes = gs.map((g) => {
+    const lower = new Float32Array(inputCount);
+    const upper = new Float32Array(inputCount);
+    for (let i = 0; i < inputCount; i++) {
+      if (g.overlay.has(i)) [lower[i], upper[i]] = g.overlay.get(i)!;
+      else [lower[i], upper[i]] = [round32(baseLo[i], false, i, base.lo.get(i)!), round32(baseHi[i], true, i, base.hi.get(i)!)];
+    }
+    return { lower, upper };
+  });
+  return { inputCount, outputCount, boxes, outputConstraints: [...gs[0].outs.values()] };
+}
+
+/** Conjoin summary `s` into `into` (tightest bounds, rows appended). */
+function mergeSummary(into: Summary, s: Summary): void {
+  for (const [i, b] of s.lo) {
+    const old = into.lo.get(i);
+    if (!old || b.v > old.v) into.lo.set(i, b);
+  }
+  for (const [i, b] of s.hi) {
+    const old = into.hi.get(i);
+    if (!old || b.v < old.v) into.hi.set(i, b);
+  }
+  for (const r of s.rows) into.rows.push(r);
+  for (const k of s.rowKeys) into.rowKeys.push(k);
+  into.feasible &&= s.feasible;
 }
 
 /** Read a .vnnlib file, gunzipping it when it is gzip-compressed (.gz or gzip magic bytes). */
-export function loadVnnlib(file: string): VnnlibProperty {
+export function loadVnnlib(file: string, opts: ParseOptions = {}): VnnlibProperty {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
     throw new PropertyFormatError(`cannot read the file: ${(e as Error).message}`, file);
   }
+  // the text must fit one JavaScript string
+  const limit = BUFFER_LIMITS.MAX_STRING_LENGTH;
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = zlib.gunzipSync(bytes);
+      bytes = zlib.gunzipSync(bytes, { maxOutputLength: limit });
     } catch (e) {
-      throw new PropertyFormatError(`cannot decompress the gzip data: ${(e as Error).message}`, file);
+      const tooLarge = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new PropertyFormatError(tooLarge ? `the decompressed text is larger than ${limit} bytes` : `cannot decompress the gzip data: ${(e as Error).message}`, file);
     }
   } else if (file.endsWith('.gz')) {
     throw new PropertyFormatError('the file ends in .gz but is not gzip data', file);
   }
-  return parseVnnlib(bytes.toString('utf8'), file);
+  if (bytes.length > limit) throw new PropertyFormatError(`the file is larger than ${limit} bytes`, file);
+  opts.interrupt?.();
+  // invalid UTF-8 decodes to U+FFFD, which the tokeniser refuses outside comments
+  return parseVnnlib(bytes.toString('utf8'), file, opts);
 }
 
-function addLin(a: Lin, b: Lin, sign: 1 | -1): Lin {
-  const coef = new Map(a.coef);
-  for (const [v, c] of b.coef) coef.set(v, (coef.get(v) ?? 0) + sign * c);
-  return { coef, k: a.k + sign * b.k };
+/** acc += sign * b, in place. */
+function addInto(acc: Lin, b: Lin, sign: 1 | -1): Lin {
+  for (const [v, c] of b.coef) acc.coef.set(v, (acc.coef.get(v) ?? 0) + sign * c);
+  acc.k += sign * b.k;
+  return acc;
 }
 
-function scaleLin(a: Lin, s: number): Lin {
-  const coef = new Map<string, number>();
-  for (const [v, c] of a.coef) coef.set(v, c * s);
-  return { coef, k: a.k * s };
+/** a *= s, in place. */
+function scaleInto(a: Lin, s: number): Lin {
+  for (const [v, c] of a.coef) a.coef.set(v, c * s);
+  a.k *= s;
+  return a;
+}
+
+/** A fresh a - b. */
+function difference(a: Lin, b: Lin): Lin {
+  return addInto({ coef: new Map(a.coef), k: a.k }, b, -1);
 }

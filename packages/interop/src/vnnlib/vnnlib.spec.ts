@@ -7,14 +7,10 @@ import { loadVnnlib, outputConstraintMatrices, parseVnnlib } from './vnnlib-prop
 import { fmt, writeRobustnessVnnlib } from './vnnlib-writer';
 import { readInstancesCsv, writeInstancesCsv } from './instances-csv';
 import { randomInput } from '../test-util/nets';
+import { describeWithData, sharedPath } from '../../../../tools/jest/shared-data.cjs';
 
-const VNNCOMP = path.resolve(__dirname, '../../../../../shared/vnncomp'); // /work/shared/vnncomp from packages/interop/src/vnnlib
-const haveData = fs.existsSync(VNNCOMP);
-if (!haveData) {
-  // eslint-disable-next-line no-console
-  console.warn(`skipping the VNN-COMP property tests: ${VNNCOMP} is missing`);
-}
-const describeData = haveData ? describe : describe.skip;
+const VNNCOMP = sharedPath('vnncomp');
+const describeData = (name: string, fn: () => void) => describeWithData(VNNCOMP, name, fn);
 
 const decl = (nx: number, ny: number) =>
   [...Array.from({ length: nx }, (_, i) => `(declare-const X_${i} Real)`), ...Array.from({ length: ny }, (_, j) => `(declare-const Y_${j} Real)`)].join('\n');
@@ -164,8 +160,8 @@ describe('instances csv', () => {
     fs.writeFileSync(path.join(dir, 'instances.csv'), csv);
     const rows = readInstancesCsv(path.join(dir, 'instances.csv'));
     expect(rows).toEqual([
-      { onnx: path.join(dir, 'nets/a.onnx'), vnnlib: path.join(dir, 'p0.vnnlib'), timeout: 60 },
-      { onnx: path.join(dir, 'nets/a.onnx'), vnnlib: path.join(dir, 'p1.vnnlib'), timeout: 2.5 },
+      { onnx: path.join(dir, 'nets/a.onnx'), vnnlib: path.join(dir, 'p0.vnnlib'), timeout: 60, listed: { onnx: 'nets/a.onnx', vnnlib: 'p0.vnnlib' } },
+      { onnx: path.join(dir, 'nets/a.onnx'), vnnlib: path.join(dir, 'p1.vnnlib'), timeout: 2.5, listed: { onnx: 'nets/a.onnx', vnnlib: 'p1.vnnlib' } },
     ]);
     fs.writeFileSync(path.join(dir, 'bad.csv'), 'a.onnx,b.vnnlib\n');
     expect(() => readInstancesCsv(path.join(dir, 'bad.csv'))).toThrow(/line 1/);
