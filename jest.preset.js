@@ -22,6 +22,7 @@ module.exports = {
     '^@certkd/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   },
   setupFiles: ['reflect-metadata', path.join(__dirname, 'tools/jest/setup-backend.cjs')],
+  setupFilesAfterEnv: [path.join(__dirname, 'tools/jest/await-backend.cjs')],
   testMatch: ['<rootDir>/src/**/*.spec.ts'],
   testTimeout: 60000,
 };

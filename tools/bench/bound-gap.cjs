@@ -59,7 +59,7 @@ function fail(msg) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const core = require('@certkd/core');
-  const { tf, Network, SeededRng, Adam, ARCHITECTURES, architectureOptions, loadBackend, loadModel } = core;
+  const { tf, SeededRng, loadBackend, loadModel } = core;
   const bounds = require('@certkd/bounds');
   const { loadMnist } = require('@certkd/datasets');
   await loadBackend(o.backend);

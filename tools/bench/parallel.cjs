@@ -5,7 +5,9 @@
  * seconds per epoch, the ratio to in-process training, and the largest relative difference of
  * the batch losses from the in-process run.
  *
- *   node tools/bench/parallel.cjs [--workers 2] [--steps 469] [--loss cc-dist|cc-ibp|standard] [--batch 128] [--json]
+ *   node tools/bench/parallel.cjs [--workers 2] [--steps 469] [--loss cc-dist|cc-ibp|standard] [--batch 128] [--backend wasm|onnxruntime] [--json]
+ *
+ * --workers 0 measures in-process only (e.g. --backend onnxruntime, whose kernels use every core).
  *
  * Runs on the built packages (npm run build). The machine should be otherwise idle.
  */
@@ -13,16 +15,17 @@ require('reflect-metadata');
 const os = require('node:os');
 
 function parseArgs(argv) {
-  const o = { workers: [2], steps: 0, loss: 'cc-dist', batch: 128, json: false };
+  const o = { workers: [2], steps: 0, loss: 'cc-dist', batch: 128, json: false, backend: 'wasm' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--workers') o.workers = argv[++i].split(',').map(Number);
+    if (a === '--workers') o.workers = argv[++i].split(',').map(Number).filter((w) => w > 0);
+    else if (a === '--backend') o.backend = argv[++i];
     else if (a === '--steps') o.steps = Number(argv[++i]);
     else if (a === '--loss') o.loss = argv[++i];
     else if (a === '--batch') o.batch = Number(argv[++i]);
     else if (a === '--json') o.json = true;
     else {
-      console.error('usage: node tools/bench/parallel.cjs [--workers 2[,3]] [--steps N] [--loss cc-dist|cc-ibp|standard] [--batch 128] [--json]');
+      console.error('usage: node tools/bench/parallel.cjs [--workers 2[,3]] [--steps N] [--loss cc-dist|cc-ibp|standard] [--batch 128] [--backend wasm|onnxruntime] [--json]');
       process.exit(2);
     }
   }
@@ -41,7 +44,7 @@ async function main() {
   const { NetworkTeacher } = require('@certkd/teachers');
   const { trainStep, ParallelTrainer, createRegistry } = require('@certkd/pipeline');
   const { loadMnist } = require('@certkd/datasets');
-  const backend = await loadBackend('wasm');
+  const backend = await loadBackend(o.backend);
   const lossRef = LOSSES[o.loss];
   if (!lossRef) throw new Error(`unknown --loss ${o.loss}`);
   const data = loadMnist();
@@ -52,7 +55,7 @@ async function main() {
   const perm = new SeededRng(1).permutation(n);
   const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small').build(data.input, architectureOptions.parse({}));
   const say = (s) => o.json || console.log(s);
-  say(`backend ${backend.name}; ${os.availableParallelism()} cores; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  say(`backend ${backend.name} (${backend.detail}); ${os.availableParallelism()} cores; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   say(`cnn-small ${o.loss}, batch ${o.batch}, ${steps} steps (${steps === stepsPerEpoch ? 'one epoch' : 'part of an epoch'})`);
 
   const fresh = () => {

@@ -5,7 +5,12 @@
  * shared/bench/torch_reference.py, measured in the same invocation.
  *
  *   node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps train,ibp,ccibp,ccdist,crown]
- *                              [--runs 10] [--backend wasm] [--json] [--profile | --profile-shapes] [--no-torch]
+ *                              [--runs 10] [--backend wasm,onnxruntime] [--json] [--profile | --profile-shapes] [--no-torch]
+ *
+ * Every table starts with the machine (CPU model, SIMD level, cores, PyTorch's version and
+ * kernel level) and the load average; the PyTorch reference runs at 1 thread and at all cores
+ * in the same invocation (ratio_1t, ratio_all). Several backends (comma list) are measured one
+ * after the other in the same process.
  *
  * Steps (the same definitions as the reference): train = clean cross-entropy step; ibp = IBP
  * bounds of the logit differences (eval mode, elided head); ccibp = CC-IBP step (alpha 0.5,
@@ -15,8 +20,8 @@
  */
 require('reflect-metadata');
 const fs = require('node:fs');
-const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { describeMachine, cores } = require('./machine.cjs');
 
 const ALL_STEPS = ['train', 'ibp', 'ccibp', 'ccdist', 'crown'];
 const ARCH_BATCH = { 'cnn-small': 128, cnn7: 32 };
@@ -25,13 +30,13 @@ const EPS = 0.1;
 function usage(msg) {
   if (msg) console.error(`steps: ${msg}`);
   console.error(
-    'usage: node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps all|train,ibp,ccibp,ccdist,crown] [--runs N] [--backend wasm|cpu|tensorflow] [--json] [--profile] [--profile-shapes] [--no-torch] [--torch-script PATH]',
+    'usage: node tools/bench/steps.cjs [--arch cnn-small,cnn7] [--steps all|train,ibp,ccibp,ccdist,crown] [--runs N] [--backend wasm,onnxruntime,cpu,tensorflow,auto] [--json] [--profile] [--profile-shapes] [--no-torch] [--torch-script PATH]',
   );
   process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv) {
-  const o = { arch: ['cnn-small', 'cnn7'], steps: ALL_STEPS, runs: 10, backend: 'wasm', json: false, profile: false, torch: true, torchScript: undefined };
+  const o = { arch: ['cnn-small', 'cnn7'], steps: ALL_STEPS, runs: 10, backends: ['wasm'], json: false, profile: false, torch: true, torchScript: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -44,7 +49,7 @@ function parseArgs(argv) {
       const v = val();
       o.steps = v === 'all' ? ALL_STEPS : v.split(',');
     } else if (a === '--runs') o.runs = Number(val());
-    else if (a === '--backend') o.backend = val();
+    else if (a === '--backend') o.backends = val().split(',');
     else if (a === '--json') o.json = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--profile-shapes') o.profile = o.profileShapes = true;
@@ -67,19 +72,19 @@ const median = (xs) => {
 
 function findTorchScript(explicit) {
   if (explicit) return explicit;
-  const candidates = [path.resolve(__dirname, '../../shared/bench/torch_reference.py'), path.resolve(__dirname, '../../../shared/bench/torch_reference.py')];
-  return candidates.find((p) => fs.existsSync(p));
+  const script = require('../jest/shared-data.cjs').sharedPath('bench', 'torch_reference.py'); // ../shared from the repository root
+  return fs.existsSync(script) ? script : undefined;
 }
 
 /** Reference timings: {step -> ms_median}, or a reason string when they cannot be measured. */
-function torchTimings(opts, arch, batch) {
+function torchTimings(opts, arch, batch, threads) {
   const python = '/usr/bin/python3';
   const script = findTorchScript(opts.torchScript);
   if (!script) return 'torch_reference.py not found (pass --torch-script)';
   if (!fs.existsSync(python)) return `${python} not found`;
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return `${python} has no torch (apt-get install python3-torch)`;
-  const r = spawnSync(python, [script, '--arch', arch, '--batch', String(batch), '--threads', '1', '--runs', String(opts.runs), '--steps', opts.steps.join(',')], {
+  const r = spawnSync(python, [script, '--arch', arch, '--batch', String(batch), '--threads', String(threads), '--runs', String(opts.runs), '--steps', opts.steps.join(',')], {
     encoding: 'utf8',
   });
   if (r.status !== 0) return `torch_reference.py failed: ${(r.stderr || '').trim().split('\n').pop()}`;
@@ -102,13 +107,25 @@ async function main() {
   const { NetworkTeacher } = require('@certkd/teachers');
   const { trainStep } = require('@certkd/pipeline');
 
-  const info = await loadBackend(opts.backend);
   const rows = [];
   const log = (s) => {
     if (!opts.json) console.log(s);
   };
-  log(`backend ${info.name} (${info.detail}); load average ${require('node:os').loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const machine = describeMachine();
+  log(machine.lines.join('\n'));
+  if (opts.json) console.log(JSON.stringify({ machine: machine.info }));
+  const loadAvg = () => require('node:os').loadavg().map((x) => x.toFixed(2)).join(' ');
+  const allCores = cores();
+  const torchCache = new Map();
+  const torchFor = (arch, batch, threads) => {
+    const key = `${arch}/${threads}`;
+    if (!torchCache.has(key)) torchCache.set(key, opts.torch && !opts.profile ? torchTimings(opts, arch, batch, threads) : 'skipped (--no-torch)');
+    return torchCache.get(key);
+  };
 
+  for (const backend of opts.backends) {
+  const info = await loadBackend(backend);
+  log(`backend ${info.name} (${info.detail}); load average ${loadAvg()}`);
   for (const arch of opts.arch) {
     const batch = ARCH_BATCH[arch];
     const builder = ARCHITECTURES.find((b) => b.name === arch);
@@ -144,8 +161,9 @@ async function main() {
       crown: () => makeBound(bounds.crownIbp),
     };
 
-    const torch = opts.torch && !opts.profile ? torchTimings(opts, arch, batch) : 'skipped (--no-torch)';
-    if (typeof torch === 'string') log(`torch reference for ${arch}: ${torch}`);
+    const torch1 = torchFor(arch, batch, 1);
+    const torchAll = allCores > 1 ? torchFor(arch, batch, allCores) : torch1;
+    if (typeof torch1 === 'string') log(`torch reference for ${arch}: ${torch1}`);
 
     for (const step of opts.steps) {
       const fn = makers[step]();
@@ -162,15 +180,20 @@ async function main() {
           ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
         }
         const certkd = median(ms);
-        const torchMs = typeof torch === 'string' ? null : (torch[step] ?? null);
+        const t1 = typeof torch1 === 'string' ? null : (torch1[step] ?? null);
+        const tAll = typeof torchAll === 'string' ? null : (torchAll[step] ?? null);
         const row = {
+          backend: info.name,
           step,
           arch,
           batch,
           certkd_ms: round(certkd),
-          torch_ms: torchMs,
-          ratio: torchMs ? round(certkd / torchMs, 3) : null,
+          torch_1t_ms: t1,
+          ratio_1t: t1 ? round(certkd / t1, 3) : null,
+          [`torch_${allCores}t_ms`]: tAll,
+          ratio_all: tAll ? round(certkd / tAll, 3) : null,
           rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+          load: loadAvg(),
         };
         rows.push(row);
         if (opts.json) console.log(JSON.stringify(row));
@@ -184,16 +207,17 @@ async function main() {
     teacher.dispose();
     net.dispose();
   }
-  if (!opts.json && !opts.profile) printTable(rows);
+  }
+  if (!opts.json && !opts.profile && rows.length) printTable(rows);
 }
 
 const round = (v, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 
 function printTable(rows) {
-  const cols = ['step', 'arch', 'batch', 'certkd_ms', 'torch_ms', 'ratio', 'rss_mb'];
+  const cols = Object.keys(rows[0]);
   const cells = rows.map((r) => cols.map((c) => (r[c] === null ? '-' : String(r[c]))));
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
-  const line = (vals) => vals.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  const line = (vals) => vals.map((v, i) => (i < 3 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   console.log(line(cols));
   for (const c of cells) console.log(line(c));
 }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
-import { clipToBox, halfWidth, uniformInBox } from './box';
-import { BestTracker, detach, lossAndInputGrad, selectRows } from './objective';
+import { BestTracker, ConfigError, clipToBox, detach, halfWidth, selectRows, uniformInBox, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
+import { lossAndInputGrad } from './objective';
 import { checkAttackInputs } from './validate';
 
 export interface ApgdOptions {
@@ -69,7 +68,7 @@ export class ApgdCe implements Attack {
         bx.dispose();
         bl.dispose();
       }
-      return { x: detach(overall.x as tf.Tensor), loss: detach(overall.loss as tf.Tensor1D) };
+      return { x: detach(overall.x as tf.Tensor), loss: detach(overall.value as tf.Tensor1D) };
     } finally {
       overall.dispose();
       half.dispose();

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PluginRegistry, SeededRng, type Attack } from '@certkd/core';
+import { SeededRng, type Attack, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { ATTACK_CONFORMANCE_CHECKS, createAttackFixture, registerAttacks, type AttackFixture } from './index';
 
 // Small settings keep the suite quick; everything else is each plugin's default.
 const FAST: Record<string, object> = { pgd: { steps: 5 }, 'apgd-ce': { steps: 12 }, fgsm: {} };
 
-const registry = new PluginRegistry();
-registerAttacks(registry);
+const registryPlugins = createPluginContainer();
+registerAttacks(registryPlugins);
+const registry = pluginRegistry(registryPlugins);
 
 describe('attack conformance', () => {
   let fx: AttackFixture;
@@ -19,7 +20,7 @@ describe('attack conformance', () => {
 
   for (const name of registry.names('attack')) {
     describe(name, () => {
-      const make = (): Attack => registry.create<Attack>('attack', name, FAST[name] ?? {});
+      const make = (): Attack => registry.create('attack', name, FAST[name] ?? {});
       for (const c of ATTACK_CONFORMANCE_CHECKS) {
         it(c.name, () => c.check(make(), fx));
       }

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Network, SeededRng, type Attack, type InputBox, type NetworkSpec } from '@certkd/core';
-import { disposeBox, linfBox } from './box';
+import { disposeBox, linfBox, Network, SeededRng, type Attack, type InputBox, type NetworkSpec } from '@certkd/core';
 import { lossAt } from './objective';
 
 /** A small network, batch and box that every attack is checked on. */

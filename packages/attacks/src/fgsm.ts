@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attack, AttackResult, AttackRunOptions, InputBox, Network, SeededRng } from '@certkd/core';
-import { clipToBox, halfWidth } from './box';
-import { detach, lossAndInputGrad, lossAt } from './objective';
+import { clipToBox, detach, halfWidth, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
+import { lossAndInputGrad, lossAt } from './objective';
 import { checkAttackInputs } from './validate';
 
 export interface FgsmOptions {

@@ -1,5 +1,6 @@
-export { linfBox, disposeBox, clipToBox, halfWidth, uniformInBox } from './box';
-export { attackLogits, perSampleCrossEntropy, lossAndInputGrad, lossAt, detach, type LossAndGrad } from './objective';
+// The box and tensor helpers live in @certkd/core; re-exported here for existing imports.
+export { linfBox, disposeBox, clipToBox, halfWidth, uniformInBox, detach, crossEntropyPerSample as perSampleCrossEntropy } from '@certkd/core';
+export { attackLogits, attackObjective, lossAndInputGrad, lossAt, type LossAndGrad } from './objective';
 export { Fgsm, type FgsmOptions } from './fgsm';
 export { Pgd, DEFAULT_PGD_OPTIONS, scheduledStep, type PgdOptions, type StepSchedule } from './pgd';
 export { ApgdCe, DEFAULT_APGD_OPTIONS, apgdCheckpoints, type ApgdOptions } from './apgd';

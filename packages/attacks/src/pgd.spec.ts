@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Network, SeededRng, type NetworkSpec } from '@certkd/core';
+import { ConfigError, disposeBox, linfBox, Network, SeededRng, type NetworkSpec } from '@certkd/core';
 import { ApgdCe, apgdCheckpoints } from './apgd';
-import { disposeBox, linfBox } from './box';
 import { Fgsm } from './fgsm';
 import { lossAt } from './objective';
 import { Pgd, scheduledStep } from './pgd';

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
-import { clipToBox, halfWidth, uniformInBox } from './box';
-import { BestTracker, detach, lossAndInputGrad, lossAt, swap } from './objective';
+import { ConfigError, signedGradientAscent, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
+import { attackObjective } from './objective';
 import { checkAttackInputs } from './validate';
 
 export type StepSchedule = 'constant' | 'step-decay';
@@ -47,7 +46,9 @@ export function scheduledStep(o: Pick<PgdOptions, 'stepSize' | 'schedule' | 'dec
 /**
  * L-inf PGD on cross-entropy (Madry et al. 2018, METHODS 4): random start in the box,
  * signed-gradient steps projected onto the box, per-sample best iterate (highest loss) over
- * all steps and restarts. Inputs and box in pixel space.
+ * all steps and restarts. Inputs and box in pixel space. The loop is core's
+ * signedGradientAscent, shared with the teachers' inner maximisation and the certified losses'
+ * training attack.
  */
 export class Pgd implements Attack {
   readonly name: string;
@@ -65,33 +66,14 @@ export class Pgd implements Attack {
   run(net: Network, x: tf.Tensor, y: tf.Tensor1D, box: InputBox, rng: SeededRng, opts?: AttackRunOptions): AttackResult {
     checkAttackInputs(this.name, x, y, box);
     const o = this.options;
-    const half = o.stepMode === 'relative' ? halfWidth(box) : undefined;
-    const best = new BestTracker();
-    try {
-      for (let r = 0; r < o.restarts; r++) {
-        let xk = o.randomStart ? uniformInBox(box, rng.nextSeed()) : clipToBox(x, box);
-        for (let k = 0; k < o.steps; k++) {
-          const { loss, grad } = lossAndInputGrad(net, xk, y, opts);
-          best.offer(xk, loss);
-          const step = scheduledStep(o, k, o.steps);
-          const cur = xk;
-          const next = tf.tidy(() => {
-            const delta = half ? tf.mul(half, step) : tf.scalar(step);
-            return clipToBox(tf.add(cur, tf.mul(delta, tf.sign(grad))), box);
-          });
-          loss.dispose();
-          grad.dispose();
-          xk = swap(xk, next);
-        }
-        const last = lossAt(net, xk, y, opts);
-        best.offer(xk, last);
-        last.dispose();
-        xk.dispose();
-      }
-      return { x: detach(best.x as tf.Tensor), loss: detach(best.loss as tf.Tensor1D) };
-    } finally {
-      best.dispose();
-      half?.dispose();
-    }
+    const { x: adv, value } = signedGradientAscent(attackObjective(net, y, opts), x, box, rng, {
+      steps: o.steps,
+      restarts: o.restarts,
+      stepSize: o.stepSize,
+      stepMode: o.stepMode,
+      stepAt: (k, n) => scheduledStep(o, k, n),
+      start: o.randomStart ? 'uniform' : 'clean',
+    });
+    return { x: adv, loss: value as tf.Tensor1D };
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin, type Attack, type PluginRegistry } from '@certkd/core';
+import { definePlugin, pluginRegistry, type Attack, type DependencyContainer, type PluginDescriptor } from '@certkd/core';
 import { ApgdCe, DEFAULT_APGD_OPTIONS } from './apgd';
 import { Fgsm } from './fgsm';
 import { DEFAULT_PGD_OPTIONS, Pgd } from './pgd';
@@ -61,6 +61,7 @@ export const apgdCePlugin = definePlugin<Attack, typeof apgdOptionsSchema>({
 });
 
 /** The attacks package's composition root. */
-export function registerAttacks(registry: PluginRegistry): void {
-  for (const p of [fgsmPlugin, pgdPlugin, apgdCePlugin]) registry.register(p as Parameters<PluginRegistry['register']>[0], '@certkd/attacks');
+export function registerAttacks(container: DependencyContainer): void {
+  const registry = pluginRegistry(container);
+  for (const p of [fgsmPlugin, pgdPlugin, apgdCePlugin]) registry.register(p as PluginDescriptor, '@certkd/attacks');
 }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type Attack, type AttackRunOptions, type Network, type SeededRng } from '@certkd/core';
+import { ConfigError, disposeBox, linfBox, type Attack, type AttackRunOptions, type Network, type SeededRng } from '@certkd/core';
 import { ApgdCe, type ApgdOptions } from './apgd';
-import { disposeBox, linfBox } from './box';
 import { Pgd, type PgdOptions } from './pgd';
 
 /** Evaluation PGD of METHODS 4: 40 steps of 0.035 eps (expressive-losses), one restart. */

@@ -1,14 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, InputBox } from '@certkd/core';
+import { ConfigError, InputBox, linfBox } from '@certkd/core';
 
-/** The L-inf box of radius eps around x (pixel space), clipped to [lo, hi]; same shape as x. */
+/** The L-inf box of radius eps around x (pixel space), clipped to [lo, hi]; same shape as x (core's linfBox). */
 export function boxAround(x: tf.Tensor, eps: number, lo = 0, hi = 1): InputBox {
-  if (!(eps >= 0) || !Number.isFinite(eps)) throw new ConfigError(`eps must be a finite number >= 0, got ${eps}`, undefined, 'eps');
-  if (!(lo <= hi)) throw new ConfigError(`box range [${lo}, ${hi}] is empty`, undefined, 'lo/hi');
-  return tf.tidy(() => ({
-    lower: tf.clipByValue(tf.sub(x, eps), lo, hi),
-    upper: tf.clipByValue(tf.add(x, eps), lo, hi),
-  }));
+  return linfBox(x, eps, [lo, hi]);
 }
 
 /** Spec matrices C(y) with rows e_y - e_j for j != y (METHODS 1): [N, K-1, K]. */

@@ -3,12 +3,26 @@ export { boxAround, specMatrix } from './box';
 export { ibp } from './methods/ibp';
 export { crownIbp, crown, ROW_BUDGET } from './methods/crown';
 export { alphaCrown } from './methods/alpha-crown';
+export {
+  DEFAULT_MEMORY_BUDGET,
+  backwardBytes,
+  optimisedPassBytes,
+  intervalBytes,
+  methodRowBytes,
+  methodFits,
+  rowsThatFit,
+  widestActivation,
+} from './methods/memory';
+export { roundingErrorBound, gamma32, FLOAT32_UNIT_ROUNDOFF } from './rounding';
+export { backwardLower } from './methods/engine';
+export type { BackwardHooks, Problem as BoundProblem } from './methods/engine';
+export type { RoundingErrorBound } from './rounding';
 export type { AlphaCrownOptions } from './methods/alpha-crown';
 export { BOUND_METHOD_NAMES, createBoundMethod } from './methods/bound-methods';
 export type { BoundMethodName } from './methods/bound-methods';
 export { boundReport } from './report';
 export type { BoundReport } from './report';
-export { registerBounds, relaxationsFromRegistry } from './register';
+export { registerBounds, relaxationsFromRegistry, relaxationChoiceSchema } from './register';
 export { ActivationRelaxation, ReluRelaxation, reluPieces } from './relaxations/activation';
 export type { ActivationLines } from './relaxations/activation';
 export { NormalizeRelaxation } from './relaxations/normalize';

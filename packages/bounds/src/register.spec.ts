@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { LAYER_KINDS, PluginRegistry } from '@certkd/core';
+import { LAYER_KINDS, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { registerBounds, relaxationsFromRegistry } from './register';
 import { BoundMethod, Relaxation } from './types';
 import { ReluRelaxation } from './relaxations/activation';
@@ -17,24 +17,26 @@ class HalfSlopeRelu extends ReluRelaxation {
 
 describe('registerBounds', () => {
   it('registers one relaxation per layer kind and the four bound methods', () => {
-    const reg = new PluginRegistry();
-    registerBounds(reg);
+    const regPlugins = createPluginContainer();
+    registerBounds(regPlugins);
+    const reg = pluginRegistry(regPlugins);
     expect(reg.names('relaxation')).toEqual([...LAYER_KINDS].sort());
     expect(reg.names('bound-method')).toEqual(['alpha-crown', 'crown', 'crown-ibp', 'ibp']);
-    for (const kind of LAYER_KINDS) expect(reg.create<Relaxation>('relaxation', kind).layerKind).toBe(kind);
+    for (const kind of LAYER_KINDS) expect(reg.create('relaxation', kind).layerKind).toBe(kind);
   });
 
   it('builds methods from registered relaxations; a third-party relaxation can replace the ReLU one', () => {
-    const reg = new PluginRegistry();
-    registerBounds(reg);
+    const regPlugins = createPluginContainer();
+    registerBounds(regPlugins);
+    const reg = pluginRegistry(regPlugins);
     reg.register({ kind: 'relaxation', name: 'half-slope', description: 'test', options: z.object({}), create: () => new HalfSlopeRelu() });
     const set = relaxationsFromRegistry(reg, { relu: 'half-slope' });
     expect(set.get('relu')?.name).toBe('half-slope');
     const c = buildConformanceNetwork('mlp-deep', 2);
     const x = tf.randomUniform([2, 4], 0, 1, 'float32', 3);
     const box = boxAround(x, 0.2);
-    const std = reg.create<BoundMethod>('bound-method', 'crown-ibp');
-    const half = reg.create<BoundMethod>('bound-method', 'crown-ibp', { relaxations: { relu: 'half-slope' } });
+    const std = reg.create('bound-method', 'crown-ibp');
+    const half = reg.create('bound-method', 'crown-ibp', { relaxations: { relu: 'half-slope' } });
     const a = std.compute(c.net, box);
     const b = half.compute(c.net, box);
     expect(tf.max(tf.abs(tf.sub(a.lower, b.lower))).dataSync()[0]).toBeGreaterThan(1e-4);

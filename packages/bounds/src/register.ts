@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, LAYER_KINDS, LayerKind, PluginRegistry, definePlugin } from '@certkd/core';
+import { ConfigError, LAYER_KINDS, LayerKind, PluginRegistry, definePlugin, pluginRegistry } from '@certkd/core';
+import type { DependencyContainer } from '@certkd/core';
 import type { BoundMethod, Relaxation, RelaxationSet } from './types';
 import { builtinRelaxations } from './relaxations/default-set';
 import { BOUND_METHOD_NAMES, createBoundMethod } from './methods/bound-methods';
@@ -10,29 +11,43 @@ const SOURCE = '@certkd/bounds';
  * The relaxation set a bound method plugin uses: for each layer kind, the relaxation plugin
  * named after the kind, unless `choices` names another (e.g. { relu: 'zero-slope' }).
  */
-export function relaxationsFromRegistry(registry: PluginRegistry, choices: Partial<Record<string, string>> = {}): RelaxationSet {
+export function relaxationsFromRegistry(registry: PluginRegistry, choices: Partial<Record<string, string>> = {}, where = 'relaxations'): RelaxationSet {
   for (const k of Object.keys(choices)) {
     if (!LAYER_KINDS.includes(k as LayerKind)) {
-      throw new ConfigError(`unknown layer kind '${k}' (kinds: ${LAYER_KINDS.join(', ')})`, undefined, `relaxations.${k}`);
+      throw new ConfigError(`unknown layer kind '${k}' (kinds: ${LAYER_KINDS.join(', ')})`, undefined, `${where}.${k}`);
     }
   }
   const m = new Map<LayerKind, Relaxation>();
   for (const kind of LAYER_KINDS) {
     const name = choices[kind] ?? kind;
     if (!choices[kind] && !registry.has('relaxation', name)) continue;
-    const rel = registry.create<Relaxation>('relaxation', name, {});
+    const rel = registry.create('relaxation', name, {}, `${where}.${kind}`);
     if (rel.layerKind !== kind) {
-      throw new ConfigError(`relaxation '${name}' covers layer kind '${rel.layerKind}', not '${kind}'`, undefined, `relaxations.${kind}`);
+      throw new ConfigError(`relaxation '${name}' covers layer kind '${rel.layerKind}', not '${kind}'`, undefined, `${where}.${kind}`);
     }
     m.set(kind, rel);
   }
   return m;
 }
 
-const relaxationChoice = z.record(z.string(), z.string()).optional();
+/** `{ relu: 'zero-slope' }`: the relaxation plugin to use per layer kind (default: the one named after the kind). */
+export const relaxationChoiceSchema = z.record(z.string(), z.string());
+const relaxationChoice = relaxationChoiceSchema.optional();
 
-/** Composition root of @certkd/bounds: the built-in relaxations and the four bound methods. */
-export function registerBounds(registry: PluginRegistry): void {
+declare module '@certkd/core' {
+  interface PluginContracts {
+    relaxation: Relaxation;
+    'bound-method': BoundMethod;
+  }
+}
+
+/**
+ * Composition root of @certkd/bounds: the built-in relaxations and the four bound methods. A
+ * bound method takes its relaxations from the registry creating it (a run's registry sees the
+ * run's third-party relaxations).
+ */
+export function registerBounds(container: DependencyContainer): void {
+  const registry = pluginRegistry(container);
   for (const rel of builtinRelaxations()) {
     registry.register(
       definePlugin({
@@ -61,7 +76,7 @@ export function registerBounds(registry: PluginRegistry): void {
           options: z
             .object({ relaxations: relaxationChoice, iterations: z.number().int().min(0).default(20), lr: z.number().positive().default(0.1) })
             .strict(),
-          create: (o): BoundMethod => createBoundMethod(name, relaxationsFromRegistry(registry, o.relaxations), { iterations: o.iterations, lr: o.lr }),
+          create: (o, s): BoundMethod => createBoundMethod(name, relaxationsFromRegistry(s.registry, o.relaxations), { iterations: o.iterations, lr: o.lr }),
         }),
         SOURCE,
       );
@@ -72,7 +87,7 @@ export function registerBounds(registry: PluginRegistry): void {
           name,
           description: descriptions[name],
           options: z.object({ relaxations: relaxationChoice }).strict(),
-          create: (o): BoundMethod => createBoundMethod(name, relaxationsFromRegistry(registry, o.relaxations)),
+          create: (o, s): BoundMethod => createBoundMethod(name, relaxationsFromRegistry(s.registry, o.relaxations)),
         }),
         SOURCE,
       );

@@ -12,6 +12,18 @@ export interface BoundOptions {
   spec?: tf.Tensor3D;
   /** Relaxations to use per layer kind; default: the built-in set (`defaultRelaxations()`). */
   relaxations?: RelaxationSet;
+  /**
+   * Called between layers, row chunks and optimisation steps; throw from it to abandon the
+   * call (e.g. when a time budget is spent). Tensors made so far are released.
+   */
+  interrupt?: () => void;
+  /**
+   * Bytes the large intermediate tensors of one call may take (default DEFAULT_MEMORY_BUDGET):
+   * rows are bounded in chunks that fit it (see memory.ts).
+   */
+  memoryBudget?: number;
+  /** With a spec: bound only the lower side (upper is +Infinity); halves the rows. */
+  lowerOnly?: boolean;
 }
 
 /** lower/upper: shape [N, ...activation shape], or [N, M] when spec is given. */

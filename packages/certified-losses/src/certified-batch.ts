@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { detach } from '@certkd/core';
 import type { BatchStatsMap, BoundOptionsLike, InputBox, LossContext } from './types';
-import { boxAround, crownIbp, ibp, specMatrix } from '@certkd/bounds';
-import { detach } from './detach';
+import { boxAround, crownIbp, ibp, specMatrix, type RelaxationSet } from '@certkd/bounds';
 import { randomStartPgd, TrainingAttackOptions } from './training-attack';
 import { headLayerIndex, headLogits, headLowerBound } from './head-bounds';
 import { intervalTrace, IntervalTrace } from './interval-trace';
@@ -14,6 +14,8 @@ export interface CertifiedBatchSettings {
   attackEpsFactor: number;
   /** The built-in attack's settings (used when the context brings no attack). */
   attack: TrainingAttackOptions;
+  /** Relaxations for the CROWN-style bounds (crownIbpLower); default: the built-in set. */
+  relaxations?: RelaxationSet;
 }
 
 /**
@@ -103,7 +105,7 @@ export class CertifiedBatch {
         res.loss.dispose();
         return detach(res.x);
       }
-      return detach(randomStartPgd(net, y, box, rng, this.settings.attack));
+      return randomStartPgd(net, y, box, rng, this.settings.attack);
     });
   }
 
@@ -177,9 +179,15 @@ export class CertifiedBatch {
     });
   }
 
-  /** CROWN-IBP lower bounds of z over the box, with elision: [N, K-1]. */
+  /**
+   * CROWN-IBP lower bounds of z over the box, with elision: [N, K-1]; with the settings'
+   * relaxations (the loss's `relaxations` option) when given.
+   */
   crownIbpLower(): tf.Tensor2D {
-    return this.once('crownIbpLower', () => crownIbp(this.ctx.net, this.box(), { ...this.boundMode(), spec: this.spec() }).lower as tf.Tensor2D);
+    return this.once('crownIbpLower', () => {
+      const relaxations = this.settings.relaxations;
+      return crownIbp(this.ctx.net, this.box(), { ...this.boundMode(), spec: this.spec(), ...(relaxations ? { relaxations } : {}) }).lower as tf.Tensor2D;
+    });
   }
 
   /**

@@ -1,8 +1,9 @@
-export { lossOverLowerBounds, crossEntropy, crossEntropyPerSample } from './loss-over-lower-bounds';
+export { lossOverLowerBounds, crossEntropy } from './loss-over-lower-bounds';
+// The tensor helpers live in @certkd/core; re-exported here for existing imports.
+export { crossEntropyPerSample, detach, detachStats } from '@certkd/core';
 export { logitDifferences, applySpec } from './logit-differences';
 export { epsSchedule, crownIbpBeta } from './eps-schedule';
 export type { EpsScheduleOptions } from './eps-schedule';
-export { detach, detachStats } from './detach';
 export { intervalTrace } from './interval-trace';
 export type { IntervalTrace, CentreRadius } from './interval-trace';
 export { headLayerIndex, headLowerBound, headLogits } from './head-bounds';
@@ -27,5 +28,5 @@ export type { ExpIbpLossOptions } from './losses/exp-ibp-loss';
 export { StandardLoss, standardLossOptions, standardLossPlugin } from './losses/standard-loss';
 export type { StandardLossOptions } from './losses/standard-loss';
 export { CERTIFIED_LOSS_PLUGINS, registerCertifiedLosses } from './register';
-export { l1Option, radiusOptions, attackOptions, alphaOption, regulariserOptions, removedOption, TRAIN_EPS_FACTOR_REMOVED } from './loss-options';
+export { l1Option, radiusOptions, attackOptions, alphaOption, regulariserOptions, relaxationOption, lossRelaxations, removedOption, TRAIN_EPS_FACTOR_REMOVED } from './loss-options';
 export type { L1Settings, RadiusSettings, AttackSettings, RegulariserSettings } from './loss-options';

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { relaxationChoiceSchema, relaxationsFromRegistry, type RelaxationSet } from '@certkd/bounds';
+import type { PluginRegistry } from '@certkd/core';
 
 /** L1 coefficient on all conv/dense kernels (METHODS 5). */
 export const l1Option = { l1: z.number().min(0).default(0) };
@@ -45,6 +47,18 @@ export function regulariserOptions(enabledByDefault: boolean) {
     regulariserWeight: z.number().min(0).default(0.5),
     regulariserTau: z.number().positive().default(0.5),
   };
+}
+
+/**
+ * The relaxation plugin per layer kind for the loss's CROWN-style bounds, e.g.
+ * `relaxations: { relu: zero-slope }`; resolved through the registry of the run creating the
+ * loss, so a recipe's third-party relaxations can be named. Default: the built-ins.
+ */
+export const relaxationOption = { relaxations: relaxationChoiceSchema.optional() };
+
+/** The relaxation set a loss's `relaxations` option names, or undefined (the built-ins) when it names none. */
+export function lossRelaxations(registry: PluginRegistry, choice: Record<string, string> | undefined): RelaxationSet | undefined {
+  return choice && Object.keys(choice).length ? relaxationsFromRegistry(registry, choice, 'relaxations') : undefined;
 }
 
 export function alphaOption(def: number) {

@@ -1,4 +1,4 @@
-import type { PluginDescriptor, PluginRegistry } from '@certkd/core';
+import { pluginRegistry, type DependencyContainer, type PluginDescriptor } from '@certkd/core';
 import { ibpLossPlugin } from './losses/ibp-loss';
 import { crownIbpLossPlugin } from './losses/crown-ibp-loss';
 import { sabrLossPlugin } from './losses/sabr-loss';
@@ -19,6 +19,7 @@ export const CERTIFIED_LOSS_PLUGINS: readonly PluginDescriptor[] = [
 ] as unknown as PluginDescriptor[];
 
 /** Composition root: registers the certified training losses. */
-export function registerCertifiedLosses(registry: PluginRegistry): void {
+export function registerCertifiedLosses(container: DependencyContainer): void {
+  const registry = pluginRegistry(container);
   for (const p of CERTIFIED_LOSS_PLUGINS) registry.register(p, '@certkd/certified-losses');
 }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchMean, batchSum, type Network } from '@certkd/core';
+import { batchMean, batchSum, detach, type Network } from '@certkd/core';
 import type { IntervalTrace } from './interval-trace';
-import { detach } from './detach';
 
 export interface ShiRegulariserOptions {
   /** Tolerance tau (0.5 in Shi et al. 2021). */

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededRng } from '@certkd/core';
+import { crossEntropyPerSample, SeededRng } from '@certkd/core';
 import { boxAround } from '@certkd/bounds';
 import { randomStartPgd } from './training-attack';
-import { crossEntropyPerSample } from './loss-over-lower-bounds';
 import { tinyNet, X, Y } from './__fixtures__/tiny-net';
 
 describe('built-in training attack', () => {

@@ -6,8 +6,10 @@ import { readInstancesCsv } from '@certkd/interop';
 import type { VerifyMethod } from './verify';
 import { verifyVnnlib } from './vnnlib';
 import { verdictToJson } from './verdict';
+import { backendFaulted, isBackendFault, markBackendFault, rebuildBackendIfFaulted } from './backend-health';
 import type { Network } from '@certkd/core';
 import { CertifyPointsOptions, PointResult, certifyPoint } from './dataset';
+import type { CertifierBounds } from './bound-source';
 
 /** One VNN-COMP instance task (plain data, so it can cross to a worker thread). */
 export interface VnnlibTask {
@@ -37,16 +39,38 @@ export const ERROR_RESULT = 'error';
 /**
  * Run one task in this thread. A thrown error (missing or malformed file) becomes result
  * 'error' with an 'error' verdict carrying the message, kept apart from 'unknown' (a run that
- * ended without a decision).
+ * ended without a decision). `bounds`: where the bound methods and relaxations come from
+ * (e.g. a command's `--relaxation`; default: the built-ins).
  */
-export function runVnnlibTask(task: VnnlibTask): TaskRecord {
+export function runVnnlibTask(task: VnnlibTask, bounds?: CertifierBounds): TaskRecord {
   const t0 = Date.now();
   try {
-    const r = verifyVnnlib(task.onnx, task.vnnlib, { timeoutS: task.timeoutS, methods: task.methods, startMs: t0 });
+    const r = verifyVnnlib(task.onnx, task.vnnlib, { timeoutS: task.timeoutS, methods: task.methods, startMs: t0, ...(bounds ? { bounds } : {}) });
+    if (backendFaulted()) {
+      // A backend fault inside the verifier: recorded as an error (retried on resume), never as unknown.
+      const message = r.verdict.kind === 'error' ? r.verdict.message : 'backend fault';
+      return { key: task.key, result: ERROR_RESULT, verdict: { ...verdictToJson(r.verdict), kind: 'error', message } };
+    }
     return { key: task.key, result: r.result, verdict: verdictToJson(r.verdict), ...(r.counterexample ? { counterexample: r.counterexample } : {}) };
   } catch (e) {
-    return { key: task.key, result: ERROR_RESULT, verdict: { kind: 'error', method: 'none', message: (e as Error).message, time_s: (Date.now() - t0) / 1000 } };
+    if (isBackendFault(e)) markBackendFault();
+    const message = isBackendFault(e) ? `backend fault: ${(e as Error).message}` : (e as Error).message;
+    return { key: task.key, result: ERROR_RESULT, verdict: { kind: 'error', method: 'none', message, time_s: (Date.now() - t0) / 1000 } };
   }
+}
+
+/**
+ * runVnnlibTask, then the backend rebuilt if the task faulted it, so that the next task in
+ * this thread starts on a fresh backend (the record says so in its message).
+ */
+export async function runVnnlibTaskSafely(task: VnnlibTask, bounds?: CertifierBounds): Promise<TaskRecord> {
+  await rebuildBackendIfFaulted();
+  const r = runVnnlibTask(task, bounds);
+  if (await rebuildBackendIfFaulted()) {
+    const v = r.verdict as { message?: string };
+    v.message = `${v.message ?? 'backend fault'}; the backend was rebuilt`;
+  }
+  return r;
 }
 
 /**
@@ -127,6 +151,11 @@ export interface BatchOptions {
   workers?: number;
   /** Backend for worker threads (default wasm). */
   backend?: 'wasm' | 'cpu';
+  /**
+   * Bound methods and relaxations (e.g. a `--relaxation` choice); default: the built-ins. Only
+   * in this thread: refused with workers > 0 (a worker thread has only the built-in plugins).
+   */
+  bounds?: CertifierBounds;
   limit?: number;
   filter?: (t: VnnlibTask) => boolean;
   onRecord?: (r: TaskRecord) => void;
@@ -140,6 +169,7 @@ export function workerScript(): string {
 }
 
 async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRecord[]> {
+  if (opts.bounds && (opts.workers ?? 0) > 0) throw new ConfigError('a choice of bound methods or relaxations applies in this thread only: use workers 0', undefined, 'workers');
   repairJsonl(opts.out);
   const done = doneKeys(opts.out);
   const todo = tasks.filter((t) => !done.has(t.key));
@@ -152,7 +182,7 @@ async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRe
   };
   const workers = opts.workers ?? 0;
   if (workers <= 0) {
-    for (const t of todo) emit(runVnnlibTask(t));
+    for (const t of todo) emit(await runVnnlibTaskSafely(t, opts.bounds));
     return records;
   }
   const script = workerScript();

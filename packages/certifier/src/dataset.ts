@@ -1,4 +1,4 @@
-import { ConfigError } from '@certkd/core';
+import { ConfigError, linfBoxFlat } from '@certkd/core';
 import type { Network } from '@certkd/core';
 import type { DecidingMethod, Verdict, VerdictKind } from './verdict';
 import { isVerified } from './verdict';
@@ -30,15 +30,8 @@ export interface CertifyPointsOptions extends VerifyOptions {
   clip?: [number, number];
 }
 
-/** The L-inf box around a flat point, clipped to the valid range. */
-export function linfBox(x: Float32Array, eps: number, clip: [number, number] = [0, 1]): { lower: Float32Array; upper: Float32Array } {
-  const lower = new Float32Array(x.length), upper = new Float32Array(x.length);
-  for (let k = 0; k < x.length; k++) {
-    lower[k] = Math.max(clip[0], x[k] - eps);
-    upper[k] = Math.min(clip[1], x[k] + eps);
-  }
-  return { lower, upper };
-}
+/** The L-inf box around a flat point, clipped to the valid range (core's linfBoxFlat). */
+export const linfBox = linfBoxFlat;
 
 /** Local robustness of one point: the predicted-correct check, then verifyProperty on the eps box. */
 export function certifyPoint(net: Network, x: Float32Array, label: number, index: number, opts: CertifyPointsOptions): PointResult {

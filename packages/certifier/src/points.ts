@@ -8,9 +8,10 @@ import type { DecidingMethod, VerdictKind } from './verdict';
 import { repairJsonl, workerScript } from './batch';
 import type { VerifyMethod, VerifyOptions } from './verify';
 import { certifyPoint } from './dataset';
+import type { CertifierBounds } from './bound-source';
 
 /** Extra verifier knobs that can cross to a worker thread (plain data). */
-export type PointVerifyKnobs = Omit<VerifyOptions, 'timeoutS' | 'methods' | 'falsifier' | 'rng'>;
+export type PointVerifyKnobs = Omit<VerifyOptions, 'timeoutS' | 'methods' | 'falsifier' | 'rng' | 'bounds'>;
 
 export interface CertifyPointsRunOptions {
   eps: number;
@@ -22,6 +23,8 @@ export interface CertifyPointsRunOptions {
   out?: string;
   /** Injected attack (this thread only: an Attack object cannot cross to a worker). */
   falsifier?: Attack;
+  /** Bound methods and relaxations (this thread only, like the falsifier). */
+  bounds?: CertifierBounds;
   onProgress?: (done: number, total: number, summary: PointsSummary) => void;
   /** Valid input range (default [0, 1]). */
   clip?: [number, number];
@@ -110,9 +113,9 @@ export function pointRecord(
   x: Float32Array,
   label: number,
   index: number,
-  o: { eps: number; timeoutS: number; methods?: VerifyMethod[]; clip?: [number, number]; seed: number; verify?: PointVerifyKnobs; falsifier?: Attack },
+  o: { eps: number; timeoutS: number; methods?: VerifyMethod[]; clip?: [number, number]; seed: number; verify?: PointVerifyKnobs; falsifier?: Attack; bounds?: CertifierBounds },
 ): PointRecord {
-  const r = certifyPoint(net, x, label, index, { ...o.verify, eps: o.eps, clip: o.clip, timeoutS: o.timeoutS, methods: o.methods, falsifier: o.falsifier, rng: new SeededRng(o.seed + index) });
+  const r = certifyPoint(net, x, label, index, { ...o.verify, eps: o.eps, clip: o.clip, timeoutS: o.timeoutS, methods: o.methods, falsifier: o.falsifier, bounds: o.bounds, rng: new SeededRng(o.seed + index) });
   const v = r.verdict;
   const verdict: PointRecord['verdict'] = { kind: v.kind, method: v.method, time_s: v.time_s };
   if (v.kind === 'error') verdict.message = v.message;
@@ -147,6 +150,9 @@ export async function certifyPoints(net: Network, xs: Float32Array, labels: Int3
   if (!(opts.timeoutS > 0)) throw new ConfigError(`timeoutS must be > 0, got ${opts.timeoutS}`, undefined, 'timeoutS');
   const workers = opts.workers ?? 0;
   if (!Number.isInteger(workers) || workers < 0) throw new ConfigError(`workers must be an integer >= 0, got ${workers}`, undefined, 'workers');
+  if (workers > 1 && opts.bounds) {
+    throw new ConfigError('a chosen bound method or relaxation set cannot be passed to worker threads; use workers <= 1', undefined, 'workers');
+  }
   if (workers > 1 && opts.falsifier) {
     throw new ConfigError('an injected falsifier cannot be passed to worker threads; use workers <= 1 or drop the falsifier (the built-in projected-gradient falsifier still runs)', undefined, 'falsifier');
   }
@@ -166,7 +172,7 @@ export async function certifyPoints(net: Network, xs: Float32Array, labels: Int3
   const base = { eps: opts.eps, timeoutS: opts.timeoutS, methods: opts.methods, clip: opts.clip, seed, verify: opts.verify };
   const point = (i: number) => xs.slice(i * D, (i + 1) * D);
   if (workers <= 1) {
-    for (const i of todo) emit(pointRecord(net, point(i), labels[i], i, { ...base, falsifier: opts.falsifier }));
+    for (const i of todo) emit(pointRecord(net, point(i), labels[i], i, { ...base, falsifier: opts.falsifier, bounds: opts.bounds }));
   } else if (todo.length > 0) {
     const script = workerScript();
     if (!fs.existsSync(script)) throw new ConfigError(`worker script ${script} not found (build @certkd/certifier first)`, undefined, 'workers');

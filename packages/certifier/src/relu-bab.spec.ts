@@ -7,6 +7,7 @@ import { verifyProperty, evalFlat } from './verify';
 import { certifyPoints, readPointRecords } from './points';
 import { workerScript } from './batch';
 import type { OutputRow } from './verdict';
+import { itWithData } from '../../../tools/jest/shared-data.cjs';
 
 function net(seed: number, inputs: number, width = 16): Network {
   return Network.create(
@@ -113,8 +114,8 @@ describe('certifyPoints', () => {
     n.dispose();
   });
 
-  const haveWorker = fs.existsSync(workerScript());
-  (haveWorker ? it : it.skip)('2 worker threads give the same records as this thread (needs dist/worker.js; run `npm test` or build first)', async () => {
+  // Needs the built dist/worker.js: `nx test @certkd/certifier` builds it first.
+  itWithData(workerScript(), '2 worker threads give the same records as this thread', async () => {
     const n = net(12, 12);
     const { xs, labels } = points(n, 6, 12, 9);
     const single = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10 });
@@ -124,5 +125,4 @@ describe('certifyPoints', () => {
     expect(multi.counts).toEqual(single.counts);
     n.dispose();
   }, 30000);
-  if (!haveWorker) console.warn('certifier: dist/worker.js not built; the worker-thread test is skipped (npm test builds it)');
 });

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedLayerError } from '@certkd/core';
 import type { Network } from '@certkd/core';
-import { defaultRelaxations } from '@certkd/bounds';
-import type { Interval, LayerContext, LowerUpper, Relaxation } from '@certkd/bounds';
+import { DEFAULT_MEMORY_BUDGET, backwardLower } from '@certkd/bounds';
+import type { BoundProblem, Interval, LayerContext, LowerUpper, Relaxation, RelaxationSet } from '@certkd/bounds';
 
 /**
  * Split-aware linear bounds for ReLU branch and bound. A sub-domain is the input box
@@ -28,10 +28,12 @@ export interface SplitProblem {
   splittable: boolean[];
   /** Flattened width of each nl layer's input. */
   widths: number[];
+  /** The bounds engine's view of the network (its backward pass is used with split hooks). */
+  problem: Omit<BoundProblem, 'box'>;
 }
 
-export function splitProblem(net: Network): SplitProblem {
-  const set = defaultRelaxations();
+/** The split problem of `net` over the relaxation of each layer kind in `set`. */
+export function splitProblem(net: Network, set: RelaxationSet): SplitProblem {
   const contexts: LayerContext[] = [];
   const rels: Relaxation[] = [];
   const nl: number[] = [];
@@ -48,7 +50,8 @@ export function splitProblem(net: Network): SplitProblem {
       widths.push(net.shapes[i].reduce((a, b) => a * b, 1));
     }
   });
-  return { net, contexts, rels, nl, splittable, widths };
+  const problem: Omit<BoundProblem, 'box'> = { net, n: 1, end: net.layers.length, contexts, rels, budget: DEFAULT_MEMORY_BUDGET, lowerOnly: false };
+  return { net, contexts, rels, nl, splittable, widths, problem };
 }
 
 /** A sub-domain: one sign per neuron of each nl layer (+1 active, -1 inactive, 0 not split). */
@@ -68,6 +71,14 @@ export interface BoundBatchResult {
   coef: Float32Array[];
   /** Input minimising the bound of each row: [B*R*D]. */
   argmin: Float32Array;
+  /** Rounding error bound of the split-multiplier (beta) terms of each row's bound, [B*R] (0 without betaWeights). */
+  betaSlack: Float64Array;
+  /**
+   * The certificate of the last optimisation step, per nl layer: lower slopes [B*R*width] and
+   * split multipliers [B*R*width] (undefined where a layer has none, e.g. without iterations).
+   */
+  alphas: (Float32Array | undefined)[];
+  betas: (Float32Array | undefined)[];
 }
 
 export interface BoundBatchOptions {
@@ -85,14 +96,23 @@ export interface BoundBatchOptions {
    * (e.g. when the time budget is spent). Tensors made so far are released.
    */
   checkTime?: () => void;
+  /**
+   * Sound infeasibility: a domain counts as empty only where lower - upper of some neuron
+   * exceeds its tolerance (per nl layer, [width]: twice the rounding error bound of the
+   * neuron's bounds); default 1e-6 everywhere.
+   */
+  gapTol?: Float32Array[];
+  /** Per nl layer, [width]: rounding error per unit of beta at each neuron (termFactor * magnitude); gives betaSlack. */
+  betaWeights?: Float32Array[];
 }
 
 const ROW_BUDGET = 1 << 23;
 
-const perSample = (t: tf.Tensor, rank: number) => (t.rank === rank - 1 ? tf.expandDims(t, 1) : t);
-const sumTrailing = (t: tf.Tensor) => (t.rank <= 2 ? t : tf.sum(t, Array.from({ length: t.rank - 2 }, (_, k) => k + 2)));
-
-/** Backward pass of rows A (at the input of layer `from`) down to the input; returns the value and the input coefficients. */
+/**
+ * Backward pass of rows A (at the input of layer `from`) down to the input, by the bounds
+ * engine with the split hooks: beta terms subtracted at the split layers' inputs and the
+ * coefficients captured at every non-linear layer. Returns the value and the input coefficients.
+ */
 function backward(
   p: SplitProblem,
   A0: tf.Tensor,
@@ -103,20 +123,9 @@ function backward(
   betaTerms?: (tf.Tensor | undefined)[],
   capture?: (i: number, A: tf.Tensor) => void,
 ): { value: tf.Tensor; A: tf.Tensor } {
-  let A = A0;
-  let bias: tf.Tensor | null = null;
-  for (let i = from - 1; i >= 0; i--) {
-    const rel = p.rels[i];
-    if (capture && rel.needsInputBounds) capture(i, A);
-    const res = rel.backward(p.contexts[i], A, rel.needsInputBounds ? pre[i] : undefined, alphas?.[i]);
-    A = res.A;
-    if (res.bias) bias = bias ? tf.add(bias, res.bias) : res.bias;
-    const bt = betaTerms?.[i];
-    if (bt) A = tf.sub(A, bt); // the Lagrangian term -beta * s * z on the input of layer i
-  }
-  const r = A.rank;
-  const value = tf.sub(sumTrailing(tf.mul(A, perSample(base.center, r))), sumTrailing(tf.mul(tf.abs(A), perSample(base.radius, r))));
-  return { value: bias ? tf.add(value, bias) : value, A };
+  let input: tf.Tensor | undefined;
+  const value = backwardLower(p.problem, A0, from, 0, base, pre, alphas, { terms: betaTerms, capture, input: (A) => (input = A) });
+  return { value, A: input as tf.Tensor };
 }
 
 /**
@@ -205,7 +214,8 @@ export function boundBatch(
           anySplitBefore = true;
         }
         const gap = tf.sub(lower, upper).dataSync();
-        for (let b = 0; b < B; b++) for (let j = 0; j < w; j++) if (gap[b * w + j] > 1e-6) { infeasible[b] = true; break; }
+        const tol = opts.gapTol?.[q];
+        for (let b = 0; b < B; b++) for (let j = 0; j < w; j++) if (gap[b * w + j] > (tol ? tol[j] : 1e-6)) { infeasible[b] = true; break; }
         // Keep the relaxation well-formed in infeasible domains (they are dropped anyway).
         upper = tf.maximum(upper, lower);
         pre[i] = { lower, upper };
@@ -252,25 +262,46 @@ export function boundBatch(
       const d = tf.tensor2d(opts.dvec, [1, R]);
       for (let t = 0; t < opts.iters; t++) {
         opts.checkTime?.();
-        const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
-          const val = finalPass(ps, false).value;
-          // rows already proved do not pull
-          return tf.sum(tf.minimum(tf.sub(val, d), 0.01)) as tf.Scalar;
-        })(params);
-        const c1 = 1 - Math.pow(b1, t + 1), c2 = 1 - Math.pow(b2, t + 1);
-        m = m.map((mm, k) => tf.add(tf.mul(mm, b1), tf.mul(grads[k], 1 - b1)));
-        v = v.map((vv, k) => tf.add(tf.mul(vv, b2), tf.mul(tf.square(grads[k]), 1 - b2)));
-        params = params.map((x, k) => {
-          const step = tf.add(x, tf.mul(opts.lr, tf.div(tf.div(m[k], c1), tf.add(tf.sqrt(tf.div(v[k], c2)), 1e-8))));
-          return k < nA ? tf.clipByValue(step, 0, 1) : tf.relu(step);
+        // Each step runs in its own scope: only the new parameters, moments and best bound survive it.
+        const step = tf.tidy(() => {
+          const { grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+            const val = finalPass(ps, false).value;
+            // rows already proved do not pull
+            return tf.sum(tf.minimum(tf.sub(val, d), 0.01)) as tf.Scalar;
+          })(params);
+          const c1 = 1 - Math.pow(b1, t + 1), c2 = 1 - Math.pow(b2, t + 1);
+          const nm = m.map((mm, k) => tf.add(tf.mul(mm, b1), tf.mul(grads[k], 1 - b1)));
+          const nv = v.map((vv, k) => tf.add(tf.mul(vv, b2), tf.mul(tf.square(grads[k]), 1 - b2)));
+          const np = params.map((x, k) => {
+            const upd = tf.add(x, tf.mul(opts.lr, tf.div(tf.div(nm[k], c1), tf.add(tf.sqrt(tf.div(nv[k], c2)), 1e-8))));
+            return k < nA ? tf.clipByValue(upd, 0, 1) : tf.relu(upd);
+          });
+          const nb = tf.maximum(best, finalPass(np, false).value);
+          return { nm, nv, np, nb, stop: tf.min(tf.sub(nb, d)) };
         });
-        const cur = finalPass(params, false).value;
-        best = tf.maximum(best, cur);
-        if (tf.min(tf.sub(best, d)).dataSync()[0] > 0) break;
+        [...m, ...v, ...params, best].forEach((x) => x.dispose());
+        m = step.nm;
+        v = step.nv;
+        params = step.np;
+        best = step.nb;
+        const stop = step.stop.dataSync()[0] > 0;
+        step.stop.dispose();
+        if (stop) break;
       }
+      [...m, ...v, d].forEach((x) => x.dispose());
     }
     const last = finalPass(params, true);
     best = tf.maximum(best, last.value);
+    // Rounding error of the beta terms: sum over split neurons of beta * (error per unit of beta).
+    let betaSlack: number[] = new Array<number>(B * R).fill(0);
+    if (opts.betaWeights && betaLayers.length > 0) {
+      let acc: tf.Tensor = tf.zeros([B, R]);
+      betaLayers.forEach((k, mIdx) => {
+        const wts = tf.reshape(tf.tensor(opts.betaWeights![k]), [1, 1, ...net.shapes[p.nl[k]]]);
+        acc = tf.add(acc, tf.sum(tf.reshape(tf.mul(params[nA + mIdx], wts), [B, R, -1]), 2));
+      });
+      betaSlack = Array.from(acc.dataSync());
+    }
     // Input minimising each row's linear bound: the box corner picked by the coefficient signs.
     const Ain = tf.reshape(last.A, [B, R, D]);
     const argmin = tf.where(tf.greater(Ain, 0), tf.broadcastTo(tf.reshape(lo1, [1, 1, D]), [B, R, D]), tf.broadcastTo(tf.reshape(hi1, [1, 1, D]), [B, R, D]));
@@ -280,8 +311,17 @@ export function boundBatch(
       pre: p.nl.map((i) => ({ lower: (pre[i] as LowerUpper).lower.dataSync() as Float32Array, upper: (pre[i] as LowerUpper).upper.dataSync() as Float32Array })),
       coef: p.nl.map((_, k) => (coef[k] ? (coef[k].dataSync() as Float32Array) : new Float32Array(B * R * p.widths[k]))),
       argmin: argmin.dataSync() as Float32Array,
-    };
-  });
+      betaSlack: Float64Array.from(betaSlack),
+      alphas: p.nl.map((i) => {
+        const k = alphaLayers.indexOf(i);
+        return k >= 0 && k < params.length ? (params[k].dataSync() as Float32Array) : undefined;
+      }),
+      betas: p.nl.map((_, q) => {
+        const m = betaLayers.indexOf(q);
+        return m >= 0 ? (params[nA + m].dataSync() as Float32Array) : undefined;
+      }),
+    } as unknown as tf.TensorContainer;
+  }) as unknown as BoundBatchResult;
 }
 
 /**

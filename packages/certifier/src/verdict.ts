@@ -10,6 +10,13 @@ export interface OutputRow {
 interface Base {
   method: DecidingMethod;
   time_s: number;
+  /**
+   * Claims (the whole box or a sub-domain verified by a float32 bound) that the sound rounding
+   * re-check refused; such claims count as not verified (docs/verification.md).
+   */
+  downgraded?: number;
+  /** Bound methods skipped because they would not fit the memory budget. */
+  skipped?: string[];
 }
 
 /** Closed set of verification outcomes. */

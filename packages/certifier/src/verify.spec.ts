@@ -2,10 +2,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Network, PluginRegistry, SeededRng } from '@certkd/core';
+import { Network, SeededRng, createPluginContainer, pluginRegistry } from '@certkd/core';
+import { registerBounds } from '@certkd/bounds';
 import { verifyProperty, evalFlat } from './verify';
 import { runDatasetPoints, doneKeys } from './batch';
-import { registerCertifier, CertifierStage } from './register';
+import { registerCertifier } from './register';
 import type { OutputRow } from './verdict';
 
 function smallNet(seed: number, inputs: number): Network {
@@ -89,9 +90,11 @@ describe('runDatasetPoints', () => {
 
 describe('registerCertifier', () => {
   it('registers the escalation certifier-stage whose certify verifies', () => {
-    const reg = new PluginRegistry();
-    registerCertifier(reg);
-    const stage = reg.create<CertifierStage>('certifier-stage', 'escalation', { methods: ['crown'], timeoutS: 5 });
+    const plugins = createPluginContainer();
+    registerBounds(plugins);
+    registerCertifier(plugins);
+    const reg = pluginRegistry(plugins);
+    const stage = reg.create('certifier-stage', 'escalation', { methods: ['crown'], timeoutS: 5 });
     const net = smallNet(2, 2);
     const x = Float32Array.from([0.5, 0.5]);
     const y = evalFlat(net, x, 1);
@@ -100,6 +103,8 @@ describe('registerCertifier', () => {
     const v = stage.certify(net, { boxes: [{ lower: Float32Array.from([0.499, 0.499]), upper: Float32Array.from([0.501, 0.501]) }], disjuncts });
     expect(v.kind).toBe('verified-incomplete');
     expect(() => reg.create('certifier-stage', 'escalation', { methods: ['zonotope'] })).toThrow();
+    expect(() => reg.create('certifier-stage', 'escalation', { relaxations: { relu: 'dense' } })).toThrow(/covers layer kind 'dense', not 'relu'/);
+    expect(reg.create('certifier-stage', 'escalation', { relaxations: { relu: 'relu' } }).bounds.relaxations.get('relu')?.name).toBe('relu');
     net.dispose();
   });
 });

@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, NumericalError, SeededRng } from '@certkd/core';
 import type { Attack, Network } from '@certkd/core';
-import { alphaCrown, crown, ibp } from '@certkd/bounds';
+import { DEFAULT_MEMORY_BUDGET, methodFits, methodRowBytes, optimisedPassBytes, roundingErrorBound, rowsThatFit } from '@certkd/bounds';
+import type { BoundOptions, RoundingErrorBound } from '@certkd/bounds';
+import { CertifierBounds, builtinCertifierBounds } from './bound-source';
+import { isBackendFault, markBackendFault } from './backend-health';
+import { Bounds64, Net64, RowCertificate } from './recheck64';
 import type { OutputRow, Verdict, DecidingMethod } from './verdict';
 import { Property, checkProperty } from './property';
 import { Domain, boundBatch, pickNeuron, splitProblem } from './relu-bab';
@@ -30,9 +34,9 @@ export interface VerifyOptions {
   babBatch?: number;
   /** Give up with 'unknown' beyond this many open sub-domains (default 200000). */
   maxDomains?: number;
-  /** Random restarts of the built-in projected-gradient falsifier (default 4; 0 disables). */
+  /** Starts per round of the built-in targeted projected-gradient falsifier (default 8: the centre and 7 random points; 0 disables). */
   pgdRestarts?: number;
-  /** Steps of the built-in falsifier (default 20). */
+  /** Steps of the built-in falsifier per round (default 100). */
   pgdSteps?: number;
   /**
    * Branch-and-bound kind: 'input' splits the input box, 'relu' splits unstable ReLUs,
@@ -45,6 +49,21 @@ export interface VerifyOptions {
   babIters?: number;
   /** ReLU B&B: recompute intermediate bounds after a split with CROWN (default false: root CROWN ∩ interval bounds; beta carries the splits). */
   babRefine?: boolean;
+  /** Bound methods and relaxations (this thread only; default: the built-in plugins). */
+  bounds?: CertifierBounds;
+  /**
+   * Share of the budget the falsifier may spend before any bound (default 0.1; at least one
+   * round of restarts always runs). More rounds run before branch and bound.
+   */
+  attackShare?: number;
+  /**
+   * Bytes the large tensors of one bound call may take (default 512 MiB): rows and sub-domains
+   * are chunked to fit, and a method that cannot fit even one row is skipped.
+   */
+  memoryBudget?: number;
+  /** alpha-CROWN steps on the whole box (default 20) and whether it optimises the intermediate layers' slopes (default true). */
+  alphaIterations?: number;
+  alphaIntermediate?: boolean;
 }
 
 interface Ctx {
@@ -58,9 +77,28 @@ interface Ctx {
   R: number;
   Cflat: Float32Array; // [R, K]
   dvec: Float32Array; // [R]
+  /** The row bounds d_r as given (float64), for the verified checks. */
+  d64: Float64Array;
+  bounds: CertifierBounds;
   start: number;
   deadline: number;
   rng: SeededRng;
+  /** Sound float32 error bound of a computed lower bound of each row (float64, [R]). */
+  slack: Float64Array;
+  rounding: RoundingErrorBound | null;
+  /** The float64 form of the network for the sound re-check (null: layers it does not cover; the a priori float32 slack is used). */
+  net64: Net64 | null;
+  /** The property's rows as given (float64). */
+  rows64: number[][];
+  /** Sound float64 bounds of the current box (computed at the first claim). */
+  root64: Bounds64 | null;
+  /** Claims (a box or sub-domain verified by the float32 bound) that failed the rounding re-check. */
+  downgrades: number;
+  /** Methods skipped because they do not fit the memory budget. */
+  skipped: string[];
+  budget: number;
+  alphaIterations: number;
+  alphaIntermediate: boolean;
 }
 
 const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
@@ -107,17 +145,26 @@ function elapsed(ctx: Ctx): number {
   return (Date.now() - ctx.start) / 1000;
 }
 
-/** Per-sample objective min_j max_{r in j} (c_r·y - d_r): <= 0 exactly where the unsafe region is reached. */
-function objective(ctx: Ctx, y: tf.Tensor2D): tf.Tensor1D {
+/**
+ * Per-sample objective min_j max_{r in j} (c_r·y - d_r): <= 0 exactly where the unsafe region
+ * is reached. `mask` ([n, J], 1 = allowed) restricts sample s to the disjuncts it targets.
+ */
+function objective(ctx: Ctx, y: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor1D {
   const C = tf.tensor2d(ctx.Cflat, [ctx.R, ctx.K]);
   const v = tf.sub(tf.matMul(y, C, false, true), tf.tensor1d(ctx.dvec)); // [B, R]
-  const per = ctx.disjuncts.map((conj, j) => tf.max(tf.slice(v, [0, ctx.offsets[j]], [-1, conj.length]), 1));
-  return tf.min(tf.stack(per, 1), 1) as tf.Tensor1D;
+  const per = ctx.disjuncts.map((conj, j) => (conj.length ? tf.max(tf.slice(v, [0, ctx.offsets[j]], [-1, conj.length]), 1) : tf.fill([y.shape[0]], -1e30)));
+  let all = tf.stack(per, 1) as tf.Tensor2D; // [B, J]
+  if (mask) all = tf.add(all, tf.mul(tf.sub(1, mask), 1e30));
+  return tf.min(all, 1) as tf.Tensor1D;
 }
 
 /**
- * Projected sign-gradient descent of the objective inside B boxes; returns a confirmed
- * witness or null. Also returns the objective gradient at each box centre (for split choice).
+ * Targeted projected-gradient falsifier inside B boxes: sample s starts at the centre of its
+ * box (s < B) or at a random point, and descends the objective of the disjunct it targets
+ * (restart k targets disjunct k-1 mod J, restart 0 all of them: the violation margin of each
+ * disjunct's own rows is maximised in turn) with sign steps, heavy-ball momentum (0.75, as in
+ * APGD) and a step size decaying from a quarter of the box width to 1%. Returns a confirmed
+ * witness or null, and the objective gradient at each box centre (for split choice).
  */
 function pgd(
   ctx: Ctx,
@@ -129,24 +176,32 @@ function pgd(
   boxOf: (b: number) => { lower: Float32Array; upper: Float32Array },
 ): { witness: { x: Float32Array; disjunct: number; output: Float32Array } | null; centreGrad: Float32Array } {
   const { D, net } = ctx;
-  const n = B * Math.max(1, restarts);
+  const reps = Math.max(1, restarts);
+  const n = B * reps;
+  const J = ctx.disjuncts.length;
   const x0 = new Float32Array(n * D);
+  const maskv = new Float32Array(n * J);
   for (let s = 0; s < n; s++) {
     const b = s % B;
+    const k = Math.floor(s / B);
     const random = s >= B;
-    for (let k = 0; k < D; k++) {
-      const l = lo[b * D + k], h = hi[b * D + k];
-      x0[s * D + k] = random ? l + (h - l) * ctx.rng.next() : l + (h - l) / 2;
+    for (let j = 0; j < J; j++) maskv[s * J + j] = k === 0 || J === 1 || (k - 1) % J === j ? 1 : 0;
+    for (let i = 0; i < D; i++) {
+      const l = lo[b * D + i], h = hi[b * D + i];
+      x0[s * D + i] = random ? l + (h - l) * ctx.rng.next() : l + (h - l) / 2;
     }
   }
   const shape = [n, ...ctx.inShape];
-  const lowT = tf.tidy(() => tf.tile(tf.tensor(lo, [B, ...ctx.inShape]), [Math.max(1, restarts), ...ctx.inShape.map(() => 1)]));
-  const highT = tf.tidy(() => tf.tile(tf.tensor(hi, [B, ...ctx.inShape]), [Math.max(1, restarts), ...ctx.inShape.map(() => 1)]));
-  const gradFn = tf.grad((x: tf.Tensor) => tf.sum(objective(ctx, net.predict(x))));
+  const tileBox = (v: Float32Array) => tf.tidy(() => tf.tile(tf.tensor(v, [B, ...ctx.inShape]), [reps, ...ctx.inShape.map(() => 1)]));
+  const lowT = tileBox(lo);
+  const highT = tileBox(hi);
+  const mask = tf.tensor2d(maskv, [n, J]);
+  const gradFn = tf.grad((x: tf.Tensor) => tf.sum(objective(ctx, net.predict(x) as tf.Tensor2D, mask)));
   let x = tf.tensor(x0, shape);
+  let prev = tf.clone(x);
   let centreGrad = new Float32Array(B * D);
   const tryFind = (): { x: Float32Array; disjunct: number; output: Float32Array } | null => {
-    const vals = tf.tidy(() => objective(ctx, net.predict(x)).dataSync());
+    const vals = tf.tidy(() => objective(ctx, net.predict(x) as tf.Tensor2D).dataSync());
     let xs: Float32Array | null = null;
     for (let s = 0; s < n; s++) {
       if (vals[s] <= 0) {
@@ -162,65 +217,153 @@ function pgd(
     let found = tryFind();
     for (let t = 0; t < steps && !found; t++) {
       checkTime(ctx);
-      const frac = 0.25 * Math.pow(0.02 / 0.25, t / Math.max(1, steps - 1));
+      const frac = 0.25 * Math.pow(0.01 / 0.25, t / Math.max(1, steps - 1));
       const next = tf.tidy(() => {
         const g = gradFn(x);
         if (t === 0) centreGrad = (tf.slice(g.reshape([n, D]), [0, 0], [B, D]).dataSync() as Float32Array).slice();
         const step = tf.mul(tf.sub(highT, lowT), frac);
-        return tf.minimum(highT, tf.maximum(lowT, tf.sub(x, tf.mul(step, tf.sign(g)))));
+        const proj = (v: tf.Tensor) => tf.minimum(highT, tf.maximum(lowT, v));
+        const z = proj(tf.sub(x, tf.mul(step, tf.sign(g))));
+        // x + 0.75 (z - x) + 0.25 (x - prev)
+        return t === 0 ? z : proj(tf.add(tf.add(x, tf.mul(tf.sub(z, x), 0.75)), tf.mul(tf.sub(x, prev), 0.25)));
       });
-      x.dispose();
+      prev.dispose();
+      prev = x;
       x = next;
       found = tryFind();
     }
     return { witness: found, centreGrad };
   } finally {
     x.dispose();
+    prev.dispose();
     lowT.dispose();
     highT.dispose();
+    mask.dispose();
   }
 }
 
 /**
- * Lower bounds of c_r·y - d_r for B flat boxes, [B*R]. Rows are bounded in chunks of
- * ROWS_PER_BOUND_CALL with the clock checked between chunks, so that a property with very many
- * rows cannot overrun the budget inside one bound call (each row's bound is computed on its
- * own by every method, so chunking does not change the bounds' validity).
+ * Falsification phase: rounds of `restarts` targeted PGD starts (pgd) until a witness is
+ * found, `rounds` rounds have run, or the share of the budget is spent (one round always runs).
  */
-function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: Float32Array, B: number): Float32Array {
+function falsify(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, restarts: number, steps: number, rounds: number, untilMs: number) {
+  for (let k = 0; k < rounds; k++) {
+    if (k > 0 && Date.now() > untilMs) break;
+    const r = pgd(ctx, box.lower, box.upper, 1, restarts, steps, () => box);
+    if (r.witness) return r.witness;
+  }
+  return null;
+}
+
+/**
+ * Lower bounds of c_r·y (without d_r) for B flat boxes, [B*R]. Rows are bounded in chunks (at
+ * most ROWS_PER_BOUND_CALL, and as many as fit the memory budget) with the clock checked
+ * between layers, chunks and optimisation steps, so that neither many rows nor a large network
+ * overruns the budget (each row's bound is computed on its own by every method, so chunking
+ * does not change the bounds' validity). Returns null when the method does not fit the memory
+ * budget for B boxes (the caller falls back to a cheaper method).
+ */
+function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: Float32Array, B: number): Float32Array | null {
   const { R, K } = ctx;
+  if (!methodFits(ctx.net, method, B, ctx.budget)) {
+    if (!ctx.skipped.includes(method)) ctx.skipped.push(method);
+    return null;
+  }
+  const perRow = methodRowBytes(ctx.net, method, B);
+  const rowsPerCall = Math.max(1, Math.min(ROWS_PER_BOUND_CALL, rowsThatFit(perRow, ctx.budget)));
   const out = new Float32Array(B * R);
-  const fn = method === 'ibp' ? ibp : method === 'crown' ? crown : alphaCrown;
-  for (let r0 = 0; r0 < R; r0 += ROWS_PER_BOUND_CALL) {
-    if (r0 > 0) checkTime(ctx);
-    const n = Math.min(ROWS_PER_BOUND_CALL, R - r0);
+  const bm = ctx.bounds.method(method);
+  const interrupt = () => checkTime(ctx);
+  for (let r0 = 0; r0 < R; r0 += rowsPerCall) {
+    checkTime(ctx);
+    const n = Math.min(rowsPerCall, R - r0);
     const part = tf.tidy(() => {
       const box = { lower: tf.tensor(lo, [B, ...ctx.inShape]), upper: tf.tensor(hi, [B, ...ctx.inShape]) };
       const spec = tf.tile(tf.tensor3d(ctx.Cflat.subarray(r0 * K, (r0 + n) * K), [1, n, K]), [B, 1, 1]) as tf.Tensor3D;
-      const b = fn(ctx.net, box, { spec });
-      return tf.sub(b.lower, tf.tensor2d(ctx.dvec.subarray(r0, r0 + n), [1, n])).dataSync() as Float32Array;
+      const o: BoundOptions & Record<string, unknown> = { spec, interrupt, memoryBudget: ctx.budget, lowerOnly: true };
+      if (method === 'alpha-crown') {
+        // stop once every row clears its threshold (with the rounding slack); never past the budget
+        o.stopAbove = Array.from(ctx.dvec.subarray(r0, r0 + n), (d, k) => d + ctx.slack[r0 + k]);
+        // at most a third of the time left, so that branch and bound keeps the rest
+        o.deadlineMs = Date.now() + (ctx.deadline - Date.now()) / 3;
+        o.iterations = ctx.alphaIterations;
+        o.intermediate = ctx.alphaIntermediate;
+      }
+      const b = bm.compute(ctx.net, box, o);
+      return b.lower.dataSync() as Float32Array;
     });
     for (let b = 0; b < B; b++) out.set(part.subarray(b * n, (b + 1) * n), b * R + r0);
   }
   return out;
 }
 
-/** Whether every disjunct has a row whose lower bound is > 0 in box b. */
-function boxVerified(ctx: Ctx, lbs: Float32Array, b: number): boolean {
+/**
+ * Whether row r of box/sub-domain b is proved: its float32 lower bound minus d_r exceeds the
+ * rounding error bound (computed in float64). `extra` adds a per-row slack (beta terms).
+ */
+function rowProved(ctx: Ctx, lbs: Float32Array, b: number, r: number, extra?: Float64Array): boolean {
+  const lb = lbs[b * ctx.R + r];
+  const margin = lb - ctx.d64[r];
+  return margin > ctx.slack[r] + (extra ? extra[b * ctx.R + r] : 0);
+}
+
+/** Whether every disjunct has a row whose value in `v` (lower bounds of c_r·y) exceeds d_r. */
+function allDisjunctsAbove(ctx: Ctx, v: ArrayLike<number>, off = 0): boolean {
   return ctx.disjuncts.every((conj, j) => {
-    for (let r = 0; r < conj.length; r++) if (lbs[b * ctx.R + ctx.offsets[j] + r] > 0) return true;
+    for (let r = 0; r < conj.length; r++) if (v[off + ctx.offsets[j] + r] - ctx.d64[ctx.offsets[j] + r] > 0) return true;
     return false;
   });
 }
+
+/**
+ * Whether box/sub-domain b is verified. The float32 lower bounds `lbs` make the claim; it
+ * counts only if the sound re-check confirms it: the float64 recomputation `recheck` (sound
+ * lower bounds per row, or null for a sub-domain proved empty) when the network has a float64
+ * form, else the a priori float32 rounding slack (rowProved). A refused claim is counted in
+ * ctx.downgrades. `empty` marks a sub-domain the float32 bounds found empty (also re-checked).
+ */
+function boxVerified(ctx: Ctx, lbs: Float32Array, b: number, extra?: Float64Array, recheck?: () => number[] | null, empty = false): boolean {
+  const naive = empty || allDisjunctsAbove(ctx, lbs, b * ctx.R);
+  if (!naive) return false;
+  let sound: boolean;
+  if (ctx.net64) {
+    const v = recheck ? recheck() : undefined;
+    sound = v === null || (v !== undefined && allDisjunctsAbove(ctx, v));
+  } else {
+    sound = !empty && ctx.disjuncts.every((conj, j) => {
+      for (let r = 0; r < conj.length; r++) if (rowProved(ctx, lbs, b, ctx.offsets[j] + r, extra)) return true;
+      return false;
+    });
+    if (empty) sound = true; // the float32 path's emptiness test already uses the sound gap tolerance
+  }
+  if (!sound) ctx.downgrades++;
+  return sound;
+}
+
+/** Sound float64 lower bounds of every row over the box lo..hi (its own CROWN bounds), or null when empty. */
+function recheckBox(ctx: Ctx, lo: Float32Array, hi: Float32Array, reuseRoot: boolean): number[] | null {
+  const net64 = ctx.net64 as Net64;
+  const lo64 = Float64Array.from(lo);
+  const hi64 = Float64Array.from(hi);
+  let bb: Bounds64 | null;
+  if (reuseRoot) {
+    ctx.root64 ??= net64.bounds(lo64, hi64);
+    bb = ctx.root64;
+  } else bb = net64.bounds(lo64, hi64);
+  checkTime(ctx);
+  return bb ? net64.rowLower(ctx.rows64, lo64, hi64, bb) : null;
+}
+
+/** Resolved options of one verifyProperty call. */
+type Full = Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>> & { falsifier?: Attack; inexactRows: boolean[] };
 
 type BoxOutcome =
   | { kind: 'verified'; method: DecidingMethod; complete: boolean }
   | { kind: 'falsified'; method: DecidingMethod; x: Float32Array; disjunct: number; output: Float32Array }
   | { kind: 'unknown'; method: DecidingMethod };
 
-function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>> & { falsifier?: Attack }): BoxOutcome {
+function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Full): BoxOutcome {
   const { net, D } = ctx;
-  const boxOf = () => box;
   // 1. clean check at the centre
   const centre = new Float32Array(D);
   for (let k = 0; k < D; k++) centre[k] = box.lower[k] + (box.upper[k] - box.lower[k]) / 2;
@@ -244,18 +387,42 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
     const ok = confirmWitness(net, cand, box, ctx.disjuncts);
     if (ok) return { kind: 'falsified', method: 'attack', x: cand, ...ok };
   }
-  // 3. built-in projected-gradient falsifier
+  // 3. built-in targeted projected-gradient falsifier: one short round before any bound (the
+  // long rounds run after the cheap bounds, before alpha-CROWN and branch and bound)
+  const attackUntil = ctx.start + opts.attackShare * (ctx.deadline - ctx.start);
   if (opts.pgdRestarts > 0) {
-    const r = pgd(ctx, box.lower, box.upper, 1, opts.pgdRestarts, opts.pgdSteps, boxOf);
-    if (r.witness) return { kind: 'falsified', method: 'pgd', ...r.witness };
+    const w = falsify(ctx, box, Math.min(opts.pgdRestarts, 4), Math.min(opts.pgdSteps, 20), 1, attackUntil);
+    if (w) return { kind: 'falsified', method: 'pgd', ...w };
   }
-  // 4. incomplete bound methods
+  // the re-check of verified claims over this box: float64 recomputation, or else the a priori
+  // float32 rounding error bound of every later bound
+  ctx.root64 = null;
+  if (!ctx.net64) {
+    ctx.rounding = roundingErrorBound(net, box, { relaxations: ctx.bounds.relaxations });
+    for (let r = 0; r < ctx.R; r++) ctx.slack[r] = opts.inexactRows[r] ? Infinity : ctx.rounding.rowSlack(ctx.Cflat.subarray(r * ctx.K, (r + 1) * ctx.K));
+  }
+  // 4. incomplete bound methods, cheap ones first; more falsification rounds before the costly ones
+  let attacked = opts.pgdRestarts === 0;
+  let last: DecidingMethod = 'none';
   for (const m of opts.methods) {
     checkTime(ctx);
+    if (m === 'alpha-crown' && !attacked) {
+      attacked = true;
+      if (Date.now() < attackUntil) {
+        const w = falsify(ctx, box, opts.pgdRestarts, opts.pgdSteps, 1 << 20, attackUntil);
+        if (w) return { kind: 'falsified', method: 'pgd', ...w };
+      }
+    }
     const lbs = boundRows(ctx, m, box.lower, box.upper, 1);
-    if (boxVerified(ctx, lbs, 0)) return { kind: 'verified', method: m, complete: false };
+    if (!lbs) continue; // does not fit the memory budget: skipped
+    last = m;
+    if (boxVerified(ctx, lbs, 0, undefined, () => recheckBox(ctx, box.lower, box.upper, true))) return { kind: 'verified', method: m, complete: false };
   }
-  if (!opts.branchAndBound) return { kind: 'unknown', method: opts.methods[opts.methods.length - 1] ?? 'none' };
+  if (!attacked && Date.now() < attackUntil) {
+    const w = falsify(ctx, box, opts.pgdRestarts, opts.pgdSteps, 1 << 20, attackUntil);
+    if (w) return { kind: 'falsified', method: 'pgd', ...w };
+  }
+  if (!opts.branchAndBound) return { kind: 'unknown', method: last };
   const mode = opts.babMode === 'auto' ? (D <= opts.inputSplitMaxDim ? 'input' : 'relu') : opts.babMode;
   return mode === 'input' ? inputBab(ctx, box, opts) : reluBab(ctx, box, opts);
 }
@@ -265,7 +432,7 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
  * search the rest for a witness (centre + short projected gradient), and bisect each along
  * the input with the largest |gradient| * width.
  */
-function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>>): BoxOutcome {
+function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Full): BoxOutcome {
   const { D } = ctx;
   const stack: { lo: Float32Array; hi: Float32Array }[] = [{ lo: box.lower.slice(), hi: box.upper.slice() }];
   while (stack.length > 0) {
@@ -278,9 +445,13 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
       lo.set(d.lo, b * D);
       hi.set(d.hi, b * D);
     });
-    const lbs = boundRows(ctx, opts.babMethod, lo, hi, B);
+    // a method that does not fit the memory budget for the batch falls back to IBP
+    const lbs = boundRows(ctx, opts.babMethod, lo, hi, B) ?? boundRows(ctx, 'ibp', lo, hi, B);
+    if (!lbs) return { kind: 'unknown', method: 'input-bab' };
     const open: number[] = [];
-    for (let b = 0; b < B; b++) if (!boxVerified(ctx, lbs, b)) open.push(b);
+    for (let b = 0; b < B; b++) {
+      if (!boxVerified(ctx, lbs, b, undefined, () => recheckBox(ctx, lo.subarray(b * D, (b + 1) * D), hi.subarray(b * D, (b + 1) * D), false))) open.push(b);
+    }
     if (open.length === 0) continue;
     const olo = new Float32Array(open.length * D), ohi = new Float32Array(open.length * D);
     open.forEach((b, i) => {
@@ -318,14 +489,23 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
  * dropped; the box corner minimising each open row's bound is checked as a witness; every
  * open domain is split on the neuron with the best BaBSR-like score.
  */
-function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Required<Omit<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>>): BoxOutcome {
+function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Full): BoxOutcome {
   const { D, R } = ctx;
-  const p = splitProblem(ctx.net);
+  const p = splitProblem(ctx.net, ctx.bounds.relaxations);
   const zero = (): Int8Array[] => p.widths.map((w) => new Int8Array(w));
   const checkTimeHere = () => checkTime(ctx);
-  const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { iters: 0, lr: 0.1, dvec: ctx.dvec, checkTime: checkTimeHere });
-  // Many rows make each domain's alpha/beta tensors large: fewer domains per batch keep memory and step time bounded.
-  const batchSize = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R))));
+  // Sound tolerances from the rounding error bound: a domain is empty only beyond twice a
+  // neuron's bound error; beta terms add their own error to each row (betaSlack).
+  const rb = ctx.rounding;
+  const gapTol = rb ? p.nl.map((i) => Float32Array.from(rb.pre.get(i) ?? [], (t) => Math.fround(2 * t + 1e-6) * (1 + 1e-6))) : undefined;
+  const betaWeights = rb ? p.nl.map((i) => Float32Array.from(rb.mag.get(i) ?? [], (m) => Math.fround(rb.termFactor(i) * m * (1 + 1e-6)))) : undefined;
+  // early-stop targets of the optimisation: d plus the rounding slack
+  const targets = Float32Array.from(ctx.dvec, (d, r) => d + ctx.slack[r]);
+  const common = { lr: 0.1, dvec: targets, checkTime: checkTimeHere, gapTol, betaWeights };
+  const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { ...common, iters: 0 });
+  // Domains per batch: as many as the memory budget allows for their slopes, multipliers and tape.
+  const perDomain = optimisedPassBytes(ctx.net, 1, R) * 2;
+  const batchSize = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R)), rowsThatFit(perDomain, ctx.budget)));
   const root = rootRes.pre;
   const stack: Domain[] = [{ splits: zero(), depth: 0 }];
   let rounds = 0;
@@ -334,14 +514,13 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
     if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'relu-bab' };
     const batch = stack.splice(Math.max(0, stack.length - batchSize));
     const B = batch.length;
-    const res = boundBatch(p, box, batch, ctx.Cflat, R, { root, iters: opts.babIters, lr: 0.1, dvec: ctx.dvec, refine: opts.babRefine, checkTime: checkTimeHere });
-    const lbs = new Float32Array(B * R);
-    for (let k = 0; k < B * R; k++) lbs[k] = res.lbs[k] - ctx.dvec[k % R];
+    const res = boundBatch(p, box, batch, ctx.Cflat, R, { ...common, root, iters: opts.babIters, refine: opts.babRefine });
+    const lbs = res.lbs; // lower bounds of c_r·y (without d_r)
     // witness candidates: the minimisers of the open rows' linear bounds
     const cands: number[] = [];
     for (let b = 0; b < B; b++) {
       if (res.infeasible[b]) continue;
-      for (let r = 0; r < R; r++) if (lbs[b * R + r] <= 0) cands.push(b * R + r);
+      for (let r = 0; r < R; r++) if (lbs[b * R + r] - ctx.d64[r] <= 0) cands.push(b * R + r);
     }
     if (cands.length > 0) {
       const xs = new Float32Array(cands.length * D);
@@ -357,7 +536,22 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
       }
     }
     const open: number[] = [];
-    for (let b = 0; b < B; b++) if (!res.infeasible[b] && !boxVerified(ctx, lbs, b)) open.push(b);
+    const leafCheck = (b: number) => () => {
+      const net64 = ctx.net64 as Net64;
+      const lo64 = Float64Array.from(box.lower);
+      const hi64 = Float64Array.from(box.upper);
+      ctx.root64 ??= net64.bounds(lo64, hi64);
+      const bb = net64.bounds(lo64, hi64, { clamp: batch[b].splits, root: ctx.root64 as Bounds64 });
+      if (!bb) return null;
+      const certs: RowCertificate[] = [];
+      for (let r = 0; r < R; r++) {
+        const part = (arr: (Float32Array | undefined)[]) => arr.map((a, q) => a?.subarray((b * R + r) * p.widths[q], (b * R + r + 1) * p.widths[q]));
+        certs.push({ alpha: part(res.alphas), beta: part(res.betas), signs: batch[b].splits });
+      }
+      checkTime(ctx);
+      return net64.rowLower(ctx.rows64, lo64, hi64, bb, certs);
+    };
+    for (let b = 0; b < B; b++) if (!boxVerified(ctx, lbs, b, res.betaSlack, leafCheck(b), res.infeasible[b])) open.push(b);
     if (open.length > 0 && ++rounds % 8 === 0) {
       const r = pgd(ctx, box.lower, box.upper, 1, 8, opts.pgdSteps, () => box);
       if (r.witness) return { kind: 'falsified', method: 'relu-bab', ...r.witness };
@@ -366,7 +560,7 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
       const openRows: number[] = [];
       ctx.disjuncts.forEach((conj, j) => {
         let proved = false;
-        for (let r = 0; r < conj.length; r++) if (lbs[b * R + ctx.offsets[j] + r] > 0) proved = true;
+        for (let r = 0; r < conj.length; r++) if (rowProved(ctx, lbs, b, ctx.offsets[j] + r, res.betaSlack)) proved = true;
         if (!proved) for (let r = 0; r < conj.length; r++) openRows.push(ctx.offsets[j] + r);
       });
       const pick = pickNeuron(p, res, b, R, openRows);
@@ -411,15 +605,31 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     offsets.push(R);
     R += conj.length;
   }
-  const Cflat = new Float32Array(R * K), dvec = new Float32Array(R);
+  const attackShare = opts.attackShare ?? 0.1;
+  if (!(attackShare >= 0 && attackShare <= 1)) throw new ConfigError(`attackShare must be in [0, 1], got ${attackShare}`, undefined, 'attackShare');
+  const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  if (!(budget > 0)) throw new ConfigError(`memoryBudget must be > 0 bytes, got ${budget}`, undefined, 'memoryBudget');
+  const Cflat = new Float32Array(R * K), dvec = new Float32Array(R), d64 = new Float64Array(R);
   let r = 0;
-  for (const conj of property.disjuncts) for (const row of conj) { Cflat.set(row.c, r * K); dvec[r] = row.d; r++; }
-  const ctx: Ctx = { net, inShape: net.inputShape, D, K, disjuncts: property.disjuncts, offsets, R, Cflat, dvec, start, deadline: start + timeoutS * 1000, rng: opts.rng ?? new SeededRng(0) };
+  for (const conj of property.disjuncts) for (const row of conj) { Cflat.set(row.c, r * K); dvec[r] = row.d; d64[r] = row.d; r++; }
+  // A row's coefficients are used in float32 by the bounds: a row whose coefficients are not
+  // float32 numbers is bounded as rounded, which would change the property; refuse a verified
+  // claim for such rows by an infinite slack (falsification is unaffected: witnesses are checked
+  // with the exact rows).
+  const inexact = property.disjuncts.flat().map((row) => row.c.some((c) => Math.fround(c) !== c));
+  const ctx: Ctx = {
+    net, inShape: net.inputShape, D, K, disjuncts: property.disjuncts, offsets, R, Cflat, dvec, d64, start, deadline: start + timeoutS * 1000,
+    rng: opts.rng ?? new SeededRng(0), bounds: opts.bounds ?? builtinCertifierBounds(),
+    slack: new Float64Array(R), rounding: null, downgrades: 0, skipped: [], budget,
+    net64: Net64.from(net), rows64: property.disjuncts.flat().map((row) => row.c.slice()), root64: null,
+    alphaIterations: opts.alphaIterations ?? 20, alphaIntermediate: opts.alphaIntermediate ?? true,
+  };
   const full = {
     timeoutS, methods, falsifier: opts.falsifier,
     branchAndBound: opts.branchAndBound ?? true, babMethod: opts.babMethod ?? 'crown', babBatch: opts.babBatch ?? 64,
-    maxDomains: opts.maxDomains ?? 200_000, pgdRestarts: opts.pgdRestarts ?? 4, pgdSteps: opts.pgdSteps ?? 20,
-    babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8, babRefine: opts.babRefine ?? false,
+    maxDomains: opts.maxDomains ?? 200_000, pgdRestarts: opts.pgdRestarts ?? 8, pgdSteps: opts.pgdSteps ?? 100,
+    babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8, babRefine: opts.babRefine ?? false, bounds: ctx.bounds,
+    attackShare, memoryBudget: budget, alphaIterations: ctx.alphaIterations, alphaIntermediate: ctx.alphaIntermediate, inexactRows: inexact,
   };
   if (property.disjuncts.length === 0) return { kind: 'verified-complete', method: 'none', time_s: elapsed(ctx) };
   const broken = nonFiniteParam(net);
@@ -428,24 +638,30 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   let method: DecidingMethod = 'none';
   let complete = true;
   let unknown = false;
+  // Soundness notes carried by every verdict: claims refused by the rounding re-check, methods skipped for memory.
+  const notes = () => ({ ...(ctx.downgrades ? { downgraded: ctx.downgrades } : {}), ...(ctx.skipped.length ? { skipped: [...ctx.skipped] } : {}) });
   try {
     for (const box of property.boxes) {
       const o = verifyBox(ctx, box, full);
       if (o.kind === 'falsified') {
-        return { kind: 'falsified', method: o.method, witness: o.x, disjunct: o.disjunct, output: o.output, time_s: elapsed(ctx) };
+        return { kind: 'falsified', method: o.method, witness: o.x, disjunct: o.disjunct, output: o.output, time_s: elapsed(ctx), ...notes() };
       }
       if (o.kind === 'unknown') { unknown = true; method = o.method; continue; }
       if (!o.complete) complete = false;
       if (!unknown) method = rank(o.method) > rank(method) ? o.method : method;
     }
   } catch (e) {
-    if (e instanceof Timeout) return { kind: 'timeout', method: 'none', time_s: elapsed(ctx) };
-    return { kind: 'error', method, message: (e as Error).message, time_s: elapsed(ctx) };
+    if (e instanceof Timeout) return { kind: 'timeout', method: 'none', time_s: elapsed(ctx), ...notes() };
+    if (isBackendFault(e)) {
+      markBackendFault();
+      return { kind: 'error', method, message: `backend fault: ${(e as Error).message}`, time_s: elapsed(ctx), ...notes() };
+    }
+    return { kind: 'error', method, message: (e as Error).message, time_s: elapsed(ctx), ...notes() };
   }
-  if (unknown) return { kind: 'unknown', method, time_s: elapsed(ctx) };
+  if (unknown) return { kind: 'unknown', method, time_s: elapsed(ctx), ...notes() };
   return complete && (method === 'input-bab' || method === 'relu-bab')
-    ? { kind: 'verified-complete', method, time_s: elapsed(ctx) }
-    : { kind: 'verified-incomplete', method, time_s: elapsed(ctx) };
+    ? { kind: 'verified-complete', method, time_s: elapsed(ctx), ...notes() }
+    : { kind: 'verified-incomplete', method, time_s: elapsed(ctx), ...notes() };
 }
 
 /** The name of the first parameter holding NaN or an infinity, or undefined. */

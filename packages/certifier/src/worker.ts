@@ -3,7 +3,7 @@
 import 'reflect-metadata';
 import { workerData } from 'worker_threads';
 import { loadBackend } from '@certkd/core';
-import { VnnlibTask, TaskRecord, runVnnlibTask } from './batch';
+import { VnnlibTask, TaskRecord, runVnnlibTaskSafely } from './batch';
 import { PointRecord, PointTask, runPointTask } from './points';
 
 let ready: Promise<unknown> | null = null;
@@ -12,5 +12,6 @@ export default async function run(task: VnnlibTask | PointTask): Promise<TaskRec
   const backend = (workerData as { backend?: 'wasm' | 'cpu' } | undefined)?.backend ?? 'wasm';
   ready ??= loadBackend(backend);
   await ready;
-  return 'type' in task && task.type === 'point' ? runPointTask(task) : runVnnlibTask(task as VnnlibTask);
+  if ('type' in task && task.type === 'point') return runPointTask(task);
+  return runVnnlibTaskSafely(task as VnnlibTask);
 }

@@ -2,14 +2,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { describeWithData, itWithData, sharedPath } from '../../../tools/jest/shared-data.cjs';
 
 // Runs the built command (npm test builds first), as a user would.
 const bin = path.resolve(__dirname, '../bin/certkd.js');
-const built = fs.existsSync(path.resolve(__dirname, '../dist/main.js'));
-const shared = path.resolve(__dirname, '../../../../shared/vnncomp/2021/mnistfc');
+const MAIN = path.resolve(__dirname, '../dist/main.js'); // the built command: `nx test @certkd/cli` builds it first
+const shared = sharedPath('vnncomp', '2021', 'mnistfc');
 const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 120000 });
 
-(built ? describe : describe.skip)('certkd command', () => {
+describeWithData(MAIN, 'certkd command', () => {
   let dir: string;
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-cli-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +30,7 @@ const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPa
     fs.writeFileSync(f, 'name: bad\nbackend: gpu\ndataset: { name: mnist }\nstages: [{ stage: evaluate }]\n');
     const r = certkd(['run', f, '--runs-dir', path.join(dir, 'runs')]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('bad.yaml: backend: got "gpu"; allowed values: "auto", "tensorflow", "wasm", "cpu"');
+    expect(r.stderr).toContain('bad.yaml: backend: got "gpu"; allowed values: "auto", "tensorflow", "onnxruntime", "wasm", "cpu"');
     expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);
   });
 
@@ -71,7 +72,7 @@ const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPa
     expect(r.stderr).toContain('model not found');
   });
 
-  (fs.existsSync(shared) ? it : it.skip)('bounds on a VNN-COMP network and property prints sound JSON', () => {
+  itWithData(shared, 'bounds on a VNN-COMP network and property prints sound JSON', () => {
     const r = certkd(['bounds', path.join(shared, 'mnist-net_256x2.onnx'), '--vnnlib', path.join(shared, 'prop_0_0.03.vnnlib'), '--method', 'crown', '--backend', 'cpu', '--json']);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -83,7 +84,7 @@ const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPa
     expect(j.time_s).toBeGreaterThan(0);
   });
 
-  (fs.existsSync(shared) ? it : it.skip)('verify answers VNN-COMP words and rejects bad files with exit 2', () => {
+  itWithData(shared, 'verify answers VNN-COMP words and rejects bad files with exit 2', () => {
     const onnx = path.join(shared, 'mnist-net_256x2.onnx');
     const ok = certkd(['verify', onnx, path.join(shared, 'prop_1_0.05.vnnlib'), '--timeout', '20', '--backend', 'wasm', '--out', path.join(dir, 'res.txt')]);
     expect(ok.status).toBe(0);

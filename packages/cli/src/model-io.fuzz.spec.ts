@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ARCHITECTURES, Network, SeededRng, architectureOptions, saveModel } from '@certkd/core';
 import { exportOnnx } from '@certkd/interop';
+import { describeWithData } from '../../../tools/jest/shared-data.cjs';
 
 // The real command on hostile model files and a full disk: exit 0 or 2, one line on stderr,
 // no stack trace, and nothing outside the output directory created, changed or removed.
@@ -12,7 +13,7 @@ import { exportOnnx } from '@certkd/interop';
 const { makeSentinel, snapshot, diffSnapshots } = require('../../../tools/jest/sentinel.cjs');
 
 const bin = path.resolve(__dirname, '../bin/certkd.js');
-const built = fs.existsSync(path.resolve(__dirname, '../dist/main.js'));
+const MAIN = path.resolve(__dirname, '../dist/main.js'); // the built command: `nx test @certkd/cli` builds it first
 
 /**
  * Preloaded into the command: fs.writeSync writes at most 4 KiB per call and throws ENOSPC
@@ -33,7 +34,7 @@ fs.writeSync = function (fd, buf, off, len, ...rest) {
 };
 `;
 
-(built ? describe : describe.skip)('certkd on hostile model files and a full disk', () => {
+describeWithData(MAIN, 'certkd on hostile model files and a full disk', () => {
   let root: string;
   let out: string;
   let model: string;

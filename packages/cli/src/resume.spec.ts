@@ -3,9 +3,10 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { describeWithData } from '../../../tools/jest/shared-data.cjs';
 
 const bin = path.resolve(__dirname, '../bin/certkd.js');
-const built = fs.existsSync(path.resolve(__dirname, '../dist/main.js'));
+const MAIN = path.resolve(__dirname, '../dist/main.js'); // the built command: `nx test @certkd/cli` builds it first
 
 const RECIPE = `name: killme
 seed: 11
@@ -43,7 +44,7 @@ function interrupt(recipe: string, runs: string, signal: NodeJS.Signals): Promis
   });
 }
 
-(built ? describe : describe.skip)('interrupted runs resume to the same result', () => {
+describeWithData(MAIN, 'interrupted runs resume to the same result', () => {
   let dir: string;
   let recipe: string;
   let reference: { weights: string; acc: number };

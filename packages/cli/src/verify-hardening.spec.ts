@@ -118,4 +118,23 @@ describeWithData([MAIN, NET, MNIST], 'certkd verify hardening', () => {
     expect(lines2[lines2.length - 1]).toMatch(/\(1 run now, 2 earlier; results in /);
     expect(lines2[lines2.length - 1]).not.toMatch(/error/);
   }, 120000);
+
+  it('--instances takes --relaxation (in this thread) and refuses it with --workers', () => {
+    fs.mkdirSync(path.join(dir, 'A'));
+    fs.copyFileSync(NET, path.join(dir, 'A', 'net.onnx'));
+    fs.copyFileSync(PROP, path.join(dir, 'A', 'prop.vnnlib'));
+    const csv = write('instances.csv', 'A/net.onnx,A/prop.vnnlib,60\n');
+    const out = path.join(dir, 'out.jsonl');
+    const plugin = path.resolve(__dirname, '../../examples/relaxation-zero-slope');
+    const base = ['verify', '--instances', csv, '--out', out, '--timeout', '20', '--backend', 'cpu', '--relaxation', 'relu=zero-slope', '--plugin', plugin];
+    const r = certkd(base);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^A\/net\.onnx,A\/prop\.vnnlib: (sat|unsat|unknown|timeout)$/m);
+    const refused = certkd([...base, '--workers', '1']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/--relaxation: --relaxation with --instances runs every instance in this thread/);
+    const unknown = certkd(['verify', '--instances', csv, '--out', out, '--backend', 'cpu', '--relaxation', 'relu=zero-slope']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/--relaxation\.relu: unknown relaxation 'zero-slope'/);
+  }, 120000);
 });

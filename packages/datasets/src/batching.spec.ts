@@ -136,7 +136,10 @@ describe('synthetic', () => {
       for (let c = 0; c < 4; c++) {
         let dist = 0;
         for (let j = 0; j < 64; j++) dist += (te.x[i * 64 + j] - means[c][j]) ** 2;
-        if (dist < bestD) (bestD = dist), (best = c);
+        if (dist < bestD) {
+          bestD = dist;
+          best = c;
+        }
       }
       if (best === te.y[i]) correct++;
     }

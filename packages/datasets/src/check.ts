@@ -127,7 +127,10 @@ export async function checkDataset(dir: string, name: string, opts: CheckOptions
   for (const [split, parts] of Object.entries(labels)) {
     const perClass = new Array<number>(classes).fill(0);
     let count = 0;
-    for (const p of parts) for (const l of p) (perClass[l]++, count++);
+    for (const p of parts) {
+      for (const l of p) perClass[l]++;
+      count += p.length;
+    }
     splits[split] = { count, perClass };
   }
   return { dataset: name, dir, ok: problems.length === 0, splits, problems };

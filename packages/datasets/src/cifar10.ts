@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { DatasetLoadOptions, DatasetSource, LoadedDataset } from '@certkd/core';
 import { ConfigError, DataError } from '@certkd/core';
 import { findFile, isFile, readMaybeGzip, requireDir } from './files';
-import { Uint8Split, concatRgb32 } from './uint8-split';
+import { concatRgb32 } from './uint8-split';
 
 /** METHODS 9.1 / 9.2. */
 export const CIFAR10_MEAN = [0.4914, 0.4822, 0.4465];

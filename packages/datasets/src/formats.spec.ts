@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as jpeg from 'jpeg-js';
-import { ConfigError, DataError, PluginRegistry, type DatasetSource } from '@certkd/core';
+import { ConfigError, DataError, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { loadCifar10 } from './cifar10';
 import { encodeMat5 } from './mat5';
 import { loadSvhn } from './svhn';
@@ -196,15 +196,16 @@ describe('checkDataset', () => {
 
 describe('registerDatasets', () => {
   it('registers the seven dataset plugins; options are validated', async () => {
-    const reg = new PluginRegistry();
-    registerDatasets(reg);
+    const regPlugins = createPluginContainer();
+    registerDatasets(regPlugins);
+    const reg = pluginRegistry(regPlugins);
     expect(reg.names('dataset')).toEqual(['cifar10', 'fashion-mnist', 'imagenet64', 'mnist', 'svhn', 'synthetic', 'tinyimagenet']);
-    const src = reg.create<DatasetSource>('dataset', 'synthetic', { n: 20, shape: [4, 4, 3], classes: 2, seed: 1 });
+    const src = reg.create('dataset', 'synthetic', { n: 20, shape: [4, 4, 3], classes: 2, seed: 1 });
     const d = await src.load({});
     expect(d.input.shape).toEqual([4, 4, 3]);
     expect(d.train.size).toBe(20);
     expect(() => reg.create('dataset', 'mnist', { bogus: 1 })).toThrow(ConfigError);
-    await expect(reg.create<DatasetSource>('dataset', 'cifar10').load({})).rejects.toThrow(/dataset\.root/);
-    await expect(reg.create<DatasetSource>('dataset', 'svhn').load({ root: path.join(t.dir, 'x') })).rejects.toThrow(DataError);
+    await expect(reg.create('dataset', 'cifar10').load({})).rejects.toThrow(/dataset\.root/);
+    await expect(reg.create('dataset', 'svhn').load({ root: path.join(t.dir, 'x') })).rejects.toThrow(DataError);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { DatasetSource, PluginDescriptor, PluginRegistry } from '@certkd/core';
-import { definePlugin } from '@certkd/core';
+import type { DatasetSource, DependencyContainer, PluginDescriptor } from '@certkd/core';
+import { definePlugin, pluginRegistry } from '@certkd/core';
 import { MnistSource } from './mnist';
 import { FashionMnistSource } from './fashion-mnist';
 import { Cifar10Source } from './cifar10';
@@ -75,6 +75,7 @@ export const DATASET_PLUGINS: readonly PluginDescriptor<DatasetSource>[] = [
 ] as PluginDescriptor<DatasetSource>[];
 
 /** Composition root of @certkd/datasets: registers every dataset plugin. */
-export function registerDatasets(registry: PluginRegistry): void {
+export function registerDatasets(container: DependencyContainer): void {
+  const registry = pluginRegistry(container);
   for (const d of DATASET_PLUGINS) registry.register(d as PluginDescriptor, '@certkd/datasets');
 }

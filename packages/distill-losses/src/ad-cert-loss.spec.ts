@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { PluginRegistry, TrainingLoss } from '@certkd/core';
+import { createPluginContainer, pluginRegistry } from '@certkd/core';
 import { X, XADV, Y, boxRef, context, disposeContext, fixedAttack, fixedTeacher, ibpLowerRef, logitsRef, lossRef, mean, tinyNet } from './__fixtures__/tiny-net';
 import { registerDistillLosses } from './register';
 
@@ -19,8 +19,9 @@ describe('ad-cert', () => {
       [-1, 0, 3],
     ];
     const ctx = context(net, 0.1, { attack: fixedAttack, teacher: fixedTeacher([[0], [0], [0]], tLogits) });
-    const registry = new PluginRegistry();
-    registerDistillLosses(registry);
+    const registryPlugins = createPluginContainer();
+    registerDistillLosses(registryPlugins);
+    const registry = pluginRegistry(registryPlugins);
     const a = 0.3;
     const lIbp = mean(X.map((x, n) => lossRef(ibpLowerRef(boxRef(x, 0.1).lo, boxRef(x, 0.1).hi, Y[n]))));
     const kl = mean(
@@ -31,7 +32,7 @@ describe('ad-cert', () => {
       }),
     );
     const out = tf.tidy(() => {
-      const o = registry.create<TrainingLoss>('distill-loss', 'ad-cert', { alpha: a }).compute(ctx);
+      const o = registry.create('distill-loss', 'ad-cert', { alpha: a }).compute(ctx);
       return [o.total.arraySync(), o.parts.ibp.arraySync(), o.parts.kd.arraySync()] as number[];
     });
     expect(kl).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { PluginRegistry, TrainingLoss } from '@certkd/core';
+import { PluginRegistry } from '@certkd/core';
 import { baseLossOptions, defineLoss } from './batch-loss';
 import { lossOverLowerBounds } from '@certkd/certified-losses';
 import { X, Y, boxRef, context, disposeContext, fixedAttack, ibpLowerRef, lossRef, mean, tinyNet } from './__fixtures__/tiny-net';
@@ -20,7 +20,7 @@ describe('defineLoss', () => {
     expect(registry.names('certified-loss')).toEqual(['scaled-ibp']);
     const net = tinyNet(true);
     const ctx = context(net, 0.1, { attack: fixedAttack });
-    const loss = registry.create<TrainingLoss>('certified-loss', 'scaled-ibp', { factor: 3, l1: 0.01 });
+    const loss = registry.create('certified-loss', 'scaled-ibp', { factor: 3, l1: 0.01 });
     expect(loss.name).toBe('scaled-ibp');
     const before = tf.memory().numTensors;
     const out = tf.tidy(() => {

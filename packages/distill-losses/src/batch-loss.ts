@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePlugin, LossContext, LossOutput, PluginDescriptor, TrainingLoss } from '@certkd/core';
-import { attackOptions, l1Option, l1Penalty } from '@certkd/certified-losses';
+import type { RelaxationSet } from '@certkd/bounds';
+import { attackOptions, l1Option, l1Penalty, lossRelaxations } from '@certkd/certified-losses';
 import { DEFAULT_BATCH_SETTINGS, LossBatch, LossBatchSettings } from './loss-batch';
 
 /** What a custom loss returns for one batch. */
@@ -28,7 +29,11 @@ export type BaseLossOptions = { l1: number } & LossBatchSettings;
 export abstract class BatchLoss<O extends Partial<BaseLossOptions> = Partial<BaseLossOptions>> implements TrainingLoss {
   abstract readonly name: string;
 
-  constructor(readonly options: O) {}
+  /** `relaxations`: the relaxation set of the batch's CROWN-style bounds (default: the built-ins). */
+  constructor(
+    readonly options: O,
+    readonly relaxations?: RelaxationSet,
+  ) {}
 
   protected abstract computeBatch(batch: LossBatch): BatchLossResult;
 
@@ -39,6 +44,7 @@ export abstract class BatchLoss<O extends Partial<BaseLossOptions> = Partial<Bas
       attackEpsFactor: o.attackEpsFactor ?? DEFAULT_BATCH_SETTINGS.attackEpsFactor,
       attackSteps: o.attackSteps ?? DEFAULT_BATCH_SETTINGS.attackSteps,
       attackStepSize: o.attackStepSize ?? DEFAULT_BATCH_SETTINGS.attackStepSize,
+      ...(this.relaxations ? { relaxations: this.relaxations } : {}),
     });
     const res = this.computeBatch(batch);
     const parts = { ...res.parts };
@@ -59,7 +65,11 @@ export interface LossDefinition<S extends z.ZodType> {
   kind?: 'distill-loss' | 'certified-loss';
   name: string;
   description: string;
-  /** zod schema of the options; spread `baseLossOptions` into it for l1 and the attack settings. */
+  /**
+   * zod schema of the options; spread `baseLossOptions` into it for l1 and the attack settings,
+   * and `relaxationOption` when the loss uses `batch.crownIbpLower()` (its `relaxations` choice
+   * is then resolved through the run's registry).
+   */
   options: S;
   /** One batch: return the named parts (and optionally the total). Options are already parsed. */
   compute(batch: LossBatch, options: z.output<S>): BatchLossResult;
@@ -75,14 +85,15 @@ export function defineLoss<S extends z.ZodType>(def: LossDefinition<S>): PluginD
     name: def.name,
     description: def.description,
     options: def.options,
-    create: (o: z.output<S>): TrainingLoss => {
+    create: (o: z.output<S>, services): TrainingLoss => {
       class DefinedLoss extends BatchLoss<Partial<BaseLossOptions>> {
         readonly name = def.name;
         protected computeBatch(batch: LossBatch): BatchLossResult {
           return def.compute(batch, o);
         }
       }
-      return new DefinedLoss(o as Partial<BaseLossOptions>);
+      const choice = (o as { relaxations?: Record<string, string> }).relaxations;
+      return new DefinedLoss(o as Partial<BaseLossOptions>, lossRelaxations(services.registry, choice));
     },
   }) as PluginDescriptor<TrainingLoss, z.output<S>>;
 }

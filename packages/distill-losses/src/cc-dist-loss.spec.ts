@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, PluginRegistry, SeededRng, TrainingLoss } from '@certkd/core';
+import { ConfigError, SeededRng, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { boxAround, ibp, specMatrix } from '@certkd/bounds';
 import {
   X, XADV, Y, boxRef, context, diffsRef, disposeContext, featuresRef, fixedAttack, fixedTeacher, hiddenBoxRef, ibpLowerRef,
@@ -9,9 +9,10 @@ import { registerDistillLosses } from './register';
 import { CcDistLoss, worstCaseDistillation } from './cc-dist-loss';
 import { intervalThroughLinear } from './interval-linear';
 
-const registry = new PluginRegistry();
-registerDistillLosses(registry);
-const make = (name: string, o: Record<string, unknown> = {}) => registry.create<TrainingLoss>('distill-loss', name, o);
+const registryPlugins = createPluginContainer();
+registerDistillLosses(registryPlugins);
+const registry = pluginRegistry(registryPlugins);
+const make = (name: string, o: Record<string, unknown> = {}) => registry.create('distill-loss', name, o);
 
 // Teacher features for the three inputs of the fixture (width 3 like the student).
 const T = [
@@ -167,7 +168,7 @@ describe('cc-dist', () => {
     for (const v of tVars) expect(grads[v.name]).toBeUndefined();
     let norm = 0;
     for (const v of student.trainableVariables()) {
-      const d = grads[v.name].dataSync();
+      const d = grads[v.name].dataSync<'float32'>();
       expect(d.every(Number.isFinite)).toBe(true);
       norm += d.reduce((s, a) => s + a * a, 0);
     }

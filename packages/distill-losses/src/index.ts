@@ -8,5 +8,5 @@ export type { CcDistOptions } from './cc-dist-loss';
 export { AdCertLoss, adCertOptions, adCertPlugin, klDivergence } from './ad-cert-loss';
 export type { AdCertOptions } from './ad-cert-loss';
 // Re-exported from the shared engine for custom losses written against this package.
-export { lossOverLowerBounds, crossEntropy, crossEntropyPerSample, detach } from '@certkd/certified-losses';
+export { lossOverLowerBounds, crossEntropy, crossEntropyPerSample, detach, relaxationOption } from '@certkd/certified-losses';
 export { DISTILL_LOSS_PLUGINS, registerDistillLosses } from './register';

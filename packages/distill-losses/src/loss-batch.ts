@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchStatsMap, ConfigError, FeatureTeacher, LossContext } from '@certkd/core';
+import type { RelaxationSet } from '@certkd/bounds';
 import { CertifiedBatch, CertifiedBatchSettings, detach } from '@certkd/certified-losses';
 
 /** How a batch finds its adversarial inputs. */
@@ -11,6 +12,8 @@ export interface LossBatchSettings {
   /** The built-in attack (random-start PGD; 1 step of size 10 = FGSM onto a vertex), used when ctx.attack is absent. */
   attackSteps: number;
   attackStepSize: number;
+  /** Relaxations of the CROWN-style bounds (crownIbpLower); default: the built-in set. */
+  relaxations?: RelaxationSet;
 }
 
 export const DEFAULT_BATCH_SETTINGS: LossBatchSettings = { trainEpsMul: 1, attackEpsFactor: 1, attackSteps: 1, attackStepSize: 10 };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Attack, ConfigError, InputBox, LossContext, PluginRegistry, TrainingLoss } from '@certkd/core';
+import { Attack, ConfigError, InputBox, LossContext, TrainingLoss, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { epsSchedule, registerCertifiedLosses } from '@certkd/certified-losses';
 import { ibp, specMatrix } from '@certkd/bounds';
 import { context, disposeContext, fixedTeacher, tinyNet } from './__fixtures__/tiny-net';
@@ -14,9 +14,10 @@ const TABLE = [
 ];
 const STEPS_PER_EPOCH = 10;
 
-const registry = new PluginRegistry();
-registerCertifiedLosses(registry);
-registerDistillLosses(registry);
+const registryPlugins = createPluginContainer();
+registerCertifiedLosses(registryPlugins);
+registerDistillLosses(registryPlugins);
+const registry = pluginRegistry(registryPlugins);
 
 /** An attack that records the half-width of the box it was given and returns the box centre. */
 function recordingAttack(seen: number[]): Attack {
@@ -54,7 +55,7 @@ describe('training radius (METHODS 5): trainEpsMul scales box and attack, attack
           const seen: number[] = [];
           const before = tf.memory().numTensors;
           const ctx = context(net, epsT, { epsMax: row.eps, attack: recordingAttack(seen), teacher: fixedTeacher([[0, 0, 0], [0, 0, 0], [0, 0, 0]]) });
-          const loss = registry.create<TrainingLoss>(kind, name, { trainEpsMul: row.trainEpsMul, attackEpsFactor: row.attackEpsFactor });
+          const loss = registry.create(kind, name, { trainEpsMul: row.trainEpsMul, attackEpsFactor: row.attackEpsFactor });
           const p = parts(loss, ctx);
           const box = row.trainEpsMul * epsT;
           const att = row.attackEpsFactor * box;
@@ -74,7 +75,7 @@ describe('training radius (METHODS 5): trainEpsMul scales box and attack, attack
   it('the IBP part is the IBP bound at eps_train, not at the scheduled eps', () => {
     const epsT = 0.05;
     const ctx = context(net, epsT, { epsMax: 0.1 });
-    const loss = registry.create<TrainingLoss>('certified-loss', 'ibp', { trainEpsMul: 2, regularisers: false });
+    const loss = registry.create('certified-loss', 'ibp', { trainEpsMul: 2, regularisers: false });
     const got = parts(loss, ctx).ibp;
     const want = (r: number) =>
       tf.tidy(() => {
@@ -90,7 +91,7 @@ describe('training radius (METHODS 5): trainEpsMul scales box and attack, attack
 
   it('radius parts are reported, not added to the total', () => {
     const ctx = context(net, 0.1, { epsMax: 0.1, teacher: fixedTeacher([[0, 0, 0], [0, 0, 0], [0, 0, 0]]) });
-    const loss = registry.create<TrainingLoss>('distill-loss', 'cc-dist', { trainEpsMul: 2, beta: 0.1 });
+    const loss = registry.create('distill-loss', 'cc-dist', { trainEpsMul: 2, beta: 0.1 });
     const [total, sum] = tf.tidy(() => {
       const out = loss.compute(ctx);
       const terms = Object.entries(out.parts).filter(([k]) => k !== 'box_eps' && k !== 'attack_eps');

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, ConfigError, Network, PluginRegistry, SeededRng, type Attack, type LossContext, type NetworkSpec, type TrainingLoss } from '@certkd/core';
-import { crossEntropyPerSample, epsBox, maximizeInBox } from './inner-max';
+import { Adam, ConfigError, crossEntropyPerSample, linfBox as epsBox, Network, SeededRng, type Attack, type LossContext, type NetworkSpec, type TrainingLoss, createPluginContainer, pluginRegistry } from '@certkd/core';
+import { maximizeInBox } from './inner-max';
 import { PgdAtLoss } from './pgd-at';
 import { registerTeachers } from './plugins';
 
-const registry = new PluginRegistry();
-registerTeachers(registry);
+const registryPlugins = createPluginContainer();
+registerTeachers(registryPlugins);
+const registry = pluginRegistry(registryPlugins);
 
 function bnMlp(d: number, rng: SeededRng): Network {
   const spec: NetworkSpec = {
@@ -68,7 +69,7 @@ describe('teacher training losses', () => {
   const expectedParts: Record<string, string[]> = { 'pgd-at': ['adv'], trades: ['natural', 'robust'] };
   for (const name of ['pgd-at', 'trades']) {
     describe(name, () => {
-      const make = () => registry.create<TrainingLoss>('teacher', name, { steps: 3 });
+      const make = () => registry.create('teacher', name, { steps: 3 });
 
       it('gives a finite scalar with its named parts and batch statistics', () => {
         tf.tidy(() => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchMean, ConfigError, type LossContext, type LossOutput, type Network, type TrainingLoss } from '@certkd/core';
-import { crossEntropyPerSample, epsBox, maximizeInBox } from './inner-max';
+import { batchMean, ConfigError, crossEntropyPerSample, disposeBox, linfBox, type LossContext, type LossOutput, type Network, type TrainingLoss } from '@certkd/core';
+import { maximizeInBox } from './inner-max';
 
 export interface PgdAtOptions {
   /** PGD steps of the inner maximisation (10 for training, Madry et al. 2018). */
@@ -41,7 +41,7 @@ export class PgdAtLoss implements TrainingLoss {
     const { net, x, y, eps, rng } = ctx;
     if (!(eps >= 0)) throw new ConfigError(`eps must be >= 0, got ${eps}`, undefined, 'teacher pgd-at');
     if (eps === 0) return tf.clone(x);
-    const box = epsBox(x, eps);
+    const box = linfBox(x, eps);
     try {
       if (this.options.useContextAttack) {
         if (!ctx.attack) throw new ConfigError('useContextAttack is set but the training step passed no attack', undefined, 'teacher pgd-at.useContextAttack');
@@ -51,8 +51,7 @@ export class PgdAtLoss implements TrainingLoss {
       }
       return maximizeInBox((xi) => crossEntropyPerSample(evalLogits(net, xi), y), x, box, rng, { ...this.options, start: 'uniform' });
     } finally {
-      box.lower.dispose();
-      box.upper.dispose();
+      disposeBox(box);
     }
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin, type PluginRegistry, type TrainingLoss } from '@certkd/core';
+import { definePlugin, pluginRegistry, type DependencyContainer, type PluginDescriptor, type TrainingLoss } from '@certkd/core';
 import { DEFAULT_PGD_AT_OPTIONS, PgdAtLoss } from './pgd-at';
 import { DEFAULT_TRADES_OPTIONS, TradesLoss } from './trades';
 
@@ -39,6 +39,7 @@ export const tradesPlugin = definePlugin<TrainingLoss, typeof tradesOptionsSchem
 });
 
 /** The teachers package's composition root. */
-export function registerTeachers(registry: PluginRegistry): void {
-  for (const p of [pgdAtPlugin, tradesPlugin]) registry.register(p as Parameters<PluginRegistry['register']>[0], '@certkd/teachers');
+export function registerTeachers(container: DependencyContainer): void {
+  const registry = pluginRegistry(container);
+  for (const p of [pgdAtPlugin, tradesPlugin]) registry.register(p as PluginDescriptor, '@certkd/teachers');
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchMean, ConfigError, type LossContext, type LossOutput, type TrainingLoss } from '@certkd/core';
-import { crossEntropyPerSample, epsBox, klPerSample, maximizeInBox } from './inner-max';
+import { batchMean, ConfigError, crossEntropyPerSample, detach, disposeBox, linfBox, type LossContext, type LossOutput, type TrainingLoss } from '@certkd/core';
+import { klPerSample, maximizeInBox } from './inner-max';
 
 export interface TradesOptions {
   /** Weight of the robust (KL) term; 6 in Zhang et al. 2019. */
@@ -35,17 +35,13 @@ export class TradesLoss implements TrainingLoss {
     const { net, x, eps, rng } = ctx;
     if (!(eps >= 0)) throw new ConfigError(`eps must be >= 0, got ${eps}`, undefined, 'teacher trades');
     if (eps === 0) return tf.clone(x);
-    const clean = tf.tidy(() => {
-      const l = net.forward(x, { mode: 'eval' }).output;
-      return tf.tensor2d(l.dataSync() as Float32Array, [l.shape[0], l.shape[1] as number]); // fixed target, no tape
-    });
-    const box = epsBox(x, eps);
+    const clean = tf.tidy(() => detach(net.forward(x, { mode: 'eval' }).output as tf.Tensor2D)); // fixed target, no tape
+    const box = linfBox(x, eps);
     try {
       return maximizeInBox((xi) => klPerSample(clean, net.forward(xi, { mode: 'eval' }).output as tf.Tensor2D), x, box, rng, { ...this.options, start: 'near-clean' });
     } finally {
       clean.dispose();
-      box.lower.dispose();
-      box.upper.dispose();
+      disposeBox(box);
     }
   }
 

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, Network, SeededRng, type NetworkSpec } from '@certkd/core';
-import { perSampleCrossEntropy } from '../objective';
+import { Adam, crossEntropyPerSample, Network, SeededRng, type NetworkSpec } from '@certkd/core';
 
 /** Two Gaussian classes in [0,1]^d: feature means 0.5 -/+ shift, noise sd 0.1. */
 export function blobs(n: number, d: number, shift: number, rng: SeededRng): { x: tf.Tensor2D; y: tf.Tensor1D } {
@@ -29,7 +28,7 @@ export function trainStandard(net: Network, x: tf.Tensor, y: tf.Tensor1D, steps:
   const vars = net.trainableVariables();
   const opt = new Adam(vars);
   for (let s = 0; s < steps; s++) {
-    const { grads, value } = tf.variableGrads(() => tf.mean(perSampleCrossEntropy(net.forward(x, { mode: 'train' }).output as tf.Tensor2D, y)) as tf.Scalar, vars);
+    const { grads, value } = tf.variableGrads(() => tf.mean(crossEntropyPerSample(net.forward(x, { mode: 'train' }).output as tf.Tensor2D, y)) as tf.Scalar, vars);
     opt.apply(vars.map((v) => grads[v.name]), lr);
     value.dispose();
     tf.dispose(grads);

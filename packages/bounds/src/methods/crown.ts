@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InputBox, Network } from '@certkd/core';
 import type { BoundOptions, Bounds, Interval, LowerUpper } from '../types';
-import { Problem, affineTailStart, backwardLower, boundRows, boxInterval, prepare, rowsToBounds, toInterval, toLowerUpper, tidyBounds } from './engine';
+import { Problem, affineTailStart, backwardLower, backwardLowerChunked, boundRows, boxInterval, prepare, rowsToBounds, toInterval, toLowerUpper, tidyBounds } from './engine';
+import { backwardBytes } from './memory';
 import { propagateIntervals, specOverTail } from './ibp';
 
 /**
- * Floats one A matrix of a refinement pass may hold ([N, rows, ...widest activation]); the
- * pre-activation neurons are bounded in chunks that fit it.
+ * Floats one A matrix of a refinement pass may hold ([N, rows, ...widest activation]) at
+ * most; the pre-activation neurons are bounded in chunks that fit it and the memory budget.
  */
 export const ROW_BUDGET = 1 << 22;
 
@@ -57,8 +58,8 @@ export function crownState(p: Omit<Problem, 'box'>, base: Interval): CrownState 
   });
   if (tailStart === p.end) tail = atEnd;
   const ibpB = p.spec ? specOverTail(p, tailStart, tail as Interval) : toLowerUpper(atEnd);
-  const ibpRows = tf.concat([tf.reshape(ibpB.lower, [p.n, -1]), tf.neg(tf.reshape(ibpB.upper, [p.n, -1]))], 1);
-  const crownRows = backwardLower(p, boundRows(p), p.end, 0, base, pre);
+  const ibpRows = p.lowerOnly ? ibpB.lower : tf.concat([tf.reshape(ibpB.lower, [p.n, -1]), tf.neg(tf.reshape(ibpB.upper, [p.n, -1]))], 1);
+  const crownRows = backwardLowerChunked(p, boundRows(p), p.end, 0, base, pre, backwardBytes(p.net, p.n, 1, p.end));
   return { pre, rows: tf.maximum(crownRows, ibpRows) };
 }
 
@@ -81,10 +82,11 @@ function refine(p: Omit<Problem, 'box'>, i: number, lu: LowerUpper, base: Interv
   if (picked.length === 0) return lu;
   let widest = 1;
   for (let k = 0; k <= i; k++) widest = Math.max(widest, p.net.widthAt(k));
-  const chunk = Math.max(1, Math.floor(ROW_BUDGET / (2 * p.n * widest)));
+  const chunk = Math.max(1, Math.min(Math.floor(ROW_BUDGET / (2 * p.n * widest)), Math.floor(p.budget / (2 * backwardBytes(p.net, p.n, 1, i)))));
   const lows: tf.Tensor[] = [];
   const ups: tf.Tensor[] = [];
   for (let c0 = 0; c0 < picked.length; c0 += chunk) {
+    p.interrupt?.();
     const idx = picked.slice(c0, c0 + chunk);
     const c = idx.length;
     const [lo, up] = tf.tidy(() => {

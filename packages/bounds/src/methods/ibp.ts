@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { InputBox, Network } from '@certkd/core';
 import type { BoundOptions, Bounds, Interval } from '../types';
 import { Problem, affineTailStart, backwardLower, boundRows, boxInterval, prepare, rowsToBounds, toLowerUpper, tidyBounds } from './engine';

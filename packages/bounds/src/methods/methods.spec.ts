@@ -19,7 +19,7 @@ describe('ibp', () => {
     };
     const net = Network.fromTensors(
       spec,
-      new Map([
+      new Map<string, tf.Tensor>([
         ['layers.0.kernel', tf.tensor2d([[1, 1], [-1, 1]])],
         ['layers.0.bias', tf.tensor1d([0, -1])],
         ['layers.2.kernel', tf.tensor2d([[1], [2]])],

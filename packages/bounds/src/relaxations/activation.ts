@@ -76,7 +76,8 @@ export function reluPieces(pre: LowerUpper): {
  * a = 1 if u > -l else 0, or the free alpha in [0, 1] under alpha-CROWN.
  */
 export class ReluRelaxation extends ActivationRelaxation {
-  readonly name = 'relu';
+  /** `string`, not the literal, so that a subclass registered under another name can rename it. */
+  readonly name: string = 'relu';
   readonly layerKind = 'relu' as const;
 
   apply(x: tf.Tensor): tf.Tensor {

@@ -2,14 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LossContext, LossOutput } from '../types';
 import { CertifiedBatch } from '../certified-batch';
 import { l1Penalty, regulariserWeight, shiRegularisers } from '../regularisers';
+import type { RelaxationSet } from '@certkd/bounds';
 import type { AttackSettings, L1Settings, RegulariserSettings } from '../loss-options';
 
-/** A batch helper with the radius and attack settings of `o` (defaults for what the loss does not use). */
-export function makeBatch(ctx: LossContext, o: Partial<AttackSettings>): CertifiedBatch {
+/**
+ * A batch helper with the radius and attack settings of `o` (defaults for what the loss does not
+ * use) and the relaxations of its CROWN-style bounds (default: the built-ins).
+ */
+export function makeBatch(ctx: LossContext, o: Partial<AttackSettings>, relaxations?: RelaxationSet): CertifiedBatch {
   return new CertifiedBatch(ctx, {
     trainEpsMul: o.trainEpsMul ?? 1,
     attackEpsFactor: o.attackEpsFactor ?? 1,
     attack: { steps: o.attackSteps ?? 1, stepSize: o.attackStepSize ?? 10 },
+    ...(relaxations ? { relaxations } : {}),
   });
 }
 

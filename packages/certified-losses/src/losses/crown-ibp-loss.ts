@@ -1,24 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePlugin, LossContext, LossOutput, TrainingLoss } from '@certkd/core';
-import { l1Option, radiusOptions, regulariserOptions } from '../loss-options';
+import type { RelaxationSet } from '@certkd/bounds';
+import { l1Option, lossRelaxations, radiusOptions, regulariserOptions, relaxationOption } from '../loss-options';
 import { lossOverLowerBounds } from '../loss-over-lower-bounds';
 import { crownIbpBeta } from '../eps-schedule';
 import { assemble, makeBatch, prepareRegulariser } from './assemble';
 
-export const crownIbpLossOptions = z.strictObject({ ...l1Option, ...radiusOptions, ...regulariserOptions(false) });
+export const crownIbpLossOptions = z.strictObject({ ...l1Option, ...radiusOptions, ...regulariserOptions(false), ...relaxationOption });
 export type CrownIbpLossOptions = z.output<typeof crownIbpLossOptions>;
 
 /**
  * CROWN-IBP training (Zhang et al. 2020; METHODS 3): L(b_t zlow_CROWN-IBP + (1 - b_t) zlow_IBP)
- * with b_t = 1 - eps_t / epsMax; the CROWN pass is skipped once b_t is 0.
+ * with b_t = 1 - eps_t / epsMax; the CROWN pass is skipped once b_t is 0. The CROWN-IBP pass uses
+ * `relaxations` (the `relaxations` option resolved through the run's registry; default: the built-ins).
  */
 export class CrownIbpLoss implements TrainingLoss {
   readonly name = 'crown-ibp';
-  constructor(readonly options: CrownIbpLossOptions) {}
+  constructor(
+    readonly options: CrownIbpLossOptions,
+    readonly relaxations?: RelaxationSet,
+  ) {}
 
   compute(ctx: LossContext): LossOutput {
-    const batch = makeBatch(ctx, this.options);
+    const batch = makeBatch(ctx, this.options, this.relaxations);
     const reg = prepareRegulariser(batch, this.options);
     const b = crownIbpBeta(ctx.eps, ctx.epsMax);
     const zIbp = batch.ibpLower();
@@ -32,5 +37,5 @@ export const crownIbpLossPlugin = definePlugin({
   name: 'crown-ibp',
   description: 'CROWN-IBP loss: CROWN-IBP and IBP lower bounds mixed with b_t going 1 -> 0 as eps ramps',
   options: crownIbpLossOptions,
-  create: (o): TrainingLoss => new CrownIbpLoss(o),
+  create: (o, s): TrainingLoss => new CrownIbpLoss(o, lossRelaxations(s.registry, o.relaxations)),
 });

@@ -1,15 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, LossContext, PluginRegistry, TrainingLoss } from '@certkd/core';
-import { crownIbp, ibp, boxAround, specMatrix } from '@certkd/bounds';
+import { z } from 'zod';
+import { ConfigError, LossContext, TrainingLoss, createPluginContainer, definePlugin, pluginRegistry } from '@certkd/core';
+import { ActivationRelaxation, crownIbp, ibp, boxAround, registerBounds, reluPieces, specMatrix, withRelaxations } from '@certkd/bounds';
+import { CrownIbpLoss, crownIbpLossOptions } from './crown-ibp-loss';
 import {
   X, XADV, Y, advLossRef, boxRef, clip01, context, disposeContext, fixedAttack, ibpLossRef, ibpLowerRef, lossRef, mean, tinyNet,
 } from '../__fixtures__/tiny-net';
 import { registerCertifiedLosses, CERTIFIED_LOSS_PLUGINS } from '../register';
 import { CertifiedBatch } from '../certified-batch';
 
-const registry = new PluginRegistry();
-registerCertifiedLosses(registry);
-const make = (name: string, options: Record<string, unknown> = {}) => registry.create<TrainingLoss>('certified-loss', name, options);
+const registryPlugins = createPluginContainer();
+registerCertifiedLosses(registryPlugins);
+const registry = pluginRegistry(registryPlugins);
+const make = (name: string, options: Record<string, unknown> = {}) => registry.create('certified-loss', name, options);
 
 function value(loss: TrainingLoss, ctx: LossContext, part?: string): number {
   return tf.tidy(() => {
@@ -93,6 +96,34 @@ describe('certified losses on a hand-set 2-layer network', () => {
     disposeContext(end);
   });
 
+  it('crown-ibp takes a relaxation choice from its options, resolved through the run registry', () => {
+    // A ReLU relaxation whose lower line is always y >= 0 (as the zero-slope example plugin).
+    class ZeroSlopeRelu extends ActivationRelaxation {
+      readonly name = 'zero-slope-test';
+      readonly layerKind = 'relu' as const;
+      apply(x: tf.Tensor) {
+        return tf.relu(x);
+      }
+      lines(pre: { lower: tf.Tensor; upper: tf.Tensor }) {
+        const { active, upperSlope, upperIntercept } = reluPieces(pre);
+        return { lowerSlope: active, lowerIntercept: tf.zerosLike(pre.lower), upperSlope, upperIntercept };
+      }
+    }
+    const c = createPluginContainer();
+    registerBounds(c);
+    registerCertifiedLosses(c);
+    const reg = pluginRegistry(c);
+    reg.register(definePlugin({ kind: 'relaxation', name: 'zero-slope-test', description: 'test', options: z.object({}).strict(), create: () => new ZeroSlopeRelu() }), 'test');
+    const ctx = context(net, 0.05, { epsMax: 0.1 });
+    const chosen = value(reg.create('certified-loss', 'crown-ibp', { relaxations: { relu: 'zero-slope-test' } }), ctx);
+    const direct = value(new CrownIbpLoss(crownIbpLossOptions.parse({}), withRelaxations(new ZeroSlopeRelu())), ctx);
+    expect(chosen).toBe(direct);
+    expect(chosen).not.toBeCloseTo(value(reg.create('certified-loss', 'crown-ibp', {}), ctx), 4);
+    expect(() => reg.create('certified-loss', 'crown-ibp', { relaxations: { relu: 'missing' } })).toThrow(/relaxations\.relu/);
+    expect(() => reg.create('certified-loss', 'crown-ibp', { relaxations: { conv3d: 'x' } })).toThrow(/unknown layer kind 'conv3d'/);
+    disposeContext(ctx);
+  });
+
   it('standard is the clean cross-entropy; l1 adds l1 * sum |W|', () => {
     const ctx = context(net, eps);
     const ce = mean(X.map((x, n) => lossRef(logitsFor(x).flatMap((f, j, a) => (j === Y[n] ? [] : [a[Y[n]] - f])))));
@@ -156,7 +187,7 @@ describe('every certified loss (conformance)', () => {
       expect(Number.isFinite(total)).toBe(true);
       let norm = 0;
       for (const g of Object.values(grads)) {
-        const d = g.dataSync();
+        const d = g.dataSync<'float32'>();
         d.forEach((a) => expect(Number.isFinite(a)).toBe(true));
         norm += d.reduce((s, a) => s + a * a, 0);
       }

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { definePlugin, LossContext, LossOutput, TrainingLoss } from '@certkd/core';
+import { definePlugin, detachStats, LossContext, LossOutput, TrainingLoss } from '@certkd/core';
 import { l1Option } from '../loss-options';
 import { crossEntropy } from '../loss-over-lower-bounds';
-import { detachStats } from '../detach';
 import { l1Penalty } from '../regularisers';
 import * as tf from '@tensorflow/tfjs-core';
 

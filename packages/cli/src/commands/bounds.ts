@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { BOUND_METHOD_NAMES, boundReport, boxAround } from '@certkd/bounds';
+import { boundReport, boxAround } from '@certkd/bounds';
 import { ConfigError } from '@certkd/core';
 import { loadVnnlib, outputConstraintMatrices } from '@certkd/interop';
-import { parseNumber, useBackend } from './common';
+import { commandRegistry, parseNumber, parseRelaxations, useBackend } from './common';
 import { loadNet, readInputJson, toNetworkOrder } from './model-input';
 
 export function boundsCommand(): Command {
@@ -13,11 +13,16 @@ export function boundsCommand(): Command {
     .option('--vnnlib <file>', 'VNN-LIB property: its input box and output constraint rows')
     .option('--input <file>', 'JSON array with one input point (network input order, pixel space)')
     .option('--eps <eps>', 'L-inf radius around --input (pixel space, box clipped to [0,1])')
-    .option('--method <method>', `bound method: ${BOUND_METHOD_NAMES.join(', ')}`, 'crown')
+    .option('--method <method>', 'bound method plugin (ibp, crown-ibp, crown, alpha-crown, or one of --plugin)', 'crown')
+    .option('--relaxation <kind=name...>', 'relaxation plugin for a layer kind, e.g. relu=zero-slope (repeatable)')
+    .option('--plugin <package...>', 'load these third-party plugin packages')
     .option('--backend <name>', 'compute backend')
     .option('--json', 'print JSON: method, out_lower, out_upper, spec_lower, spec_upper, time_s')
-    .action(async (file: string, o: { vnnlib?: string; input?: string; eps?: string; method: string; backend?: string; json?: boolean }) => {
-      if (!(BOUND_METHOD_NAMES as readonly string[]).includes(o.method)) throw new ConfigError(`unknown method '${o.method}'; allowed: ${BOUND_METHOD_NAMES.join(', ')}`, undefined, '--method');
+    .action(async (file: string, o: { vnnlib?: string; input?: string; eps?: string; method: string; relaxation?: string[]; plugin?: string[]; backend?: string; json?: boolean }) => {
+      const registry = commandRegistry(o.plugin);
+      if (!registry.has('bound-method', o.method)) throw new ConfigError(`unknown method '${o.method}'; allowed: ${registry.names('bound-method').join(', ')}`, undefined, '--method');
+      const relaxations = parseRelaxations(o.relaxation, registry);
+      const method = registry.create('bound-method', o.method, Object.keys(relaxations).length ? { relaxations } : {}, '--method');
       if (!!o.vnnlib === !!o.input) throw new ConfigError('give exactly one of --vnnlib or --input (with --eps)', undefined, '--vnnlib/--input');
       if (o.input && o.eps === undefined) throw new ConfigError('--input needs --eps', undefined, '--eps');
       const eps = o.eps === undefined ? undefined : parseNumber(o.eps, '--eps', 0);
@@ -47,7 +52,7 @@ export function boundsCommand(): Command {
       const box = { lower: tf.tensor(lower, shape), upper: tf.tensor(upper, shape) };
       const k = net.network.outputShape[0];
       const spec = rows.length ? tf.tensor3d([rows.map((r) => r.c)], [1, rows.length, k]) : undefined;
-      const rep = boundReport(net.network, box, o.method, spec);
+      const rep = boundReport(net.network, box, method, spec);
       tf.dispose([box.lower, box.upper, ...(spec ? [spec] : [])]);
       if (o.json) {
         process.stdout.write(JSON.stringify({ ...rep, out_lower: rep.out_lower[0], out_upper: rep.out_upper[0], spec_lower: rep.spec_lower?.[0] ?? null, spec_upper: rep.spec_upper?.[0] ?? null, spec_d: rows.map((r) => r.d) }) + '\n');

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import { ConfigError, DatasetSource } from '@certkd/core';
-import { EVAL_PGD_OPTIONS, Pgd } from '@certkd/attacks';
-import { VERIFY_METHODS, certifyPoints } from '@certkd/certifier';
-import { createRegistry } from '@certkd/pipeline';
-import { parseList, parseNumber, useBackend } from './common';
+import { ConfigError } from '@certkd/core';
+import { EVAL_PGD_OPTIONS } from '@certkd/attacks';
+import { VERIFY_METHODS } from '@certkd/certifier';
+import { commandRegistry, datasetSource, parseInteger, parseList, parseNumber, parsePositive, parseRelaxations, useBackend } from './common';
 import { loadNet } from './model-input';
+import { DEFAULT_SHARD_SIZE, certifyPointsOnQueue, checkRedisUrl } from '@certkd/scale-out';
 
 export function certifyCommand(): Command {
   return new Command('certify')
@@ -17,29 +17,47 @@ export function certifyCommand(): Command {
     .option('--n <n>', 'number of test points (the first n)', '100')
     .option('--methods <list>', `incomplete methods before branch-and-bound (${VERIFY_METHODS.join(',')})`, 'ibp,crown,alpha-crown')
     .option('--workers <n>', 'worker threads (0: this thread)', '0')
+    .option('--relaxation <kind=name...>', 'relaxation plugin for a layer kind in every method and branch and bound, e.g. relu=zero-slope (this thread only)')
+    .option('--certifier <name>', 'certifier-stage plugin', 'escalation')
+    .option('--plugin <package...>', 'load these third-party plugin packages')
     .option('--out <file>', 'JSON lines of verdicts, written as decided; a rerun resumes from it')
     .option('--backend <name>', 'compute backend')
+    .option('--redis <url>', 'split the points into jobs that `certkd worker` processes take from this Redis (needs --out; the model path must be visible to the workers)')
+    .option('--shard-size <n>', 'points per job with --redis', String(DEFAULT_SHARD_SIZE))
     .option('--json', 'print the summary as JSON')
-    .action(async (file: string, o: { dataset: string; eps: string; dataRoot?: string; timeout: string; n: string; methods: string; workers: string; out?: string; backend?: string; json?: boolean }) => {
+    .action(async (file: string, o: { dataset: string; eps: string; dataRoot?: string; timeout: string; n: string; methods: string; workers: string; relaxation?: string[]; certifier: string; plugin?: string[]; out?: string; backend?: string; redis?: string; shardSize: string; json?: boolean }) => {
       const methods = parseList(o.methods, VERIFY_METHODS, '--methods');
-      const eps = parseNumber(o.eps, '--eps');
-      const timeoutS = parseNumber(o.timeout, '--timeout');
-      const workers = parseNumber(o.workers, '--workers');
+      const eps = parseNumber(o.eps, '--eps', 0);
+      const timeoutS = parsePositive(o.timeout, '--timeout');
+      const workers = parseInteger(o.workers, '--workers', 0);
+      const count = parseInteger(o.n, '--n', 1);
+      const shardSize = parseInteger(o.shardSize, '--shard-size', 1);
+      if (o.redis) {
+        checkRedisUrl(o.redis);
+        if (!o.out) throw new ConfigError('--redis needs --out FILE.jsonl (results stream there as the workers finish; a rerun resumes)', undefined, '--out');
+        if (workers !== 0) throw new ConfigError('--workers applies without --redis (with --redis, start `certkd worker` processes)', undefined, '--workers');
+      }
+      const registry = commandRegistry(o.plugin);
+      const relaxations = parseRelaxations(o.relaxation, registry);
+      if (o.redis && Object.keys(relaxations).length) throw new ConfigError('--relaxation applies without --redis (workers use the built-in relaxations)', undefined, '--relaxation');
+      const certifier = registry.create('certifier-stage', o.certifier, { methods, timeoutS, relaxations }, '--certifier');
+      const source = datasetSource(o.dataset, registry);
       await useBackend(o.backend, !!o.json);
       const { network } = loadNet(file);
-      const ds = await createRegistry().create<DatasetSource>('dataset', o.dataset, {}, undefined, '--dataset').load({ root: o.dataRoot });
+      const ds = await source.load({ root: o.dataRoot });
       const d = network.inputShape.reduce((a, b) => a * b, 1);
       if (d !== ds.test.shape.reduce((a, b) => a * b, 1)) throw new ConfigError(`the model takes ${d} inputs but ${o.dataset} images have ${ds.test.shape.join('x')}`, file);
-      const n = Math.min(parseNumber(o.n, '--n'), ds.test.size);
+      const n = Math.min(count, ds.test.size);
       const { x, y } = ds.test.read(Array.from({ length: n }, (_, i) => i));
-      const summary = await certifyPoints(network, x, y, {
+      const progress = o.json ? undefined : (done: number, total: number, s: { certified: number }) => process.stderr.write(`\r  ${done}/${total} points, ${s.certified} certified`);
+      const summary = o.redis
+        ? await certifyPointsOnQueue({ redis: o.redis, model: file, xs: x, labels: y, eps, timeoutS, methods, out: o.out!, shardSize, onProgress: progress })
+        : await certifier.certifyPoints(network, x, y, {
         eps,
-        timeoutS,
-        methods,
         workers,
         out: o.out,
-        falsifier: workers > 1 ? undefined : new Pgd({ ...EVAL_PGD_OPTIONS }, 'pgd-40'),
-        onProgress: o.json ? undefined : (done, total, s) => process.stderr.write(`\r  ${done}/${total} points, ${s.certified} certified`),
+        falsifier: workers > 1 ? undefined : registry.create('attack', 'pgd', { ...EVAL_PGD_OPTIONS }),
+        onProgress: progress,
       });
       network.dispose();
       const { records: _records, ...rest } = summary;

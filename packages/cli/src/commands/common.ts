@@ -1,5 +1,7 @@
-import { BackendChoice, CertkdError, ConfigError, DatasetSource, loadBackend } from '@certkd/core';
+import { BackendChoice, CertkdError, ConfigError, DatasetSource, PluginRegistry, loadBackend } from '@certkd/core';
 import { createRegistry } from '@certkd/pipeline';
+import { CertifierBounds, certifierBounds } from '@certkd/certifier';
+import { checkRelaxations } from '@certkd/pipeline';
 
 export async function useBackend(name: string | undefined, quiet = false): Promise<void> {
   const b = await loadBackend((name ?? 'auto') as BackendChoice);
@@ -40,10 +42,32 @@ export function parseList<T extends string>(list: string, allowed: readonly T[],
   return names as T[];
 }
 
+/** The plugins a command uses: the built-ins plus the packages of `--plugin` (named by the user, so paths anywhere are fine). */
+export function commandRegistry(plugins: string[] = []): PluginRegistry {
+  return createRegistry(plugins, process.cwd(), { allowExternal: true });
+}
+
+/** `--relaxation relu=zero-slope` (repeatable, or comma-separated): the relaxation plugin per layer kind. */
+export function parseRelaxations(values: string[] | undefined, registry: PluginRegistry): Record<string, string> {
+  const choice: Record<string, string> = {};
+  for (const item of (values ?? []).flatMap((v) => v.split(','))) {
+    const m = /^\s*([a-z0-9-]+)\s*=\s*([a-z0-9-]+)\s*$/.exec(item);
+    if (!m) throw new ConfigError(`expected KIND=RELAXATION (e.g. relu=zero-slope), got '${item}'`, undefined, '--relaxation');
+    choice[m[1]] = m[2];
+  }
+  checkRelaxations(registry, undefined, choice, '--relaxation');
+  return choice;
+}
+
+/** The certifier's bound methods and relaxations from the command's registry (`--relaxation`, `--plugin`). */
+export function commandBounds(registry: PluginRegistry, relaxations: Record<string, string>): CertifierBounds {
+  return certifierBounds(registry, relaxations, '--relaxation');
+}
+
 /** The dataset named by `--dataset` (its test points are read later); an unknown name exits 2 naming the flag. */
-export function datasetSource(name: string): DatasetSource {
+export function datasetSource(name: string, registry: PluginRegistry = commandRegistry()): DatasetSource {
   try {
-    return createRegistry().create<DatasetSource>('dataset', name, {}, undefined, '--dataset');
+    return registry.create('dataset', name, {}, '--dataset');
   } catch (e) {
     if (e instanceof CertkdError && !(e instanceof ConfigError)) throw new ConfigError(e.message, undefined, '--dataset');
     throw e;

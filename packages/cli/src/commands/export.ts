@@ -36,7 +36,7 @@ export function exportCommand(): Command {
         const eps = parseNumber(o.eps, '--eps');
         const count = parseNumber(o.count, '--count');
         const timeout = parseNumber(o.timeout, '--timeout');
-        const source = createRegistry().create<DatasetSource>('dataset', o.dataset, {}, undefined, '--dataset');
+        const source = createRegistry().create('dataset', o.dataset, {}, '--dataset');
         const ds = await source.load({ root: o.dataRoot });
         const n = Math.min(count, ds.test.size);
         try {

@@ -5,8 +5,9 @@ import { dataCommand } from './data';
 import { verifyCommand } from './verify';
 import { certifyCommand } from './certify';
 import { attackCommand } from './attack';
+import { sweepCommand, workerCommand } from './sweep';
 
 /** Commands beyond run and plugins. */
 export function extraCommands(): Command[] {
-  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand(), certifyCommand(), attackCommand()];
+  return [boundsCommand(), exportCommand(), dataCommand(), verifyCommand(), certifyCommand(), attackCommand(), sweepCommand(), workerCommand()];
 }

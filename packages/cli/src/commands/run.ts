@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { BackendChoice, ConfigError } from '@certkd/core';
-import { ConsoleSink, RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
-import { parseInteger } from './common';
+import { RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
+import { parseInteger, useBackend } from './common';
 import { lastValueFrom, tap } from 'rxjs';
 
 export function runCommand(): Command {
@@ -12,13 +12,14 @@ export function runCommand(): Command {
     .option('--force', 'replace an existing run directory of the same name')
     .option('--name <name>', 'run name (default: the recipe name)')
     .option('--runs-dir <dir>', 'folder for runs', 'runs')
-    .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu (overrides the recipe)')
+    .option('--backend <name>', 'compute backend: auto, tensorflow, onnxruntime, wasm, cpu (overrides the recipe)')
+    .option('--ort-threads <n>', 'intra-op threads of the onnxruntime backend (default: every core; sets CERTKD_ORT_THREADS)')
     .option('--seed <seed>', "override the recipe's seed (for repeated runs; combine with --name)")
     .option('--workers <n>', "data-parallel worker threads for every train stage: a number, or 'auto' (overrides the recipe)")
     .option('--profile [steps]', 'profile the first training steps of each train stage (default 3; training runs in-process) and print time per kernel and per stage')
     .option('--allow-external-plugins', "load plugin paths of the recipe that lie outside the recipe's folder (plugins are code that will run)")
     .option('--json', 'print every event as a JSON line on stdout')
-    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; seed?: string; json?: boolean; workers?: string; profile?: string | boolean; allowExternalPlugins?: boolean }) => {
+    .action(async (file: string, o: { resume?: boolean; force?: boolean; name?: string; runsDir: string; backend?: string; ortThreads?: string; seed?: string; json?: boolean; workers?: string; profile?: string | boolean; allowExternalPlugins?: boolean }) => {
       // Every option is checked before the recipe run touches the runs folder.
       const named = o.name === undefined ? undefined : RunPaths.forRun(o.runsDir, o.name, undefined, '--name');
       const recipe = loadRecipe(file);
@@ -27,6 +28,10 @@ export function runCommand(): Command {
       const profile = o.profile === undefined ? undefined : o.profile === true ? 3 : parseInteger(String(o.profile), '--profile', 1);
       const stageTimes: [string, number][] = [];
       if (o.seed !== undefined) recipe.seed = parseInteger(o.seed, '--seed', 0);
+      if (o.ortThreads !== undefined) process.env.CERTKD_ORT_THREADS = String(parseInteger(o.ortThreads, '--ort-threads', 1));
+      // Load the backend first so that the first line names it and says why a choice fell back
+      // (runRecipe's own loadBackend call then returns the same backend).
+      await useBackend(o.backend ?? recipe.backend, !!o.json);
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = () => {
@@ -40,21 +45,18 @@ export function runCommand(): Command {
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
-      const consoleSink = new ConsoleSink();
       try {
         await lastValueFrom(
-          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, workers, profile, allowExternalPlugins: o.allowExternalPlugins, signal: controller.signal }).pipe(
+          runRecipe(recipe, { recipeFile: file, runsDir: o.runsDir, name: o.name, resume: o.resume, force: o.force, backend: o.backend as BackendChoice | undefined, workers, profile, allowExternalPlugins: o.allowExternalPlugins, sinks: o.json ? [] : [{ name: 'console', options: {} }], signal: controller.signal }).pipe(
             tap((e) => {
               if (e.type === 'stage-end' && !e.skipped) stageTimes.push([`${e.index}. ${e.stage}`, e.wall_s]);
               if (o.json) process.stdout.write(JSON.stringify(e) + '\n');
-              else consoleSink.write(e);
             }),
           ),
         );
         if (profile !== undefined && !o.json) process.stderr.write(formatStageTimes(stageTimes));
         if (!o.json) process.stderr.write(`certkd: results in ${paths.results}\n`);
       } finally {
-        consoleSink.close();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
       }

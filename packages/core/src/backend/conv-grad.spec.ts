@@ -14,7 +14,7 @@ describe('conv2dInputGrad / conv2dFilterGrad', () => {
     tf.tidy(() => {
       const x = tf.tensor4d(xv, c.x);
       const w = tf.tensor4d(wv, c.w);
-      const dy = tf.tensor(dyv, outShape) as tf.Tensor4D;
+      const dy = tf.tensor4d(dyv, outShape);
       setInputGradMethod('dilate');
       const dxDilate = conv2dInputGrad(dy, w, c.x, c.strides, c.pad);
       setInputGradMethod('taps');

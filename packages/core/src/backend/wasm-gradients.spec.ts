@@ -129,6 +129,7 @@ describe('wasm gradient overrides', () => {
 
   describe.each(['cpu', 'wasm'])('on the %s backend', (backend) => {
     beforeAll(async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- registers the backend only when this suite needs it
       if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
       expect(await tf.setBackend(backend)).toBe(true);
       registerWasmGradients();

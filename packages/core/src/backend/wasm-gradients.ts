@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors/errors';
 import { ConvPad, FilterGradMethod, RoundingMode, avgPoolValidInputGrad, conv2dFilterGrad, conv2dInputGrad } from './conv-grad';
+import { ortKernelsActive, ortWants } from './onnxruntime/ort-kernels';
 
 /*
  * The wasm backend (tfjs-backend-wasm 4.22) has no Conv2DBackpropFilter kernel, so the stock
@@ -37,6 +38,15 @@ const conv2dGrad: tf.GradConfig = {
       throw new ConfigError(`gradient of conv2d: dilation rates other than 1 are not supported (got dilations ${String(a.dilations)}); use dilation 1 in trained layers`);
     }
     const g = dy as tf.Tensor4D;
+    // With the onnxruntime kernels registered, large gradients run as one
+    // Conv2DBackpropInput / Conv2DBackpropFilter kernel each (native GEMMs); small ones keep the
+    // formulations through wasm forward convolutions.
+    if (ortWants(convFlops(g, w))) {
+      return {
+        x: () => tf.conv2dTranspose(g, w, x.shape, a.strides as [number, number], a.pad as 'same', a.dimRoundingMode),
+        filter: () => filterGradKernel(x, g, w.shape, a),
+      };
+    }
     return {
       x: () => conv2dInputGrad(g, w, x.shape, a.strides, a.pad, a.dimRoundingMode),
       filter: () => conv2dFilterGrad(x, g, w.shape, a.strides, a.pad, a.dimRoundingMode, filterMethod),
@@ -55,10 +65,22 @@ const conv2dBackpropInputGrad: tf.GradConfig = {
     const g = ddx as tf.Tensor4D;
     return {
       dy: () => tf.conv2d(g, w, a.strides, a.pad, 'NHWC', 1, a.dimRoundingMode),
-      filter: () => conv2dFilterGrad(g, dy, w.shape, a.strides, a.pad, a.dimRoundingMode, filterMethod),
+      filter: () =>
+        ortWants(convFlops(dy, w)) ? filterGradKernel(g, dy, w.shape, a) : conv2dFilterGrad(g, dy, w.shape, a.strides, a.pad, a.dimRoundingMode, filterMethod),
     };
   },
 };
+
+/** Multiply-adds x 2 of a conv whose output gradient is dy and filter w ([KH, KW, C, O]). */
+function convFlops(dy: tf.Tensor4D, w: tf.Tensor4D): number {
+  return 2 * dy.size * w.shape[0] * w.shape[1] * w.shape[2];
+}
+
+/** The Conv2DBackpropFilter kernel (tfjs has no public op for it). */
+function filterGradKernel(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: readonly number[], a: ConvAttrs): tf.Tensor4D {
+  const attrs = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: a.dimRoundingMode, filterShape: [...filterShape] };
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
 
 /**
  * a x b with either operand transposed (last two axes), the transposes done as separate
@@ -67,6 +89,14 @@ const conv2dBackpropInputGrad: tf.GradConfig = {
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   if (!transposeA && !transposeB) return tf.matMul(a, b);
+  // onnxruntime's products take transposed operands natively (Gemm transA/transB).
+  if (ortKernelsActive()) {
+    const k = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1];
+    const m = transposeA ? a.shape[a.rank - 1] : a.shape[a.rank - 2];
+    const n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1];
+    const batches = Math.max(a.size / (a.shape[a.rank - 1] * a.shape[a.rank - 2]), b.size / (b.shape[b.rank - 1] * b.shape[b.rank - 2]));
+    if (ortWants(2 * batches * m * n * k)) return tf.matMul(a, b, transposeA, transposeB);
+  }
   // Either transpose the flagged operands, or compute (op(b)^T op(a)^T)^T, which transposes
   // the unflagged operands and the product instead: pick the one that moves fewer floats
   // (e.g. x W^T with a large W: transposing W costs more than the whole product).

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import type { DependencyContainer } from 'tsyringe';
+import type { DatasetSource } from '../contracts/dataset';
+import type { ArchitectureBuilder } from '../network/architectures';
+import type { Attack } from '../contracts/attack';
+import type { TrainingLoss } from '../contracts/loss';
+import type { PluginRegistry } from './registry';
 
 /** Every kind of plugin CertKD knows. */
 export const PLUGIN_KINDS = [
@@ -18,8 +22,26 @@ export const PLUGIN_KINDS = [
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /**
+ * What a plugin of each kind creates. Core declares the kinds whose contracts it owns; the
+ * package owning a contract adds its kind by declaration merging
+ * (`declare module '@certkd/core' { interface PluginContracts { relaxation: Relaxation } }`),
+ * so `registry.create('relaxation', ...)` is typed without casts wherever that package is imported.
+ */
+export interface PluginContracts {
+  dataset: DatasetSource;
+  architecture: ArchitectureBuilder;
+  attack: Attack;
+  teacher: TrainingLoss;
+  'certified-loss': TrainingLoss;
+  'distill-loss': TrainingLoss;
+}
+
+/** The contract of kind K (unknown until the package owning it is imported). */
+export type ContractOf<K extends PluginKind> = K extends keyof PluginContracts ? PluginContracts[K] : unknown;
+
+/**
  * A plugin: a named, described factory with a zod schema for its options. `create` receives
- * parsed options and the container's services; it never looks up the container itself.
+ * parsed options and the run's services; it never looks up the container itself.
  */
 export interface PluginDescriptor<T = unknown, O = unknown> {
   kind: PluginKind;
@@ -31,9 +53,13 @@ export interface PluginDescriptor<T = unknown, O = unknown> {
   source?: string;
 }
 
-/** Shared services handed to plugin factories. */
+/**
+ * Services handed to plugin factories: the registry of the run creating the plugin (so a
+ * plugin built from other plugins, such as a bound method from relaxations, sees the run's
+ * third-party plugins too).
+ */
 export interface PluginServices {
-  container: DependencyContainer;
+  registry: PluginRegistry;
 }
 
 /** Helper for type inference: `definePlugin({...})`. */

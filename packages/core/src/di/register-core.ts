@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { PluginRegistry } from './registry';
+import type { DependencyContainer } from 'tsyringe';
+import { pluginRegistry } from './container';
 import { ARCHITECTURES, ArchitectureBuilder } from '../network/architectures';
 
 /** Core's composition root: the built-in architectures. */
-export function registerCore(registry: PluginRegistry): void {
+export function registerCore(container: DependencyContainer): void {
+  const registry = pluginRegistry(container);
   for (const a of ARCHITECTURES) {
     registry.register(
       {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { PluginRegistry, quoteName } from './registry';
 import { registerCore } from './register-core';
+import { createPluginContainer, pluginRegistry } from './container';
+import { PLUGIN_KINDS } from './plugin';
+import { PLUGIN_TOKENS, TOKENS } from './tokens';
 import { ConfigError, RegistryError } from '../errors/errors';
 
 const plugin = (name: string) => ({
@@ -17,8 +20,9 @@ describe('PluginRegistry', () => {
     r.register(plugin('pgd'));
     r.register(plugin('fgsm'));
     expect(r.names('attack')).toEqual(['fgsm', 'pgd']);
-    expect(r.create<{ steps: number }>('attack', 'pgd').steps).toBe(3);
-    expect(r.create<{ steps: number }>('attack', 'pgd', { steps: 7 }).steps).toBe(7);
+    const steps = (o?: unknown) => (r.create('attack', 'pgd', o) as unknown as { steps: number }).steps;
+    expect(steps()).toBe(3);
+    expect(steps({ steps: 7 })).toBe(7);
   });
 
   it('refuses a duplicate (kind, name) and names who registered it', () => {
@@ -68,8 +72,32 @@ describe('PluginRegistry', () => {
   });
 
   it('core registers the four architectures', () => {
-    const r = new PluginRegistry();
-    registerCore(r);
-    expect(r.names('architecture')).toEqual(['cnn-medium', 'cnn-small', 'cnn7', 'mlp']);
+    const c = createPluginContainer();
+    registerCore(c);
+    expect(pluginRegistry(c).names('architecture')).toEqual(['cnn-medium', 'cnn-small', 'cnn7', 'mlp']);
+  });
+});
+
+describe('plugin containers', () => {
+  it('a run container sees the root plugins, adds its own without touching the root, and refuses shadowing', () => {
+    const root = createPluginContainer();
+    registerCore(root);
+    const run = createPluginContainer(root);
+    pluginRegistry(run).register(plugin('pgd'), 'third-party');
+    expect(run.resolve(PLUGIN_TOKENS.architecture).names()).toEqual(['cnn-medium', 'cnn-small', 'cnn7', 'mlp']);
+    expect(run.resolve(PLUGIN_TOKENS.attack).names()).toEqual(['pgd']);
+    expect(root.resolve(PLUGIN_TOKENS.attack).names()).toEqual([]);
+    expect(run.resolve(PLUGIN_TOKENS.architecture).create('mlp').name).toBe('mlp');
+    expect(() => pluginRegistry(run).register({ ...plugin('mlp'), kind: 'architecture' })).toThrow(/already registered by @certkd\/core/);
+    expect(run.resolve(TOKENS.Registry)).toBe(pluginRegistry(run));
+    for (const k of PLUGIN_KINDS) expect(run.resolve(PLUGIN_TOKENS[k]).kind).toBe(k);
+  });
+
+  it('hands the creating registry to plugin factories', () => {
+    const root = createPluginContainer();
+    const run = createPluginContainer(root);
+    root.resolve(TOKENS.Registry).register({ ...plugin('outer'), create: (_o: unknown, s: { registry: PluginRegistry }) => s.registry.names('attack') });
+    pluginRegistry(run).register(plugin('inner'));
+    expect(pluginRegistry(run).create('attack', 'outer')).toEqual(['inner', 'outer']);
   });
 });

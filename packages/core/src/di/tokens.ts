@@ -1,25 +1,16 @@
-import type { InjectionToken } from 'tsyringe';
-import type { PluginRegistry } from './registry';
-import type { SeededRng } from '../rng/seeded-rng';
-import type { BackendInfo } from '../backend/backend-loader';
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
+import type { PluginRegistry, PluginCatalog } from './registry';
+import { PLUGIN_KINDS, PluginKind } from './plugin';
 
-/** DI tokens for the shared services; plugin classes receive them with @inject(TOKENS.X). */
+/** DI tokens for the shared services of a container. */
 export const TOKENS = {
   Registry: Symbol.for('certkd.Registry') as InjectionToken<PluginRegistry>,
-  Rng: Symbol.for('certkd.Rng') as InjectionToken<SeededRng>,
-  Backend: Symbol.for('certkd.Backend') as InjectionToken<BackendInfo>,
-  Clock: Symbol.for('certkd.Clock') as InjectionToken<Clock>,
-  Logger: Symbol.for('certkd.Logger') as InjectionToken<Logger>,
 } as const;
 
-export interface Clock {
-  now(): number;
-}
+/** One typed token per plugin kind; each resolves to the kind's catalogue in the resolving container. */
+export const PLUGIN_TOKENS = Object.fromEntries(PLUGIN_KINDS.map((k) => [k, Symbol.for(`certkd.plugins.${k}`)])) as {
+  [K in PluginKind]: InjectionToken<PluginCatalog<K>>;
+};
 
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-}
-
-/** A package's composition root: registers its plugins into the registry. */
-export type RegisterFn = (registry: PluginRegistry) => void;
+/** A package's composition root: registers its plugins into the container's registry. */
+export type RegisterFn = (container: DependencyContainer) => void;

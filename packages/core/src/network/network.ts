@@ -2,16 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ModelFormatError } from '../errors/errors';
 import { SeededRng } from '../rng/seeded-rng';
 import { batchMoments } from '../parallel/collective';
-import {
-  BatchNormLayer,
-  Conv2DLayer,
-  LayerSpec,
-  NetworkSpec,
-  explicitPadding,
-  isTrainableParam,
-  outputShape,
-  paramShapes,
-} from './layers';
+import { BatchNormLayer, LayerSpec, NetworkSpec, isTrainableParam, paramShapes } from './layers';
+import { layerKindModule } from './kinds/table';
+import type { LayerContext } from './kinds/layer-kind';
+export { convPad } from './kinds/conv2d';
 
 export type ForwardMode = 'train' | 'eval';
 
@@ -159,7 +153,7 @@ export class Network {
 
   /** Conv and dense kernels (the weights regularised by L1 and re-initialised by IBP init). */
   kernels(): tf.Variable[] {
-    return this.spec.layers.flatMap((l, i) => (l.kind === 'conv2d' || l.kind === 'dense' ? [this.param(i, 'kernel')] : []));
+    return this.spec.layers.flatMap((l, i) => (layerKindModule(l.kind).hasKernel ? [this.param(i, 'kernel')] : []));
   }
 
   /** Copy parameter values from another network of the same architecture. */
@@ -225,46 +219,21 @@ export class Network {
     return this.forward(x, { mode: 'eval' }).output as tf.Tensor2D;
   }
 
-  /** Apply layer i to h. */
+  /** Apply layer i to h (its kind's forward function). */
   applyLayer(i: number, h: tf.Tensor, opts: ForwardOptions, bnStats?: BatchStatsMap): tf.Tensor {
     const layer = this.spec.layers[i];
-    switch (layer.kind) {
-      case 'normalize': {
-        const c = layer.mean.length;
-        const shape = h.rank === 4 ? [1, 1, 1, c] : [1, c];
-        return tf.div(tf.sub(h, tf.tensor(layer.mean, shape)), tf.tensor(layer.std, shape));
-      }
-      case 'conv2d': {
-        const y = tf.conv2d(h as tf.Tensor4D, this.param(i, 'kernel') as tf.Tensor4D, layer.strides, convPad(layer, this.shapes[i]));
-        return layer.useBias ? tf.add(y, this.param(i, 'bias')) : y;
-      }
-      case 'dense': {
-        const y = tf.matMul(h as tf.Tensor2D, this.param(i, 'kernel') as tf.Tensor2D);
-        return layer.useBias ? tf.add(y, this.param(i, 'bias')) : y;
-      }
-      case 'batchnorm': {
-        let stats: BatchStats | undefined;
-        if (opts.mode === 'train') {
-          stats = opts.bnStats?.get(i);
-          if (!stats) {
-            const axes = h.rank === 4 ? [0, 1, 2] : [0];
-            const m = batchMoments(h, axes);
-            stats = { mean: m.mean as tf.Tensor1D, variance: m.variance as tf.Tensor1D };
-          }
-          if (opts.collectStats && bnStats) bnStats.set(i, stats);
-        }
-        const { scale, shift } = this.bnAffine(i, stats);
-        return tf.add(tf.mul(h, scale), shift);
-      }
-      case 'relu':
-        return tf.relu(h);
-      case 'flatten':
-        return tf.reshape(h, [h.shape[0], -1]);
-      case 'avgpool':
-        return tf.avgPool(h as tf.Tensor4D, layer.poolSize, layer.strides, 'valid');
-      case 'tap':
-        return h;
-    }
+    return layerKindModule(layer.kind).forward(layer, h, { ...this.layerContext(i), opts, collected: bnStats });
+  }
+
+  /** What the functions of layer i's kind see of this network (see LayerKindModule); `bnStats` for train-mode interval passes. */
+  layerContext(i: number, bnStats?: BatchStatsMap): LayerContext {
+    return {
+      index: i,
+      inShape: this.shapes[i],
+      param: (name) => this.param(i, name),
+      bnAffine: (stats) => this.bnAffine(i, stats),
+      ...(bnStats ? { bnStats } : {}),
+    };
   }
 
   /**
@@ -308,27 +277,19 @@ export function paramKey(layer: number, name: string): string {
   return `layers.${layer}.${name}`;
 }
 
-/** Padding argument for tf.conv2d (explicit padding as NHWC pairs). */
-export function convPad(layer: Conv2DLayer, inShape: number[]): 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]] {
-  if (layer.padding === 'valid') return 'valid';
-  const p = explicitPadding(layer, inShape);
-  if (layer.padding === 'same' && p[0][0] === p[0][1] && p[1][0] === p[1][1]) return 'same';
-  return [[0, 0], p[0], p[1], [0, 0]];
-}
-
 /** Input shape of every layer plus the final output shape; throws ConfigError if inconsistent. */
 export function inferShapes(spec: NetworkSpec): number[][] {
   const shapes: number[][] = [spec.inputShape.slice()];
   let s = spec.inputShape.slice();
   spec.layers.forEach((layer, i) => {
-    const rank = s.length;
-    const needsImage = layer.kind === 'conv2d' || layer.kind === 'avgpool';
-    if (needsImage && rank !== 3) throw new ConfigError(`layer ${i} (${layer.kind}) needs an [H, W, C] input, got [${s}]`);
-    if (layer.kind === 'dense' && rank !== 1) throw new ConfigError(`layer ${i} (dense) needs a flat input, got [${s}]: add a flatten layer`);
-    if (layer.kind === 'normalize' && layer.mean.length !== s[rank - 1] && layer.mean.length !== 1) {
-      throw new ConfigError(`layer ${i} (normalize) has ${layer.mean.length} channels, input has ${s[rank - 1]}`);
+    let kind;
+    try {
+      kind = layerKindModule(layer.kind);
+    } catch (e) {
+      throw new ConfigError(`layer ${i}: ${(e as Error).message}`);
     }
-    s = outputShape(layer, s);
+    kind.checkInput?.(layer, s, i);
+    s = kind.outputShape(layer, s);
     if (s.some((d) => !(d > 0))) throw new ConfigError(`layer ${i} (${layer.kind}) produces an empty output [${s}]`);
     shapes.push(s);
   });

@@ -1,32 +1,14 @@
 import { z } from 'zod';
 import { NetworkSpec } from './layers';
+import { LAYER_KIND_MODULES } from './kinds/table';
 
 const pos = z.number().int().positive();
-const pair = z.tuple([pos, pos]);
-const padPair = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
-const name = z.string().min(1).optional();
 
-/** zod schema of one layer of the IR (used to validate model files and recipes). */
-export const layerSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('normalize'), mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1), name }).strict(),
-  z
-    .object({
-      kind: z.literal('conv2d'),
-      filters: pos,
-      kernelSize: pair,
-      strides: pair,
-      padding: z.union([z.literal('same'), z.literal('valid'), z.tuple([padPair, padPair])]),
-      useBias: z.boolean(),
-      name,
-    })
-    .strict(),
-  z.object({ kind: z.literal('dense'), units: pos, useBias: z.boolean(), name }).strict(),
-  z.object({ kind: z.literal('batchnorm'), epsilon: z.number().positive(), momentum: z.number().min(0).max(1), name }).strict(),
-  z.object({ kind: z.literal('relu'), name }).strict(),
-  z.object({ kind: z.literal('flatten'), name }).strict(),
-  z.object({ kind: z.literal('avgpool'), poolSize: pair, strides: pair, padding: z.literal('valid'), name }).strict(),
-  z.object({ kind: z.literal('tap'), name: z.string().min(1) }).strict(),
-]);
+/** zod schema of one layer of the IR (used to validate model files and recipes): each kind's module gives its own. */
+export const layerSchema = z.discriminatedUnion(
+  'kind',
+  LAYER_KIND_MODULES.map((m) => m.schema) as unknown as [z.ZodObject<{ kind: z.ZodLiteral<string> }>, ...z.ZodObject<{ kind: z.ZodLiteral<string> }>[]],
+);
 
 export const networkSpecSchema: z.ZodType<NetworkSpec> = z
   .object({

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureTeacher, Network, PluginRegistry, SeededRng, TrainingLoss } from '@certkd/core';
+import { FeatureTeacher, Network, SeededRng, TrainingLoss, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { register } from './index';
 
 function net(): Network {
@@ -20,8 +20,9 @@ function net(): Network {
 
 describe('example loss package', () => {
   it('registers adv-feature-mse, which trains the student and leaves the teacher alone', () => {
-    const registry = new PluginRegistry();
-    register(registry);
+    const plugins = createPluginContainer();
+    register(plugins);
+    const registry = pluginRegistry(plugins);
     expect(registry.names('distill-loss')).toEqual(['adv-feature-mse']);
     const student = net();
     const teacherNet = net();
@@ -35,7 +36,7 @@ describe('example loss package', () => {
     const rng = new SeededRng(4);
     const x = tf.tensor2d(Array.from({ length: 6 }, () => Array.from({ length: 4 }, () => rng.next())));
     const y = tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32');
-    const loss = registry.create<TrainingLoss>('distill-loss', 'adv-feature-mse', { alpha: 0.5, beta: 0.1 });
+    const loss = registry.create('distill-loss', 'adv-feature-mse', { alpha: 0.5, beta: 0.1 });
     const ctx = { net: student, x, y, eps: 0.05, epsMax: 0.1, rng, progress: { epoch: 0, step: 0, fraction: 0 }, teacher };
     const before = tf.memory().numTensors;
     const vars = [...student.trainableVariables(), ...teacherNet.trainableVariables()];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { batchMean, ConfigError, PluginRegistry } from '@certkd/core';
+import { batchMean, ConfigError, pluginRegistry, type DependencyContainer } from '@certkd/core';
 import { baseLossOptions, defineLoss, lossOverLowerBounds } from '@certkd/distill-losses';
 
 /**
@@ -29,6 +29,6 @@ export const advFeatureMseLoss = defineLoss({
 });
 
 /** The package's composition root, named in a recipe's `plugins:` list. */
-export function register(registry: PluginRegistry): void {
-  registry.register(advFeatureMseLoss, '@certkd/example-loss');
+export function register(container: DependencyContainer): void {
+  pluginRegistry(container).register(advFeatureMseLoss, '@certkd/example-loss');
 }

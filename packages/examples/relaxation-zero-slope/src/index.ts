@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { PluginRegistry, definePlugin } from '@certkd/core';
+import { definePlugin, pluginRegistry, type DependencyContainer } from '@certkd/core';
 import type { Relaxation } from '@certkd/bounds';
 import { ZeroSlopeRelu } from './zero-slope-relu';
 
 export { ZeroSlopeRelu } from './zero-slope-relu';
 
 /** Composition root: registers the 'zero-slope' relaxation (layer kind 'relu'). */
-export function registerZeroSlope(registry: PluginRegistry): void {
-  registry.register(
+export function register(container: DependencyContainer): void {
+  pluginRegistry(container).register(
     definePlugin({
       kind: 'relaxation',
       name: 'zero-slope',

@@ -6,17 +6,13 @@ import { onnx } from 'onnx-proto';
 import { importOnnx, importOnnxModel, loadOnnxModel, onnxToNetworkOrder } from './onnx-import';
 import { exportOnnx } from './onnx-export';
 import { build, makeNet, maxAbsDiff, predictData, randomInput } from '../test-util/nets';
+import { describeWithData, sharedPath } from '../../../../tools/jest/shared-data.cjs';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort = require('onnxruntime-node');
 
-const VNNCOMP = path.resolve(__dirname, '../../../../../shared/vnncomp') // /work/shared/vnncomp from packages/interop/src/onnx;
-const haveData = fs.existsSync(VNNCOMP);
-if (!haveData) {
-  // eslint-disable-next-line no-console
-  console.warn(`skipping the VNN-COMP network tests: ${VNNCOMP} is missing`);
-}
-const describeData = haveData ? describe : describe.skip;
+const VNNCOMP = sharedPath('vnncomp');
+const describeData = (name: string, fn: () => void) => describeWithData(VNNCOMP, name, fn);
 
 async function runOrt(bytes: Uint8Array, data: Float32Array, dims: number[]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(bytes);
@@ -86,6 +82,17 @@ function model(nodes: onnx.INodeProto[], inits: onnx.ITensorProto[] = [], inputD
   }).finish();
 }
 const f32 = (name: string, dims: number[], vals: number[]): onnx.ITensorProto => ({ name, dims, dataType: 1, floatData: vals });
+/** The ModelFormatError importing `bytes` throws (fails the test if it throws none or another). */
+function importError(bytes: Uint8Array, source: string): ModelFormatError {
+  let err: unknown;
+  try {
+    importOnnx(bytes, source);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ModelFormatError);
+  return err as ModelFormatError;
+}
 
 describe('importOnnx errors', () => {
   const gemmInits = [f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]), f32('b', [2], [0.5, -0.5])];
@@ -112,18 +119,26 @@ describe('importOnnx errors', () => {
       { opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['h'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
       { opType: 'Softplus', name: 'act1', input: ['h'], output: ['y'] },
     ], gemmInits);
-    let err: unknown;
-    try {
-      importOnnx(bytes, 'm.onnx');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ModelFormatError);
-    const e = err as ModelFormatError;
+    const e = importError(bytes, 'm.onnx');
     expect(e.node).toContain('act1');
     expect(e.node).toContain('#1');
     expect(e.message).toContain('Softplus');
     expect(e.message).toContain('m.onnx');
+  });
+
+  it('reports every unsupported op of a model at once, with the nodes', () => {
+    const bytes = model([
+      { opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['h'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+      { opType: 'Softplus', name: 'act1', input: ['h'], output: ['h2'] },
+      { opType: 'LeakyRelu', name: 'act2', input: ['h2'], output: ['h3'] },
+      { opType: 'Softplus', name: 'act3', input: ['h3'], output: ['h4'] },
+      { opType: 'Relu', name: 'r', input: ['h4'], output: ['h5'] },
+      { opType: 'Foo', domain: 'com.example', name: 'custom', input: ['h5'], output: ['y'] },
+    ], gemmInits);
+    const e = importError(bytes, 'm.onnx');
+    expect(e.message).toContain("unsupported op types 'Softplus' (nodes #1 'act1', #3 'act3'), 'LeakyRelu' (node #2 'act2'), 'com.example:Foo' (node #5 'custom')");
+    expect(e.message).toContain('m.onnx');
+    expect(e.node).toBe("#1 'act1' (Softplus), #2 'act2' (LeakyRelu), #3 'act3' (Softplus), #5 'custom' (com.example:Foo)");
   });
 
   it('unsupported attributes, shapes and branching graphs are named', () => {

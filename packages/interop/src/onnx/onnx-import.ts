@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CertkdError, ModelFormatError, Network, outputShape, paramKey } from '@certkd/core';
 import type { LayerSpec, NetworkSpec, Padding } from '@certkd/core';
 import { ConstTensor, IntLike, decodeTensor, firstNonFinite, toNumber } from './tensor-data';
+import { CHAIN_OPS, MULTI_OUTPUT_OPS, SUPPORTED_OPS_TEXT, unsupportedOps, type OpImporter } from './onnx-ops';
 
 /** How the ONNX graph input relates to the imported network's (NHWC) input. */
 export interface OnnxInputInfo {
@@ -123,7 +124,7 @@ export function onnxToNetworkOrder(values: Float32Array, input: OnnxInputInfo): 
   return out;
 }
 
-class GraphImporter {
+class GraphImporter implements OpImporter {
   private readonly consts = new Map<string, ConstTensor>();
   private readonly layers: LayerSpec[] = [];
   private readonly params = new Map<string, Param>();
@@ -139,7 +140,7 @@ class GraphImporter {
     private readonly source: string,
   ) {}
 
-  private fail(msg: string): never {
+  fail(msg: string): never {
     throw new ModelFormatError(oneLine(msg), this.source, this.ctx === undefined ? undefined : oneLine(this.ctx));
   }
 
@@ -163,6 +164,12 @@ class GraphImporter {
     if (inputs.length !== 1) this.fail(`expected exactly one graph input (besides initializers), found ${inputs.length}: ${inputs.map((v) => v.name).join(', ')}`);
     if (g.output.length !== 1) this.fail(`expected exactly one graph output, found ${g.output.length}`);
     const nodes = g.node as onnx.NodeProto[];
+    // Every unsupported op of the model at once, before mapping any node.
+    const unsupported = unsupportedOps(nodes);
+    if (unsupported) {
+      this.ctx = unsupported.nodes;
+      this.fail(unsupported.message);
+    }
     const inputInfo = this.setupInput(inputs[0], nodes);
     const inputShape = this.irShape();
 
@@ -290,53 +297,28 @@ class GraphImporter {
     if (dyn.length === 0) return this.constantFold(node);
     if (dyn.length > 1) this.fail('the node uses the same activation twice; only chains with constant side inputs are supported');
     const outs = node.output.filter((n) => n !== '');
-    if (outs.length !== 1 && op !== 'BatchNormalization' && op !== 'Dropout') this.fail(`expected one output, found ${outs.length}`);
+    if (outs.length !== 1 && !MULTI_OUTPUT_OPS.includes(op)) this.fail(`expected one output, found ${outs.length}`);
     const out = node.output[0];
     if (!out) this.fail('the node has no output');
-    const k = dyn[0];
-    switch (op) {
-      case 'Identity':
-      case 'Dropout':
-        return this.setAct(out, this.act.shape, this.act.layout);
-      case 'Shape': {
-        // A shape computation (e.g. PyTorch's x.view(x.size(0), -1)); batch taken as 1.
-        this.rejectAttrs(node, []);
-        const dims = [1, ...this.act.shape];
-        this.consts.set(out, { dims: [dims.length], data: Float64Array.from(dims), integer: true });
-        return;
-      }
-      case 'Relu':
-        this.push({ kind: 'relu' });
-        return this.setAct(out, this.act.shape, this.act.layout);
-      case 'Flatten':
-        return this.flatten(node, out);
-      case 'Reshape':
-        if (k !== 0) this.fail('the activation must be the data input');
-        return this.reshape(node, out);
-      case 'Transpose':
-        return this.transpose(node, out);
-      case 'Conv':
-        if (k !== 0) this.fail('the activation must be input 0');
-        return this.conv(node, out);
-      case 'AveragePool':
-        return this.avgPool(node, out);
-      case 'Gemm':
-        if (k !== 0) this.fail('the activation must be input A (0); a constant A is not supported');
-        return this.gemm(node, out);
-      case 'MatMul':
-        if (k !== 0) this.fail('the activation must be the left operand; constant @ activation is not supported');
-        return this.matmul(node, out);
-      case 'BatchNormalization':
-        if (k !== 0) this.fail('the activation must be input X (0)');
-        return this.batchNorm(node, out);
-      case 'Add':
-      case 'Sub':
-      case 'Mul':
-      case 'Div':
-        return this.elementwise(node, op, k, out);
-      default:
-        this.fail(`unsupported op type '${op}' (supported: Gemm, MatMul, Add, Sub, Mul, Div, Conv, Relu, Flatten, Reshape, Transpose, AveragePool, BatchNormalization, Identity, Dropout, Constant, and Shape/Gather/Unsqueeze/Concat/Cast on shapes)`);
-    }
+    const handler = CHAIN_OPS[op];
+    if (!handler) this.fail(`unsupported op type '${op}' (supported: ${SUPPORTED_OPS_TEXT})`);
+    handler(this, node, dyn[0], out);
+  }
+
+  // ---- the OpImporter methods the op table (onnx-ops.ts) calls ----
+  passThrough(out: string): void {
+    this.setAct(out, this.act.shape, this.act.layout);
+  }
+
+  shapeOf(out: string, node: onnx.NodeProto): void {
+    this.rejectAttrs(node, []);
+    const dims = [1, ...this.act.shape];
+    this.consts.set(out, { dims: [dims.length], data: Float64Array.from(dims), integer: true });
+  }
+
+  relu(out: string): void {
+    this.push({ kind: 'relu' });
+    this.setAct(out, this.act.shape, this.act.layout);
   }
 
   private constantNode(node: onnx.NodeProto): void {
@@ -424,7 +406,7 @@ class GraphImporter {
   }
 
   // ---- shape ops ----
-  private flatten(node: onnx.NodeProto, out: string): void {
+  flatten(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['axis']);
     const axis = this.intAttr(node, 'axis', 1);
     if (axis !== 1) this.fail(`Flatten axis ${axis} is not supported (only axis 1 keeps the batch dimension separate)`);
@@ -448,7 +430,7 @@ class GraphImporter {
     this.setAct(out, [h * w * c], { kind: 'flat', perm: isIdentity(perm) ? null : perm });
   }
 
-  private reshape(node: onnx.NodeProto, out: string): void {
+  reshape(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['allowzero']);
     const target = this.constInput(node, 1, 'the target shape');
     if (target.dims.length !== 1) this.fail('the target shape must be 1-D');
@@ -473,7 +455,7 @@ class GraphImporter {
     this.fail(`reshape from [${cur}] to [${t}] is not supported (only flattening reshapes)`);
   }
 
-  private transpose(node: onnx.NodeProto, out: string): void {
+  transpose(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['perm']);
     const a = this.act;
     const rank = a.shape.length + 1;
@@ -497,7 +479,7 @@ class GraphImporter {
     }
   }
 
-  private conv(node: onnx.NodeProto, out: string): void {
+  conv(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['kernel_shape', 'strides', 'pads', 'dilations', 'group', 'auto_pad']);
     this.requireNchw('Conv');
     const W = this.constInput(node, 1, 'the weight');
@@ -557,7 +539,7 @@ class GraphImporter {
     this.fail(`auto_pad '${auto}' is not supported`);
   }
 
-  private avgPool(node: onnx.NodeProto, out: string): void {
+  avgPool(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['kernel_shape', 'strides', 'pads', 'auto_pad', 'ceil_mode', 'count_include_pad', 'dilations']);
     this.requireNchw('AveragePool');
     const ks = this.intsAttr(node, 'kernel_shape');
@@ -582,7 +564,7 @@ class GraphImporter {
     return { k: a.shape[0], perm: a.layout.perm };
   }
 
-  private gemm(node: onnx.NodeProto, out: string): void {
+  gemm(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['alpha', 'beta', 'transA', 'transB']);
     if (this.intAttr(node, 'transA', 0) !== 0) this.fail('transA = 1 is not supported');
     const { k, perm } = this.requireFlatVector('Gemm');
@@ -609,7 +591,7 @@ class GraphImporter {
     this.setAct(out, [m], { kind: 'flat', perm: null });
   }
 
-  private matmul(node: onnx.NodeProto, out: string): void {
+  matmul(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, []);
     const { k, perm } = this.requireFlatVector('MatMul');
     const B = this.constInput(node, 1, 'the right operand');
@@ -633,7 +615,7 @@ class GraphImporter {
     this.fail(`${what} has shape [${t.dims}], which does not broadcast to [${m}]`);
   }
 
-  private batchNorm(node: onnx.NodeProto, out: string): void {
+  batchNorm(node: onnx.NodeProto, out: string): void {
     this.rejectAttrs(node, ['epsilon', 'momentum', 'training_mode', 'spatial']);
     if (this.intAttr(node, 'training_mode', 0) !== 0) this.fail('training_mode = 1 is not supported (export the model in eval mode)');
     if (this.intAttr(node, 'spatial', 1) !== 1) this.fail('spatial = 0 is not supported');
@@ -728,7 +710,7 @@ class GraphImporter {
     return per;
   }
 
-  private elementwise(node: onnx.NodeProto, op: 'Add' | 'Sub' | 'Mul' | 'Div', k: number, out: string): void {
+  elementwise(node: onnx.NodeProto, op: 'Add' | 'Sub' | 'Mul' | 'Div', k: number, out: string): void {
     this.rejectAttrs(node, []);
     if (node.input.length !== 2) this.fail(`${op} needs two inputs`);
     const c = this.constInput(node, 1 - k, 'the other operand');

@@ -1,4 +1,6 @@
 import { BackendInfo, EventOf, FeatureTeacher, LoadedDataset, Network, PluginRegistry, DataSplit } from '@certkd/core';
+import type { DependencyContainer } from '@certkd/core';
+import type { StageLifecycle } from './async-stage';
 import { Recipe } from '../recipe/schema';
 import { RunPaths } from './run-paths';
 import type { RunLock } from './run-lock';
@@ -22,6 +24,8 @@ export interface ModelResults {
   pgd_acc?: number;
   apgd_acc?: number;
   certified_acc?: number;
+  /** Robust accuracy under each attack plugin an evaluate stage names (by attack name). */
+  robust_acc?: Record<string, number>;
   /** Fraction of points each incomplete method verifies on its own (an incomplete certify stage). */
   certified_by_method?: Record<string, number>;
   /** Fraction of points verified by each step of the complete escalation (a certify stage with a timeout). */
@@ -41,10 +45,13 @@ export interface ModelResults {
 }
 
 /** Typed context the stages pass along: data, models, results, services. */
-export interface RunContext {
+export interface RunContext extends StageLifecycle {
   recipe: Recipe;
   recipeFile: string;
   paths: RunPaths;
+  /** The run's container (a child of the process's root container, holding the recipe's plugins). */
+  container: DependencyContainer;
+  /** The registry of `container`: every plugin a stage creates comes from it. */
   registry: PluginRegistry;
   backend: BackendInfo;
   dataset?: LoadedDataset;
@@ -57,6 +64,7 @@ export interface RunContext {
   results: Record<string, ModelResults>;
   /** Epoch history per train stage, for reports. */
   history: Record<string, EpochRecord[]>;
+  /** The run's abort signal (of `controller`): aborted by the caller's signal or by unsubscribing. */
   signal: AbortSignal;
   resume: boolean;
   /** Data-parallel workers for every train stage (overrides the recipe's). */

@@ -1,12 +1,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ConfigError, PluginRegistry, RegisterFn, quoteName, registerCore } from '@certkd/core';
+import { ConfigError, PluginRegistry, RegisterFn, createPluginContainer, pluginRegistry, quoteName, registerCore } from '@certkd/core';
+import type { DependencyContainer } from '@certkd/core';
 import { registerDatasets } from '@certkd/datasets';
 import { registerBounds } from '@certkd/bounds';
 import { registerAttacks } from '@certkd/attacks';
 import { registerTeachers } from '@certkd/teachers';
 import { registerCertifiedLosses } from '@certkd/certified-losses';
 import { registerDistillLosses } from '@certkd/distill-losses';
+import { registerCertifier } from '@certkd/certifier';
+import { registerPipeline } from '../register';
 
 /** Composition roots of the built-in packages, in a declared order. */
 export const BUILTIN_PACKAGES: [string, RegisterFn][] = [
@@ -17,7 +20,21 @@ export const BUILTIN_PACKAGES: [string, RegisterFn][] = [
   ['@certkd/teachers', registerTeachers],
   ['@certkd/certified-losses', registerCertifiedLosses],
   ['@certkd/distill-losses', registerDistillLosses],
+  ['@certkd/certifier', registerCertifier],
+  ['@certkd/pipeline', registerPipeline],
 ];
+
+let root: DependencyContainer | undefined;
+
+/** The process's root container: every built-in plugin, registered once. */
+export function rootContainer(): DependencyContainer {
+  if (!root) {
+    const c = createPluginContainer();
+    for (const [, register] of BUILTIN_PACKAGES) register(c);
+    root = c;
+  }
+  return root;
+}
 
 /** Where the plugins named in a recipe come from, for checks and messages. */
 export interface PluginSource {
@@ -28,14 +45,14 @@ export interface PluginSource {
 }
 
 /**
- * A registry holding every built-in plugin plus the third-party packages named (each must
- * export `register(registry)`). Loading a plugin runs its code. Package names resolve like
- * `require` from `baseDir`; a path (`./x`, `../x`, `/x`) resolves against `baseDir` and must
- * lie inside it unless `source.allowExternal`, so a recipe cannot reach for code elsewhere.
+ * A run's container: a child of the root container whose registry adds the third-party
+ * packages named (each must export `register(container)`). Loading a plugin runs its code.
+ * Package names resolve like `require` from `baseDir`; a path (`./x`, `../x`, `/x`) resolves
+ * against `baseDir` and must lie inside it unless `source.allowExternal`, so a recipe cannot
+ * reach for code elsewhere.
  */
-export function createRegistry(plugins: string[] = [], baseDir = process.cwd(), source: PluginSource = {}): PluginRegistry {
-  const registry = new PluginRegistry();
-  for (const [, register] of BUILTIN_PACKAGES) register(registry);
+export function createRunContainer(plugins: string[] = [], baseDir = process.cwd(), source: PluginSource = {}): DependencyContainer {
+  const container = createPluginContainer(rootContainer());
   plugins.forEach((spec, i) => {
     const field = source.file ? `plugins.${i}` : 'plugins';
     const isPath = spec.startsWith('.') || path.isAbsolute(spec);
@@ -59,10 +76,15 @@ export function createRegistry(plugins: string[] = [], baseDir = process.cwd(), 
     } catch (e) {
       throw new ConfigError(`cannot load plugin package ${quoteName(spec)}: ${(e as Error).message.split('\n')[0]}`, source.file, field);
     }
-    if (typeof mod.register !== 'function') throw new ConfigError(`plugin package ${quoteName(spec)} does not export a register(registry) function`, source.file, field);
-    mod.register(registry);
+    if (typeof mod.register !== 'function') throw new ConfigError(`plugin package ${quoteName(spec)} does not export a register(container) function`, source.file, field);
+    mod.register(container);
   });
-  return registry;
+  return container;
+}
+
+/** The registry of a run container made by createRunContainer (for commands that only look plugins up). */
+export function createRegistry(plugins: string[] = [], baseDir = process.cwd(), source: PluginSource = {}): PluginRegistry {
+  return pluginRegistry(createRunContainer(plugins, baseDir, source));
 }
 
 /** Whether `file` lies inside `dir`, after following symbolic links. */

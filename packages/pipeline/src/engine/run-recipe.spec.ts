@@ -3,9 +3,10 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { lastValueFrom, tap, toArray } from 'rxjs';
-import { CancelledError, PipelineEvent, loadModel } from '@certkd/core';
+import { Adam, CancelledError, Network, PipelineEvent, SeededRng, loadModel } from '@certkd/core';
 import { parseRecipe } from '../recipe/load-recipe';
 import { runRecipe } from './run-recipe';
+import { trainStep } from './train-step';
 
 const tiny = (extra: Record<string, unknown> = {}) =>
   parseRecipe({
@@ -117,6 +118,36 @@ describe('runRecipe', () => {
     expect(batches).toBe(4);
   });
 
+  it('unsubscribing aborts the running stage at the next batch, writes a checkpoint, and cleans up only once the stage settled', async () => {
+    const before = tf.memory().numTensors;
+    const lock = path.join(dir, 'unsub', 'run.lock');
+    let batches = 0;
+    let lockHeldAtUnsubscribe = false;
+    await new Promise<void>((resolve, reject) => {
+      const sub = runRecipe(tiny(), { recipeFile: 'tiny.yaml', runsDir: dir, name: 'unsub' }).subscribe({
+        next: (e) => {
+          if (e.type === 'batch-end' && ++batches === 2) {
+            sub.unsubscribe();
+            // The stage body is still running: the lock is kept until it has settled.
+            lockHeldAtUnsubscribe = fs.existsSync(lock);
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+    expect(lockHeldAtUnsubscribe).toBe(true);
+    const state = path.join(dir, 'unsub', 'checkpoint', 'state.json');
+    for (let i = 0; i < 200 && (fs.existsSync(lock) || !fs.existsSync(state)); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.existsSync(state)).toBe(true);
+    expect(fs.existsSync(lock)).toBe(false);
+    // No further batch ran after the unsubscribe: the checkpoint is at batch 2 of epoch 1.
+    expect(JSON.parse(fs.readFileSync(state, 'utf8'))).toMatchObject({ epoch: 0, nextBatch: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    const events = await run(tiny(), { name: 'unsub', resume: true });
+    expect(events[events.length - 1]).toMatchObject({ type: 'run-end', status: 'ok' });
+  });
+
   it('leaks no tensors over a whole run', async () => {
     await run(tiny(), { name: 'warm' });
     const before = tf.memory().numTensors;
@@ -126,9 +157,7 @@ describe('runRecipe', () => {
 });
 
 describe('trainStep with a one-part loss', () => {
-  it('reports a part that is the total itself without touching a disposed tensor', async () => {
-    const { trainStep } = await import('./train-step');
-    const { Adam, Network, SeededRng } = await import('@certkd/core');
+  it('reports a part that is the total itself without touching a disposed tensor', () => {
     const net = Network.create({ inputShape: [3], layers: [{ kind: 'dense', units: 2, useBias: true }] }, new SeededRng(0));
     const vars = net.trainableVariables();
     const adam = new Adam(vars);

@@ -3,22 +3,18 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { Observable, concat, defer, tap, catchError, throwError, from, switchMap, finalize } from 'rxjs';
-import { JsonlLog, MetricsCsv } from '../sinks/jsonl-log';
-import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, writeFileAtomic, CancelledError } from '@certkd/core';
+import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, pluginRegistry, writeFileAtomic, CancelledError } from '@certkd/core';
 import { loadTeacher } from '@certkd/teachers';
-import { Recipe, Stage } from '../recipe/schema';
+import { Recipe, SinkRef, Stage } from '../recipe/schema';
 import { RunContext, ModelResults } from './context';
 import { RunPaths } from './run-paths';
-import { createRegistry } from './registry';
+import { createRunContainer } from './registry';
 import { RunLock } from './run-lock';
 import { validateRecipe } from '../recipe/validate-recipe';
 import { readRunState, writeRunState, RunState } from './run-state';
 import { prepareDataStage } from '../stages/prepare-data';
-import { trainStage, modelNameOf } from '../stages/train';
-import { evaluateStage } from '../stages/evaluate';
-import { certifyStage } from '../stages/certify';
-import { loadTeacherStage } from '../stages/load-teacher';
-import { reportStage } from '../stages/report';
+import { afterStagesSettle } from './async-stage';
+import { RUN_SINKS } from '../register';
 
 const events = (...e: PipelineEvent[]): Observable<PipelineEvent> => from(e);
 
@@ -39,6 +35,8 @@ export interface RunOptions {
   profile?: number;
   /** Load plugin paths that lie outside the recipe's folder (plugins are code that will run). */
   allowExternalPlugins?: boolean;
+  /** Sink plugins of this invocation (e.g. the console), after the run's and the recipe's; not part of the recipe. */
+  sinks?: SinkRef[];
   signal?: AbortSignal;
 }
 
@@ -47,28 +45,35 @@ export function recipeHash(recipe: Recipe): string {
 }
 
 /**
- * Run a recipe: an Observable of typed events. Stages run in order (prepare-data first); after
- * each one the run state is saved, so `resume` skips finished stages and continues a
- * train stage from its checkpoint.
+ * Run a recipe: an Observable of typed events. Stages run in order (prepare-data first), each
+ * made by the stage plugin its entry names; after each one the run state is saved, so `resume`
+ * skips finished stages and continues a train stage from its checkpoint. Unsubscribing aborts
+ * the running stage at its next batch (a train stage writes a checkpoint); the run directory's
+ * lock, the models and the sinks are released once the stage has settled.
  */
 export function runRecipe(recipe: Recipe, opts: RunOptions): Observable<PipelineEvent> {
-  return defer(() => from(setup(recipe, opts))).pipe(switchMap((ctx) => withLogs(ctx, execute(ctx)).pipe(finalize(() => ctx.lock?.release()))));
+  return defer(() => from(setup(recipe, opts))).pipe(
+    switchMap((ctx) => withSinks(ctx, execute(ctx), opts.sinks ?? []).pipe(finalize(() => afterStagesSettle(ctx, () => ctx.lock?.release())))),
+  );
 }
 
-/** Every event goes to runs/<name>/events.jsonl and every epoch to metrics.csv, as it happens. */
-function withLogs(ctx: RunContext, events: Observable<PipelineEvent>): Observable<PipelineEvent> {
+/**
+ * Every event goes to the run's sinks as it happens: events.jsonl and metrics.csv, then the
+ * recipe's `sinks:`, then the invocation's. They are closed once the stages have settled.
+ */
+function withSinks(ctx: RunContext, events: Observable<PipelineEvent>, extra: SinkRef[]): Observable<PipelineEvent> {
   return defer(() => {
-    const log = new JsonlLog(ctx.paths.log);
-    const csv = new MetricsCsv(ctx.paths.metrics);
+    const refs: { name: string; options: unknown; where: string }[] = [
+      ...RUN_SINKS.map((name) => ({ name, options: {}, where: `sink '${name}'` })),
+      ...(ctx.recipe.sinks ?? []).map((s, i) => ({ ...s, where: `sinks.${i}.options` })),
+      ...extra.map((s) => ({ ...s, where: `sink '${s.name}'` })),
+    ];
+    const writers = refs.map((s) => ctx.registry.create('sink', s.name, s.options, s.where, ctx.recipeFile).open(ctx));
     return events.pipe(
       tap((e) => {
-        log.write(e);
-        csv.write(e);
+        for (const w of writers) w.write(e);
       }),
-      finalize(() => {
-        log.close();
-        csv.close();
-      }),
+      finalize(() => afterStagesSettle(ctx, () => writers.forEach((w) => w.close()))),
     );
   });
 }
@@ -77,8 +82,10 @@ async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
   // Validate everything first: nothing is created, removed or locked for an invalid run.
   const paths = opts.name === undefined ? RunPaths.forRun(opts.runsDir ?? 'runs', recipe.name, opts.recipeFile, 'name') : RunPaths.forRun(opts.runsDir ?? 'runs', opts.name, undefined, '--name');
   const recipeDir = fs.existsSync(opts.recipeFile) ? path.dirname(opts.recipeFile) : process.cwd();
-  const registry = createRegistry(recipe.plugins, recipeDir, { file: opts.recipeFile, allowExternal: opts.allowExternalPlugins });
-  validateRecipe(recipe, registry, opts.recipeFile);
+  const container = createRunContainer(recipe.plugins, recipeDir, { file: opts.recipeFile, allowExternal: opts.allowExternalPlugins });
+  const registry = pluginRegistry(container);
+  // Stage entries as their plugins parsed them (defaults of plugin stages filled in).
+  recipe = validateRecipe(recipe, registry, opts.recipeFile);
   const backend = await loadBackend(opts.backend ?? recipe.backend);
   const warnings: string[] = [];
   const lock = claimRunDir(paths, recipe, opts, warnings);
@@ -86,12 +93,16 @@ async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
     if (!fs.existsSync(paths.config)) writeFileAtomic(paths.config, YAML.stringify(recipe));
     const state = readRunState(paths.state);
     const controller = new AbortController();
+    if (opts.signal?.aborted) controller.abort();
     opts.signal?.addEventListener('abort', () => controller.abort());
     return {
       recipe,
       recipeFile: opts.recipeFile,
       paths,
+      container,
       registry,
+      controller,
+      pending: new Set(),
       backend,
       lock,
       warnings,
@@ -99,7 +110,7 @@ async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
       teachers: new Map(),
       results: state?.results ?? {},
       history: state?.history ?? {},
-      signal: opts.signal ?? controller.signal,
+      signal: controller.signal,
       resume: !!opts.resume,
       workers: opts.workers,
       profileSteps: opts.profile ?? 0,
@@ -182,36 +193,13 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
         return events({ type: 'stage-start', stage: s.stage, index: i + 1, total }, { type: 'stage-end', stage: s.stage, index: i + 1, wall_s: 0, skipped: true });
       });
     }
-    const body = (() => {
-      switch (s.stage) {
-        case 'train':
-        case 'train-teacher':
-        case 'train-student':
-          return trainStage(ctx, s, i);
-        case 'load-teacher':
-          return loadTeacherStage(ctx, s);
-        case 'evaluate':
-          return evaluateStage(ctx, s, i);
-        case 'certify':
-          return certifyStage(ctx, s, i);
-        case 'report':
-          return reportStage(ctx, s);
-      }
-    })();
+    const stage = ctx.registry.create('stage', s.stage, s, `stages.${i}`, ctx.recipeFile);
     return concat(
       events({ type: 'stage-start', stage: s.stage, index: i + 1, total }),
-      body,
+      stage.run(ctx, i),
       defer(() => {
         const entry: RunState['completed'][number] = { index: i, stage: s.stage, models: [], teachers: [] };
-        if (s.stage === 'train' || s.stage === 'train-teacher' || s.stage === 'train-student') {
-          const m = ctx.models.get(modelNameOf(s))!;
-          entry.models.push({ name: m.name, role: m.role, architecture: m.architecture, path: m.path, trainedWith: m.trainedWith });
-          if (s.stage === 'train-teacher') {
-            ctx.teachers.set(m.name, loadTeacher(m.network, { tap: 'penultimate' }));
-            entry.teachers.push({ name: m.name, path: m.path, tap: 'penultimate' });
-          }
-        }
-        if (s.stage === 'load-teacher') entry.teachers.push({ name: s.model, path: path.resolve(path.dirname(ctx.recipeFile), s.path), tap: s.tap });
+        stage.complete?.(ctx, entry);
         state.completed.push(entry);
         persist();
         return events({ type: 'stage-end', stage: s.stage, index: i + 1, wall_s: (Date.now() - t0) / 1000 });
@@ -248,7 +236,7 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
         throwError(() => err),
       );
     }),
-    tap({ finalize: () => disposeAll(ctx) }),
+    tap({ finalize: () => afterStagesSettle(ctx, () => disposeAll(ctx)) }),
   );
 }
 

@@ -30,14 +30,19 @@ function recipeError(err: z.ZodError, raw: unknown, file: string): ConfigError {
   return new ConfigError(describe(issue, raw), path.basename(file) === file ? file : file, field);
 }
 
-/** Prefer the deepest issue of a union (the one that names a real field). */
-function pickIssue(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
+/**
+ * Prefer the deepest issue of a union (the one that names a real field); a union's inner
+ * issues have paths relative to the union, so the union's own path is put in front. For a
+ * stage, the built-in stage schemas come first, so their issues win over the plugin-stage entry's.
+ */
+function pickIssue(issues: z.core.$ZodIssue[], prefix: PropertyKey[] = []): z.core.$ZodIssue {
   const first = issues[0];
-  if (first.code === 'invalid_union' && 'errors' in first) {
+  const at = [...prefix, ...first.path];
+  if (first.code === 'invalid_union' && 'errors' in first && !('discriminator' in first && first.discriminator)) {
     const all = (first.errors as z.core.$ZodIssue[][]).flat();
-    if (all.length) return pickIssue(all);
+    if (all.length) return pickIssue(all, at);
   }
-  return first;
+  return { ...first, path: at } as z.core.$ZodIssue;
 }
 
 function describe(issue: z.core.$ZodIssue, raw: unknown): string {

@@ -46,7 +46,9 @@ function smoke(r: Recipe): Recipe {
 
 describe('every shipped recipe starts and runs one batch per training stage on data of its shape', () => {
   const dir = path.resolve(__dirname, '../../../../recipes');
-  const files = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+  // The recipes at the top and the study's (recipes/sweeps holds sweep files, not recipes).
+  const yaml = (sub: string) => fs.readdirSync(path.join(dir, sub)).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(sub, f));
+  const files = [...yaml('.'), ...yaml('study')];
   let runs: string;
   beforeAll(async () => {
     await loadBackend('wasm');

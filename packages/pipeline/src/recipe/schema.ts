@@ -111,6 +111,8 @@ export const evaluateStageSchema = z
     /** Models to evaluate (default: every trained or loaded model). */
     models: z.array(z.string()).optional(),
     metrics: z.array(z.enum(['clean', 'pgd', 'apgd'])).default(['clean']),
+    /** Attack plugins to evaluate robust accuracy with, besides the metrics (results: robust_acc.<name>). */
+    attacks: z.array(pluginRef).optional(),
     /** Evaluation eps for attacks (default: the recipe's eps). */
     eps: z.number().nonnegative().optional(),
     /** Evaluate on the first n test points (default: all). */
@@ -119,11 +121,32 @@ export const evaluateStageSchema = z
   })
   .strict();
 
+/** Relaxation plugin per layer kind, e.g. { relu: zero-slope } (default: the relaxation named after the kind). */
+export const relaxationChoice = z.record(z.string(), z.string());
+
+/** A bound method by name, or with options and a relaxation set: { name: crown, relaxations: { relu: zero-slope } }. */
+export const methodRefSchema = z.union([
+  z.string().min(1),
+  z
+    .object({
+      name: z.string().min(1),
+      options: z.record(z.string(), z.unknown()).default({}),
+      relaxations: relaxationChoice.optional(),
+    })
+    .strict(),
+]);
+export type MethodRef = z.infer<typeof methodRefSchema>;
+
 export const certifyStageSchema = z
   .object({
     stage: z.literal('certify'),
     models: z.array(z.string()).optional(),
-    methods: z.array(z.string()).default(['ibp', 'crown']),
+    /** Bound method plugins tried in order per point (with a timeout: the escalation's incomplete methods). */
+    methods: z.array(methodRefSchema).default(['ibp', 'crown']),
+    /** Relaxation set of every method (an entry's own relaxations win) and of branch and bound. */
+    relaxations: relaxationChoice.optional(),
+    /** Certifier-stage plugin of complete certification (a timeout > 0). */
+    certifier: pluginRef.optional(),
     eps: z.number().nonnegative().optional(),
     n: z.number().int().positive().optional(),
     batchSize: batchSize(100),
@@ -140,7 +163,7 @@ export const reportStageSchema = z
   })
   .strict();
 
-export const stageSchema = z.discriminatedUnion('stage', [
+export const builtinStageSchema = z.discriminatedUnion('stage', [
   trainStageSchema,
   loadTeacherStageSchema,
   evaluateStageSchema,
@@ -148,24 +171,54 @@ export const stageSchema = z.discriminatedUnion('stage', [
   reportStageSchema,
 ]);
 
+/** The stage names the pipeline itself registers (stage plugins of @certkd/pipeline). */
+export const BUILTIN_STAGE_NAMES = ['train', 'train-teacher', 'train-student', 'load-teacher', 'evaluate', 'certify', 'report'] as const;
+
+/**
+ * A stage of a plugin package: its name and its options, checked by the stage plugin's own
+ * schema once the recipe's plugins are loaded (validateRecipe).
+ */
+export const pluginStageSchema = z
+  .object({ stage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a stage name is lowercase kebab-case') })
+  .catchall(z.unknown());
+
+const isBuiltin = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && (BUILTIN_STAGE_NAMES as readonly unknown[]).includes((v as { stage?: unknown }).stage);
+
+/** A built-in stage (checked, defaults filled in here), or a registered stage plugin's entry. */
+export const stageSchema = z.union([builtinStageSchema, pluginStageSchema]).superRefine((v, ctx) => {
+  // A misspelt field of a built-in stage must not pass as a plugin stage's entry.
+  if (!isBuiltin(v)) return;
+  const r = builtinStageSchema.safeParse(v);
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue } as never);
+});
+
+/** An extra sink of the run's events (a sink plugin), beside the event log and metrics CSV. */
+export const sinkRefSchema = pluginRef;
+
 export const recipeSchema = z
   .object({
     /** Run name: runs/<name> is the run's folder (see run-name.ts). */
     name: runNameSchema,
     description: z.string().default(''),
     seed: z.number().int().nonnegative().default(0),
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-    /** Third-party plugin packages: each exports `register(registry)`. */
+    backend: z.enum(['auto', 'tensorflow', 'onnxruntime', 'wasm', 'cpu']).default('auto'),
+    /** Third-party plugin packages: each exports `register(container)`. */
     plugins: z.array(z.string()).default([]),
     dataset: datasetSchema,
     /** The certification radius the run is about (pixel space); stages default to it. */
     eps: z.number().nonnegative().default(0),
     stages: z.array(stageSchema).min(1),
+    /** Extra event sinks (sink plugins); every run also writes events.jsonl and metrics.csv. */
+    sinks: z.array(sinkRefSchema).optional(),
   })
   .strict();
 
 export type Recipe = z.infer<typeof recipeSchema>;
 export type Stage = z.infer<typeof stageSchema>;
+export type BuiltinStage = z.infer<typeof builtinStageSchema>;
+export type PluginStageEntry = z.infer<typeof pluginStageSchema>;
+export type SinkRef = z.infer<typeof sinkRefSchema>;
 export type TrainStage = z.infer<typeof trainStageSchema>;
 export type LoadTeacherStage = z.infer<typeof loadTeacherStageSchema>;
 export type EvaluateStage = z.infer<typeof evaluateStageSchema>;

@@ -1,58 +1,36 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import { BOUND_METHOD_NAMES } from '@certkd/bounds';
-import { VERIFY_METHODS } from '@certkd/certifier';
 import { CertkdError, ConfigError, PluginKind, PluginRegistry, architectureOptions, quoteName } from '@certkd/core';
-import { Recipe, TrainStage } from './schema';
+import { VERIFY_METHODS } from '@certkd/certifier';
+import { relaxationsFromRegistry } from '@certkd/bounds';
+import { CertifyStage, MethodRef, Recipe, TrainStage } from './schema';
+import type { StageScope } from '../engine/stage-plugin';
 
 /**
  * Check everything a recipe names before a run has any side effect: the dataset and its
- * options, each stage's architecture, loss and attack (registered, options valid), teacher and
- * model references, load-teacher paths and certification methods. Every failure is a
- * ConfigError (exit 2) naming `file` and the exact field, e.g. `dataset.options.n`.
- * `registry` must already hold the recipe's plugins (createRegistry).
+ * options, each stage through its stage plugin (registered, every field valid by the plugin's
+ * schema, then the plugin's own checks against the stages before: models, teachers, losses,
+ * attacks, bound methods) and the recipe's sinks. Every failure is a ConfigError (exit 2)
+ * naming `file` and the exact field, e.g. `dataset.options.n` or `stages.2.methods.1.name`.
+ * `registry` must already hold the recipe's plugins (createRunContainer). Returns the recipe
+ * with every stage entry as its plugin parsed it (defaults filled in).
  */
-export function validateRecipe(recipe: Recipe, registry: PluginRegistry, file: string): void {
+export function validateRecipe(recipe: Recipe, registry: PluginRegistry, file: string): Recipe {
   const d = recipe.dataset;
   checkPlugin(registry, file, 'dataset', d.name, d.options, 'dataset');
-  const models: string[] = [];
-  const teachers: string[] = [];
-  recipe.stages.forEach((st, i) => {
+  const scope: StageScope = { registry, file, models: [], teachers: [] };
+  const stages = recipe.stages.map((st, i) => {
     const where = `stages.${i}`;
-    switch (st.stage) {
-      case 'train':
-      case 'train-teacher':
-      case 'train-student': {
-        checkTrainStage(registry, file, st, where, teachers);
-        const name = st.model ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
-        models.push(name);
-        if (st.stage === 'train-teacher') teachers.push(name);
-        break;
-      }
-      case 'load-teacher': {
-        const target = path.resolve(path.dirname(file), st.path);
-        if (!fs.existsSync(target)) throw new ConfigError(`teacher model not found: ${target} (relative paths are relative to the recipe file)`, file, `${where}.path`);
-        teachers.push(st.model);
-        break;
-      }
-      case 'evaluate':
-        checkModels(st.models, models, file, `${where}.models`);
-        break;
-      case 'certify': {
-        checkModels(st.models, models, file, `${where}.models`);
-        const allowed: readonly string[] = st.timeout > 0 ? VERIFY_METHODS : BOUND_METHOD_NAMES;
-        st.methods.forEach((m, k) => {
-          if (!allowed.includes(m)) throw new ConfigError(`unknown method ${quoteName(m)}${st.timeout > 0 ? ' for complete certification' : ''}; allowed: ${allowed.join(', ')}`, file, `${where}.methods.${k}`);
-        });
-        break;
-      }
-      case 'report':
-        break;
+    if (!registry.has('stage', st.stage)) {
+      throw new ConfigError(`unknown stage ${quoteName(st.stage)}; registered: ${registry.names('stage').join(', ')}`, file, `${where}.stage`);
     }
+    const parsed = registry.parseOptions<Recipe['stages'][number]>('stage', st.stage, st, where, file);
+    registry.create('stage', st.stage, parsed, where, file).validate?.(scope, where);
+    return parsed;
   });
+  recipe.sinks?.forEach((s, i) => checkPlugin(registry, file, 'sink', s.name, s.options, `sinks.${i}`));
+  return { ...recipe, stages };
 }
 
-function checkTrainStage(registry: PluginRegistry, file: string, st: TrainStage, where: string, teachers: string[]): void {
+export function checkTrainStage(registry: PluginRegistry, file: string, st: TrainStage, where: string, teachers: string[]): void {
   checkPlugin(registry, file, 'architecture', st.architecture.name, {}, `${where}.architecture`);
   const arch = architectureOptions.safeParse(st.architecture.options);
   if (!arch.success) {
@@ -68,8 +46,54 @@ function checkTrainStage(registry: PluginRegistry, file: string, st: TrainStage,
   if (st.loss.kind === 'distill-loss' && st.teacher === undefined) throw new ConfigError('a distillation loss needs a teacher', file, `${where}.teacher`);
 }
 
+/** A certify stage's methods: registered bound methods (with valid options and relaxations); with a timeout, the certifier stage's methods. */
+export function checkCertifyMethods(registry: PluginRegistry, file: string, st: CertifyStage, where: string): void {
+  st.methods.forEach((m, k) => {
+    const ref = methodRef(m);
+    const at = `${where}.methods.${k}`;
+    if (st.timeout > 0 && !(VERIFY_METHODS as readonly string[]).includes(ref.name)) {
+      throw new ConfigError(`unknown method ${quoteName(ref.name)} for complete certification; allowed: ${VERIFY_METHODS.join(', ')}`, file, typeof m === 'string' ? at : `${at}.name`);
+    }
+    try {
+      registry.get('bound-method', ref.name);
+    } catch (e) {
+      if (e instanceof CertkdError) throw new ConfigError(e.message, file, typeof m === 'string' ? at : `${at}.name`);
+      throw e;
+    }
+    registry.parseOptions('bound-method', ref.name, ref.options, typeof m === 'string' ? at : `${at}.options`, file);
+    if (ref.relaxations) checkRelaxations(registry, file, ref.relaxations, `${at}.relaxations`);
+  });
+  if (st.relaxations) checkRelaxations(registry, file, st.relaxations, `${where}.relaxations`);
+  if (st.timeout > 0 && st.certifier) checkPlugin(registry, file, 'certifier-stage', st.certifier.name, st.certifier.options, `${where}.certifier`);
+}
+
+/** Every relaxation named is registered and covers the layer kind it is named for. */
+export function checkRelaxations(registry: PluginRegistry, file: string | undefined, choice: Record<string, string>, field: string): void {
+  for (const [kind, name] of Object.entries(choice)) {
+    if (!registry.has('relaxation', name)) throw new ConfigError(`unknown relaxation ${quoteName(name)}; registered: ${registry.names('relaxation').join(', ')}`, file, `${field}.${kind}`);
+  }
+  try {
+    relaxationsFromRegistry(registry, choice, field);
+  } catch (e) {
+    // Raised without the file: name it, keeping the field and the reason.
+    if (e instanceof ConfigError && !e.file) throw new ConfigError(e.message.slice(e.field ? e.field.length + 2 : 0), file, e.field);
+    throw e;
+  }
+}
+
+/** A methods entry as { name, options, relaxations }. */
+export function methodRef(m: MethodRef): { name: string; options: Record<string, unknown>; relaxations?: Record<string, string> } {
+  return typeof m === 'string' ? { name: m, options: {} } : m;
+}
+
+/** The bound-method plugin options of a methods entry: its options plus its relaxations (else the stage's). */
+export function boundMethodOptions(ref: { options: Record<string, unknown>; relaxations?: Record<string, string> }, stageRelaxations?: Record<string, string>): Record<string, unknown> {
+  const relaxations = ref.relaxations ?? stageRelaxations;
+  return relaxations ? { ...ref.options, relaxations } : ref.options;
+}
+
 /** The plugin is registered (else `<where>.name`) and its options parse (else `<where>.options.<field>`). */
-function checkPlugin(registry: PluginRegistry, file: string, kind: PluginKind, name: string, options: unknown, where: string): void {
+export function checkPlugin(registry: PluginRegistry, file: string, kind: PluginKind, name: string, options: unknown, where: string): void {
   try {
     registry.get(kind, name);
   } catch (e) {
@@ -79,7 +103,7 @@ function checkPlugin(registry: PluginRegistry, file: string, kind: PluginKind, n
   registry.parseOptions(kind, name, options, `${where}.options`, file);
 }
 
-function checkModels(names: string[] | undefined, known: string[], file: string, field: string): void {
+export function checkModels(names: string[] | undefined, known: string[], file: string, field: string): void {
   for (const n of names ?? []) {
     if (!known.includes(n)) throw new ConfigError(`unknown model ${quoteName(n)}; models so far: ${known.join(', ') || '(none)'}`, file, field);
   }

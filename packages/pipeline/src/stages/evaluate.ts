@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ApgdCe, EVAL_APGD_OPTIONS, EVAL_PGD_OPTIONS, Pgd, robustAccuracy } from '@certkd/attacks';
+import { EVAL_APGD_OPTIONS, EVAL_PGD_OPTIONS, robustAccuracy } from '@certkd/attacks';
 import { Attack, ConfigError, DataSplit, SeededRng } from '@certkd/core';
 import { RunContext } from '../engine/context';
 import { EvaluateStage } from '../recipe/schema';
@@ -19,7 +19,7 @@ export function selectModels(ctx: RunContext, names: string[] | undefined, where
 
 /** Clean accuracy, and PGD-40 / APGD-CE robust accuracy at the run's eps, on the test split. */
 export function evaluateStage(ctx: RunContext, st: EvaluateStage, index: number) {
-  return asyncStage(async (emit) => {
+  return asyncStage(ctx, async (emit) => {
     const test = ctx.test;
     if (!test) throw new ConfigError('no dataset is loaded', ctx.recipeFile, `stages.${index}`);
     const eps = st.eps ?? ctx.recipe.eps;
@@ -34,8 +34,9 @@ export function evaluateStage(ctx: RunContext, st: EvaluateStage, index: number)
         emit({ type: 'evaluation', stage: 'evaluate', model: name, metric: 'clean_acc', value: acc, n: test.size });
       }
       const attacks: [string, Attack][] = [];
-      if (st.metrics.includes('pgd')) attacks.push(['pgd_acc', new Pgd({ ...EVAL_PGD_OPTIONS }, 'pgd-40')]);
-      if (st.metrics.includes('apgd')) attacks.push(['apgd_acc', new ApgdCe({ ...EVAL_APGD_OPTIONS })]);
+      if (st.metrics.includes('pgd')) attacks.push(['pgd_acc', ctx.registry.create('attack', 'pgd', { ...EVAL_PGD_OPTIONS })]);
+      if (st.metrics.includes('apgd')) attacks.push(['apgd_acc', ctx.registry.create('attack', 'apgd-ce', { ...EVAL_APGD_OPTIONS })]);
+      st.attacks?.forEach((a, k) => attacks.push([`robust_acc.${a.name}`, ctx.registry.create('attack', a.name, a.options, `stages.${index}.attacks.${k}.options`, ctx.recipeFile)]));
       for (const [metric, attack] of attacks) {
         // The same attack randomness for every model and recipe with this seed (paired evaluation).
         const rng = new SeededRng(keyedSeed(ctx.recipe.seed, 'evaluate', metric));
@@ -49,7 +50,8 @@ export function evaluateStage(ctx: RunContext, st: EvaluateStage, index: number)
           emit({ type: 'progress', stage: 'evaluate', label: `${name} ${metric.replace('_acc', '')}`, done, total: n });
           await tick();
         }
-        res[metric as 'pgd_acc' | 'apgd_acc'] = robust / n;
+        if (metric === 'pgd_acc' || metric === 'apgd_acc') res[metric] = robust / n;
+        else (res.robust_acc ??= {})[metric.slice('robust_acc.'.length)] = robust / n;
         res.eps = eps;
         emit({ type: 'evaluation', stage: 'evaluate', model: name, metric, value: robust / n, n, eps });
       }

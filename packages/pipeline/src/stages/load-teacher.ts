@@ -6,7 +6,7 @@ import { asyncStage } from '../engine/async-stage';
 
 /** Load a frozen teacher from a CertKD model directory or an ONNX file. */
 export function loadTeacherStage(ctx: RunContext, st: LoadTeacherStage) {
-  return asyncStage(async (emit) => {
+  return asyncStage(ctx, async (emit) => {
     const file = path.resolve(path.dirname(ctx.recipeFile), st.path);
     const teacher = loadTeacher(file, { tap: st.tap });
     ctx.teachers.set(st.model, teacher);

@@ -7,9 +7,9 @@ import { deriveSeed } from '../engine/seeds';
 
 /** Load the recipe's dataset, hold out validation data and take subsets (all seeded). */
 export function prepareDataStage(ctx: RunContext) {
-  return asyncStage(async (emit) => {
+  return asyncStage(ctx, async (emit) => {
     const d = ctx.recipe.dataset;
-    const source = ctx.registry.create<DatasetSource>('dataset', d.name, d.options, undefined, 'dataset');
+    const source = ctx.registry.create('dataset', d.name, d.options, 'dataset');
     // A relative root is relative to the recipe file, like every path in a recipe.
     const root = d.root === undefined ? undefined : path.resolve(path.dirname(ctx.recipeFile), d.root);
     const ds = await source.load({ root, cacheDir: undefined });

@@ -7,6 +7,12 @@ import { ReportStage } from '../recipe/schema';
 import { asyncStage } from '../engine/async-stage';
 import { renderPlots } from '../sinks/plots';
 
+/** The report pages' style sheet (also used by other CertKD HTML reports, such as sweep reports). */
+export const REPORT_CSS = 'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0;border:1px solid #ddd}pre{background:#f6f6f6;padding:1em;overflow:auto}.warning{color:#a00;font-weight:bold}';
+
+/** Text for HTML. */
+export const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 const pct = (v?: number) => (v === undefined ? '–' : `${(100 * v).toFixed(2)}%`);
 
 /** Results table rows: one per model. */
@@ -47,7 +53,7 @@ const HEAD = ['model', 'role', 'architecture', 'loss', 'standard', 'PGD-40', 'ce
 
 /** Markdown and a self-contained HTML page (plots inlined as PNG data URLs) under runs/<name>/report/. */
 export function reportStage(ctx: RunContext, st: ReportStage) {
-  return asyncStage(async (emit) => {
+  return asyncStage(ctx, async (emit) => {
     const dir = ctx.paths.report;
     fs.mkdirSync(dir, { recursive: true });
     const plots = await renderPlots(ctx, dir);
@@ -82,10 +88,10 @@ export function reportStage(ctx: RunContext, st: ReportStage) {
       emit({ type: 'artifact', stage: 'report', kind: 'report-md', path: f });
     }
     if (st.formats.includes('html')) {
-      const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+      const esc = escapeHtml;
       const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CertKD report: ${esc(ctx.recipe.name)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0;border:1px solid #ddd}pre{background:#f6f6f6;padding:1em;overflow:auto}.warning{color:#a00;font-weight:bold}</style></head>
+<style>${REPORT_CSS}</style></head>
 <body><h1>CertKD report: ${esc(ctx.recipe.name)}</h1>
 <p>${esc(ctx.recipe.description)}</p>
 <p>Dataset ${esc(ctx.recipe.dataset.name)}, eps ${eps} (pixel space), seed ${ctx.recipe.seed}, backend ${esc(ctx.backend.name)}.</p>

@@ -75,7 +75,7 @@ export function seedKeyOf(st: TrainStage): string {
 
 /** Train a model with a loss plugin: seeded data order, eps schedule, Adam with step decay, checkpoints. */
 export function trainStage(ctx: RunContext, st: TrainStage, index: number) {
-  return asyncStage(async (emit) => runTraining(ctx, st, index, emit));
+  return asyncStage(ctx, async (emit) => runTraining(ctx, st, index, emit));
 }
 
 async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit: Emit): Promise<void> {
@@ -90,14 +90,14 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const cached = cacheKey ? findCachedTeacher(path.dirname(ctx.paths.root), cacheKey) : undefined;
   if (cached) return useCachedTeacher(ctx, st, name, cached, emit);
   const seed = keyedSeed(ctx.recipe.seed, 'model', seedKeyOf(st));
-  const builder = ctx.registry.create<ArchitectureBuilder>('architecture', st.architecture.name, {}, undefined, `${where}.architecture`);
+  const builder = ctx.registry.create('architecture', st.architecture.name, {}, `${where}.architecture`);
   const archOpts = architectureOptions.safeParse(st.architecture.options);
   if (!archOpts.success) throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
   const spec = builder.build(dataset.input, archOpts.data);
   checkWasmMemory(ctx, spec, st, where);
   const net = Network.create(spec, new SeededRng(seed), st.init);
-  const loss = ctx.registry.create<TrainingLoss>(st.loss.kind, st.loss.name, st.loss.options, undefined, `${where}.loss`);
-  const attack = st.attack ? ctx.registry.create<Attack>('attack', st.attack.name, st.attack.options, undefined, `${where}.attack`) : undefined;
+  const loss = ctx.registry.create(st.loss.kind, st.loss.name, st.loss.options, `${where}.loss`);
+  const attack = st.attack ? ctx.registry.create('attack', st.attack.name, st.attack.options, `${where}.attack`) : undefined;
   const teacher = st.teacher ? ctx.teachers.get(st.teacher) : undefined;
   if (st.teacher && !teacher) {
     throw new ConfigError(`unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`, ctx.recipeFile, `${where}.teacher`);
@@ -132,7 +132,9 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     ({ epoch, nextBatch, step, history } = ck.state);
     sums = ck.state.epochSums;
     trainWall = ck.state.trainWallS;
-    restoredRng = ck.state.stepRngState;
+    // A checkpoint at an epoch's end (nextBatch 0) holds the finished epoch's generator; the next
+    // epoch starts its own, as in an uninterrupted run. Mid-epoch, the generator continues.
+    restoredRng = nextBatch > 0 ? ck.state.stepRngState : undefined;
     emit({ type: 'log', stage: stageName, message: `resumed ${name} at epoch ${epoch + 1}, batch ${nextBatch + 1}` });
   } else if (ck) {
     ck.network.dispose();

@@ -35,7 +35,7 @@ export function seededValues(shape: readonly number[], seed: number): Float32Arr
 }
 
 /** Output shape of a case's forward conv. */
-export function convOutShape(c: ConvCase): number[] {
+export function convOutShape(c: ConvCase): [number, number, number, number] {
   const s = typeof c.strides === 'number' ? ([c.strides, c.strides] as [number, number]) : c.strides;
   return tf.backend_util.computeConv2DInfo(c.x, c.w, s, 1, c.pad).outShape;
 }

@@ -25,7 +25,7 @@ interface Setup {
 function setup(lossRef: PluginRefMessage, withTeacher: boolean): Setup {
   const net = Network.create(build('cnn-small'), new SeededRng(3), 'ibp');
   const teacher = withTeacher ? new NetworkTeacher(Network.create(build('mlp'), new SeededRng(4)), 'teacher') : undefined;
-  const loss = createRegistry().create<TrainingLoss>(lossRef.kind, lossRef.name, lossRef.options);
+  const loss = createRegistry().create(lossRef.kind, lossRef.name, lossRef.options);
   loss.prepare?.(net, teacher, new SeededRng(9));
   const extras = loss.variables?.() ?? [];
   const adam = new Adam([...net.trainableVariables(), ...extras], ADAM);

@@ -30,7 +30,7 @@ export interface ParallelTrainerOptions {
   baseDir: string;
   net: Network;
   loss: PluginRefMessage;
-  attack?: PluginRefMessage;
+  attack?: PluginRefMessage<'attack'>;
   teacher?: NetworkTeacher;
   prepareSeed: number;
   extras: tf.Variable[];

@@ -8,8 +8,8 @@ export function paramValues(net: Network): ParamValues {
   return net.namedParams().map(([k, v]) => [k, v.dataSync() as Float32Array]);
 }
 
-export interface PluginRefMessage {
-  kind: PluginKind;
+export interface PluginRefMessage<K extends PluginKind = 'certified-loss' | 'distill-loss' | 'teacher'> {
+  kind: K;
   name: string;
   options: Record<string, unknown>;
 }
@@ -26,7 +26,7 @@ export interface InitMessage {
   spec: NetworkSpec;
   params: ParamValues;
   loss: PluginRefMessage;
-  attack?: PluginRefMessage;
+  attack?: PluginRefMessage<'attack'>;
   teacher?: { spec: NetworkSpec; params: ParamValues; tap: string; name: string };
   prepareSeed: number;
   extras: Float32Array[];

@@ -40,8 +40,8 @@ async function init(m: InitMessage): Promise<void> {
   collective = new SharedMemoryCollective(m.buffer, m.rank, m.size);
   const registry = createRegistry(m.plugins, m.baseDir);
   const net = networkFrom(m.spec, m.params, 'training worker');
-  const loss = registry.create<TrainingLoss>(m.loss.kind, m.loss.name, m.loss.options);
-  const attack = m.attack ? registry.create<Attack>('attack', m.attack.name, m.attack.options) : undefined;
+  const loss = registry.create(m.loss.kind, m.loss.name, m.loss.options);
+  const attack = m.attack ? registry.create('attack', m.attack.name, m.attack.options) : undefined;
   const teacher = m.teacher ? new NetworkTeacher(networkFrom(m.teacher.spec, m.teacher.params, 'teacher'), m.teacher.name, m.teacher.tap) : undefined;
   loss.prepare?.(net, teacher, new SeededRng(m.prepareSeed));
   const extras = loss.variables?.() ?? [];

@@ -1,0 +1,314 @@
+import type { DenseLayer, Network, NormalizeLayer } from '@certkd/core';
+
+/**
+ * Sound float64 re-check of verified claims (docs/verification.md, "Floating point").
+ *
+ * The float32 bound engine finds certificates; before a box or sub-domain counts as verified,
+ * its claim is recomputed here in float64 with a rigorous error bound:
+ * - intermediate bounds: interval arithmetic and CROWN backward passes in float64; each bound
+ *   is widened outwards by its own rounding error bound, so that every bound used afterwards
+ *   contains the true range (the relaxation lines are then valid);
+ * - the spec rows: a backward pass with the certificate's free parameters when given (lower
+ *   slopes alpha in [0, 1], split multipliers beta >= 0: any such values give a valid bound,
+ *   so taking them from the float32 search is sound), else CROWN's slopes;
+ * - the error bound of a float64 sum of products of length n is gamma_n = n u / (1 - n u)
+ *   (u = 2^-53) times the sum of the absolute values of its terms (Higham, Accuracy and
+ *   Stability of Numerical Algorithms, 3.1-3.5). The absolute terms of any bound of neuron j
+ *   of layer k are at most (k' + 3) m_k(j), with m_k the magnitude bound |W_k| m_{k-1} + |b_k|
+ *   carried from max(|lo|, |hi|) of the box through the layers, zero after a ReLU that is
+ *   inactive on the whole box, and k' the number of ReLU layers below (each adds intercepts of
+ *   at most m); the length n is the box dimension plus every layer's fan-in plus a few
+ *   element-wise steps. Every error bound is doubled for safety.
+ * A claim is confirmed when the float64 lower bound minus its error bound exceeds d. Networks
+ * with layers other than normalize, flatten, tap, dense and relu are not re-checked here.
+ */
+
+type Op =
+  | { kind: 'affine'; nIn: number; nOut: number; W: Float64Array; b: Float64Array }
+  | { kind: 'scale'; n: number; s: Float64Array; t: Float64Array }
+  | { kind: 'relu'; n: number; q: number };
+
+const U64 = 2 ** -53;
+const gamma64 = (n: number) => (n * U64) / (1 - n * U64);
+
+export interface Bounds64 {
+  /** Sound bounds of each ReLU's input (widened by their error bound), by ReLU index q. */
+  lower: Float64Array[];
+  upper: Float64Array[];
+  /** Magnitude bounds of each op's input, by op index. */
+  mag: Float64Array[];
+}
+
+/** The certificate's free parameters for one spec row, per ReLU index q ([width] each), optional. */
+export interface RowCertificate {
+  alpha?: (Float32Array | Float64Array | undefined)[];
+  beta?: (Float32Array | Float64Array | undefined)[];
+  /** Split signs per ReLU index (the beta terms' s), needed with beta. */
+  signs?: (Int8Array | undefined)[];
+}
+
+export class Net64 {
+  private constructor(
+    readonly ops: Op[],
+    readonly inputSize: number,
+    readonly outputSize: number,
+    readonly reluCount: number,
+  ) {}
+
+  /** The float64 form of `net`, or null when it has a layer the re-check does not cover. */
+  static from(net: Network): Net64 | null {
+    const ops: Op[] = [];
+    let q = 0;
+    for (let i = 0; i < net.layers.length; i++) {
+      const layer = net.layers[i];
+      const nIn = net.widthAt(i);
+      switch (layer.kind) {
+        case 'flatten':
+        case 'tap':
+          break;
+        case 'normalize': {
+          const l = layer as NormalizeLayer;
+          const C = l.mean.length;
+          const s = new Float64Array(nIn);
+          const t = new Float64Array(nIn);
+          for (let k = 0; k < nIn; k++) {
+            // y = (x - mean) / std computed as x * (1/std) - mean/std: recomputed here exactly
+            // as the real map; float32 parameters are exact float64 numbers
+            s[k] = 1 / l.std[k % C];
+            t[k] = -l.mean[k % C] / l.std[k % C];
+          }
+          ops.push({ kind: 'scale', n: nIn, s, t });
+          break;
+        }
+        case 'dense': {
+          const l = layer as DenseLayer;
+          const nOut = l.units;
+          const W = Float64Array.from(net.param(i, 'kernel').dataSync());
+          const b = l.useBias ? Float64Array.from(net.param(i, 'bias').dataSync()) : new Float64Array(nOut);
+          ops.push({ kind: 'affine', nIn, nOut, W, b });
+          break;
+        }
+        case 'relu':
+          ops.push({ kind: 'relu', n: nIn, q: q++ });
+          break;
+        default:
+          return null;
+      }
+    }
+    return new Net64(ops, net.widthAt(0), net.widthAt(net.layers.length), q);
+  }
+
+  /** Length of the longest chain of float64 sums of a bound (box dimension, fan-ins, element-wise steps). */
+  private chainLength(): number {
+    let n = this.inputSize + 8;
+    for (const op of this.ops) n += (op.kind === 'affine' ? op.nIn : 1) + 8;
+    return n;
+  }
+
+  /**
+   * Backward pass of row A (over the input of op `from`) to the input, concretised over the
+   * box; uses `lower`/`upper` (sound) for the ReLUs and the certificate's alpha/beta if given.
+   */
+  private backward(A0: Float64Array, from: number, lo: Float64Array, hi: Float64Array, lower: Float64Array[], upper: Float64Array[], cert?: RowCertificate): number {
+    let A = A0;
+    let bias = 0;
+    for (let o = from - 1; o >= 0; o--) {
+      const op = this.ops[o];
+      if (op.kind === 'affine') {
+        const next = new Float64Array(op.nIn);
+        const { W, b, nOut } = op;
+        for (let j = 0; j < nOut; j++) {
+          const a = A[j];
+          if (a === 0) continue;
+          bias += a * b[j];
+          for (let i = 0, p = j; i < op.nIn; i++, p += nOut) next[i] += a * W[p];
+        }
+        A = next;
+      } else if (op.kind === 'scale') {
+        const next = new Float64Array(op.n);
+        for (let k = 0; k < op.n; k++) {
+          next[k] = A[k] * op.s[k];
+          bias += A[k] * op.t[k];
+        }
+        A = next;
+      } else {
+        const l = lower[op.q];
+        const u = upper[op.q];
+        const alpha = cert?.alpha?.[op.q];
+        const beta = cert?.beta?.[op.q];
+        const next = new Float64Array(op.n);
+        for (let k = 0; k < op.n; k++) {
+          const a = A[k];
+          if (u[k] <= 0) next[k] = 0;
+          else if (l[k] >= 0) next[k] = a;
+          else if (a >= 0) {
+            const al = alpha ? Math.min(1, Math.max(0, alpha[k])) : u[k] > -l[k] ? 1 : 0;
+            next[k] = a * al;
+          } else {
+            const s = u[k] / (u[k] - l[k]);
+            next[k] = a * s;
+            bias += a * (-s * l[k]);
+          }
+        }
+        // split multipliers: the term -beta * sign * z on the ReLU's input (sound on the sub-domain)
+        if (beta) {
+          const sgn = cert?.signs?.[op.q];
+          if (sgn) for (let k = 0; k < op.n; k++) if (sgn[k] !== 0 && beta[k] > 0) next[k] -= beta[k] * sgn[k];
+        }
+        A = next;
+      }
+    }
+    let v = bias;
+    for (let i = 0; i < A.length; i++) v += A[i] >= 0 ? A[i] * lo[i] : A[i] * hi[i];
+    return v;
+  }
+
+  /**
+   * Sound bounds of every ReLU's input over the box: interval arithmetic, then a CROWN pass for
+   * the neurons whose interval contains 0, each widened by its rounding error bound. `clamp`
+   * (per ReLU index, +1 active: z >= 0, -1 inactive: z <= 0) restricts to a sub-domain;
+   * `root` bounds are intersected when given (valid for every sub-domain of the same box).
+   * Returns null when the sub-domain is empty (some lower bound exceeds its upper bound).
+   */
+  bounds(lo: Float64Array, hi: Float64Array, opts: { clamp?: (Int8Array | undefined)[]; root?: Bounds64; crown?: boolean } = {}): Bounds64 | null {
+    const g = gamma64(this.chainLength());
+    let mag = new Float64Array(this.inputSize);
+    for (let i = 0; i < this.inputSize; i++) mag[i] = Math.max(Math.abs(lo[i]), Math.abs(hi[i]));
+    let l = Float64Array.from(lo);
+    let u = Float64Array.from(hi);
+    const lower: Float64Array[] = [];
+    const upper: Float64Array[] = [];
+    const mags: Float64Array[] = [];
+    let relusBelow = 0;
+    for (let o = 0; o < this.ops.length; o++) {
+      const op = this.ops[o];
+      mags.push(mag);
+      if (op.kind === 'affine') {
+        const { W, b, nIn, nOut } = op;
+        const nl = new Float64Array(nOut);
+        const nu = new Float64Array(nOut);
+        const nm = new Float64Array(nOut);
+        for (let j = 0; j < nOut; j++) {
+          let sl = b[j];
+          let su = b[j];
+          let sm = Math.abs(b[j]);
+          for (let i = 0, p = j; i < nIn; i++, p += nOut) {
+            const w = W[p];
+            if (w >= 0) {
+              sl += w * l[i];
+              su += w * u[i];
+            } else {
+              sl += w * u[i];
+              su += w * l[i];
+            }
+            sm += Math.abs(w) * mag[i];
+          }
+          nl[j] = sl;
+          nu[j] = su;
+          nm[j] = sm * (1 + 2 * gamma64(nIn + 1));
+        }
+        l = nl;
+        u = nu;
+        mag = nm;
+      } else if (op.kind === 'scale') {
+        const nl = new Float64Array(op.n);
+        const nu = new Float64Array(op.n);
+        const nm = new Float64Array(op.n);
+        for (let k = 0; k < op.n; k++) {
+          const a = l[k] * op.s[k] + op.t[k];
+          const c = u[k] * op.s[k] + op.t[k];
+          nl[k] = Math.min(a, c);
+          nu[k] = Math.max(a, c);
+          nm[k] = (Math.abs(op.s[k]) * mag[k] + Math.abs(op.t[k])) * (1 + 4 * U64);
+        }
+        l = nl;
+        u = nu;
+        mag = nm;
+      } else {
+        // this ReLU's input bounds: interval bounds, CROWN where unstable, widened, intersected, clamped
+        const err = 2 * g * (relusBelow + 3);
+        const L = new Float64Array(op.n);
+        const Uu = new Float64Array(op.n);
+        for (let k = 0; k < op.n; k++) {
+          const e = err * mag[k];
+          L[k] = l[k] - e;
+          Uu[k] = u[k] + e;
+        }
+        if (opts.root) {
+          const rl = opts.root.lower[op.q];
+          const ru = opts.root.upper[op.q];
+          for (let k = 0; k < op.n; k++) {
+            if (rl[k] > L[k]) L[k] = rl[k];
+            if (ru[k] < Uu[k]) Uu[k] = ru[k];
+          }
+        }
+        if (opts.crown !== false && !opts.root) {
+          const e = new Float64Array(op.n);
+          for (let k = 0; k < op.n; k++) {
+            if (!(L[k] < 0 && Uu[k] > 0)) continue;
+            e.fill(0);
+            e[k] = 1;
+            const lb = this.backward(e, o, lo, hi, lower, upper) - err * mag[k];
+            e[k] = -1;
+            const ub = -this.backward(e, o, lo, hi, lower, upper) + err * mag[k];
+            if (lb > L[k]) L[k] = lb;
+            if (ub < Uu[k]) Uu[k] = ub;
+          }
+        }
+        const c = opts.clamp?.[op.q];
+        if (c) {
+          for (let k = 0; k < op.n; k++) {
+            if (c[k] > 0 && L[k] < 0) L[k] = 0;
+            else if (c[k] < 0 && Uu[k] > 0) Uu[k] = 0;
+          }
+        }
+        for (let k = 0; k < op.n; k++) if (L[k] > Uu[k]) return null; // no input in the sub-domain
+        lower.push(L);
+        upper.push(Uu);
+        const nl = new Float64Array(op.n);
+        const nu = new Float64Array(op.n);
+        const nm = new Float64Array(op.n);
+        for (let k = 0; k < op.n; k++) {
+          nl[k] = Math.max(0, L[k]);
+          nu[k] = Math.max(0, Uu[k]);
+          nm[k] = Uu[k] <= 0 ? 0 : mag[k]; // inactive on the whole (sub-)box: exactly 0 after the ReLU
+        }
+        l = nl;
+        u = nu;
+        mag = nm;
+        relusBelow++;
+      }
+    }
+    mags.push(mag);
+    return { lower, upper, mag: mags };
+  }
+
+  /**
+   * Sound lower bounds of c_r·y for the rows (each over the outputs) on a box or sub-domain
+   * with the given bounds: the float64 backward pass minus its error bound. `certs[r]` are the
+   * row's free parameters from the float32 search (optional).
+   */
+  rowLower(rows: ArrayLike<number>[], lo: Float64Array, hi: Float64Array, b: Bounds64, certs?: (RowCertificate | undefined)[]): number[] {
+    const g = gamma64(this.chainLength() + this.outputSize);
+    const mOut = b.mag[this.ops.length];
+    return rows.map((c, r) => {
+      let absSum = 0;
+      for (let j = 0; j < this.outputSize; j++) absSum += Math.abs(c[j]) * mOut[j];
+      let betaMass = 0;
+      const cert = certs?.[r];
+      if (cert?.beta) {
+        // beta terms add -beta*s*z at a ReLU input: their absolute terms are at most beta * (k'+3) m
+        this.ops.forEach((op, o) => {
+          if (op.kind !== 'relu') return;
+          const be = cert.beta?.[op.q];
+          if (!be) return;
+          const m = b.mag[o];
+          for (let k = 0; k < op.n; k++) if (be[k] > 0) betaMass += be[k] * m[k] * (op.q + 3);
+        });
+      }
+      const v = this.backward(Float64Array.from(c), this.ops.length, lo, hi, b.lower, b.upper, cert);
+      return v - 2 * g * ((this.reluCount + 3) * absSum + betaMass);
+    });
+  }
+}
+

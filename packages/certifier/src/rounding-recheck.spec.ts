@@ -1,0 +1,107 @@
+// Floating-point soundness (issue #17): a verified claim must survive the rounding re-check.
+import * as tf from '@tensorflow/tfjs-core';
+import { Network, SeededRng } from '@certkd/core';
+import { crown, ibp, roundingErrorBound } from '@certkd/bounds';
+import { evalFlat, verifyProperty } from './verify';
+import type { OutputRow } from './verdict';
+
+/**
+ * h = [1e8 x1 + 2 x2, x3] (optionally through a ReLU), y = h1 - 1e8 h2: exactly y = 2 at
+ * x = (1, 1, 1), but the float32 activation h1 = 1e8 + 2 rounds to 1e8 (float32 numbers near
+ * 1e8 are 8 apart) whatever the backend's accumulation precision, so float32 gives y = 0.
+ */
+function cancelling(relu: boolean): Network {
+  const layers = [{ kind: 'dense' as const, units: 2, useBias: false }, ...(relu ? [{ kind: 'relu' as const }] : []), { kind: 'dense' as const, units: 1, useBias: false }];
+  return Network.fromTensors(
+    { inputShape: [3], layers },
+    new Map<string, tf.Tensor>([
+      ['layers.0.kernel', tf.tensor2d([1e8, 0, 2, 0, 0, 1], [3, 2])],
+      [`layers.${relu ? 2 : 1}.kernel`, tf.tensor2d([1, -1e8], [2, 1])],
+    ]),
+  );
+}
+
+describe('rounding re-check of verified claims', () => {
+  it('refuses a claim that float32 rounding makes look verified (a margin of 2e-8 relative to the weights) and counts it', () => {
+    const net = cancelling(true);
+    const x = Float32Array.of(1, 1, 1);
+    const y32 = evalFlat(net, x, 1)[0];
+    expect(y32).not.toBe(2); // the float32 network output is wrong (precondition of the test)
+    // unsafe region: y >= 1 (-y <= -1); truly reached (y = 2), so 'verified' would be wrong
+    const disjuncts: OutputRow[][] = [[{ c: [-1], d: -1 }]];
+    const box = { lower: x.slice(), upper: x.slice() };
+    // the naive float32 bound claims the property: its lower bound of -y exceeds d = -1
+    // (the hidden ReLU keeps the spec from being folded into the first layer's weights)
+    const b = tf.tidy(() => ibp(net, { lower: tf.tensor2d(x, [1, 3]), upper: tf.tensor2d(x, [1, 3]) }).upper.dataSync()[0]);
+    expect(-b).toBeGreaterThan(-1);
+    const v = verifyProperty(net, { boxes: [box], disjuncts }, { timeoutS: 10, methods: ['ibp', 'crown'], branchAndBound: false, pgdRestarts: 0 });
+    expect(v.kind).toBe('unknown');
+    expect(v.downgraded).toBeGreaterThanOrEqual(1);
+    net.dispose();
+  });
+
+  it('refuses it under branch and bound too (input and ReLU splitting)', () => {
+    const net = cancelling(true);
+    const x = Float32Array.of(1, 1, 1);
+    expect(evalFlat(net, x, 1)[0]).not.toBe(2);
+    const disjuncts: OutputRow[][] = [[{ c: [-1], d: -1 }]];
+    for (const babMode of ['input', 'relu'] as const) {
+      const v = verifyProperty(net, { boxes: [{ lower: x.slice(), upper: x.slice() }], disjuncts }, { timeoutS: 3, methods: ['ibp', 'crown'], babMode, pgdRestarts: 0 });
+      expect(['unknown', 'timeout']).toContain(v.kind);
+      expect(v.downgraded ?? 0).toBeGreaterThanOrEqual(1);
+    }
+    net.dispose();
+  });
+
+  it('keeps verdicts whose margin clears the error bound (no false downgrades on ordinary networks)', () => {
+    const net = Network.create(
+      { inputShape: [4], layers: [{ kind: 'dense', units: 16, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] },
+      new SeededRng(4),
+    );
+    const c = Float32Array.of(0.3, 0.6, 0.2, 0.9);
+    const y = evalFlat(net, c, 1);
+    const label = y.indexOf(Math.max(...y));
+    const disjuncts: OutputRow[][] = [0, 1, 2].filter((j) => j !== label).map((j) => {
+      const cc = [0, 0, 0];
+      cc[label] = 1;
+      cc[j] = -1;
+      return [{ c: cc, d: 0 }];
+    });
+    const box = { lower: c.map((v) => v - 1e-3), upper: c.map((v) => v + 1e-3) };
+    const v = verifyProperty(net, { boxes: [box], disjuncts }, { timeoutS: 10, methods: ['crown'] });
+    expect(v.kind).toBe('verified-incomplete');
+    expect(v.downgraded).toBeUndefined();
+    net.dispose();
+  });
+
+  it('bounds the actual float32 error: float32 CROWN/IBP vs float64 interval arithmetic on random networks', () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const net = Network.create(
+        { inputShape: [6], layers: [{ kind: 'dense', units: 32, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 32, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 2, useBias: true }] },
+        new SeededRng(seed),
+      );
+      // a point box: every bound equals the network output, computed exactly in float64 here
+      const rng = new SeededRng(50 + seed);
+      const x = Float32Array.from({ length: 6 }, () => rng.next());
+      const params = [...net.namedParams()].map(([, t]) => Array.from(t.dataSync()));
+      const [w0, b0, w1, b1, w2, b2] = params;
+      const dense = (v: number[], w: number[], b: number[], out: number) =>
+        Array.from({ length: out }, (_, j) => v.reduce((s, xi, i) => s + xi * w[i * out + j], b[j]));
+      const h1 = dense(Array.from(x), w0, b0, 32).map((v) => Math.max(0, v));
+      const h2 = dense(h1, w1, b1, 32).map((v) => Math.max(0, v));
+      const yExact = dense(h2, w2, b2, 2);
+      const rb = roundingErrorBound(net, { lower: x, upper: x });
+      const c = [1, -1];
+      const exact = yExact[0] - yExact[1];
+      const spec = tf.tensor3d([[c]]);
+      const box = { lower: tf.tensor2d(x, [1, 6]), upper: tf.tensor2d(x, [1, 6]) };
+      for (const fn of [ibp, crown]) {
+        const lb = tf.tidy(() => fn(net, box, { spec }).lower.dataSync()[0]);
+        expect(lb - exact).toBeLessThanOrEqual(rb.rowSlack(c)); // the float32 bound exceeds the truth by less than the slack
+      }
+      expect(rb.rowSlack(c)).toBeLessThan(0.1); // and the slack stays small for ordinary weights
+      tf.dispose([spec, box.lower, box.upper]);
+      net.dispose();
+    }
+  });
+});

@@ -1,0 +1,12 @@
+export { defineLayerKind, channelShape } from './layer-kind';
+export type { CentreRadius, ForwardContext, LayerContext, LayerKindModule } from './layer-kind';
+export { LAYER_KIND_MODULES, layerKindModule } from './table';
+export type { LayerKind, LayerSpec } from './table';
+export { normalizeKind, type NormalizeLayer } from './normalize';
+export { conv2dKind, convPad, explicitPadding, type Conv2DLayer, type ExplicitPadding, type Padding } from './conv2d';
+export { denseKind, type DenseLayer } from './dense';
+export { batchnormKind, type BatchNormLayer } from './batchnorm';
+export { reluKind, type ReluLayer } from './relu';
+export { flattenKind, type FlattenLayer } from './flatten';
+export { avgpoolKind, type AvgPoolLayer } from './avgpool';
+export { tapKind, type TapLayer } from './tap';
