@@ -1,14 +1,21 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { Command, CommanderError } from 'commander';
 import { CertkdError } from '@certkd/core';
 import { runCommand } from './commands/run';
 import { pluginsCommand } from './commands/plugins';
 import { extraCommands } from './commands/extra';
 
+/** The CLI package's version, from its package.json next to dist/ and src/. */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** Build the `certkd` program. */
 export function program(): Command {
   const p = new Command('certkd')
     .description('CertKD: certified training with feature distillation from empirically robust teachers')
-    .version(require('../package.json').version)
+    .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   p.addCommand(runCommand());

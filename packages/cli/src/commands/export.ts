@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import { ConfigError, DatasetSource, toIoError, writeFileAtomic } from '@certkd/core';
+import { ConfigError, toIoError, writeFileAtomic } from '@certkd/core';
 import { saveOnnx, writeInstancesCsv, writeRobustnessVnnlib } from '@certkd/interop';
 import { createRegistry } from '@certkd/pipeline';
 import { parseNumber, useBackend } from './common';

@@ -64,20 +64,28 @@ function writeAll(fd: number, bytes: Uint8Array, file: string): void {
 /** Write, flush and fsync `data` to `file` (created or truncated), closing it on every path. */
 function writeSynced(file: string, bytes: Uint8Array, flag: 'w' | 'wx'): void {
   const fd = openSync(file, flag);
-  let ok = false;
+  let failure: unknown;
   try {
     writeAll(fd, bytes, file);
     fsyncSync(fd);
     const size = fstatSync(fd).size;
     if (size !== bytes.length) throw new IoError(`the file holds ${size} bytes after writing ${bytes.length}`, file);
-    ok = true;
-  } finally {
-    try {
-      closeSync(fd);
-    } catch (e) {
-      // A failing close loses the data just as a failing write does; report it unless a write error is already on its way.
-      if (ok) throw e;
-    }
+  } catch (e) {
+    failure = e;
+  }
+  // A failing close loses the data just as a failing write does; the write's own error comes first.
+  const closeError = closeQuietly(fd);
+  if (failure !== undefined) throw failure;
+  if (closeError !== undefined) throw closeError;
+}
+
+/** Close a file descriptor, returning (not throwing) what the close threw. */
+function closeQuietly(fd: number): unknown {
+  try {
+    closeSync(fd);
+    return undefined;
+  } catch (e) {
+    return e;
   }
 }
 

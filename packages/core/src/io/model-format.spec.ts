@@ -37,7 +37,9 @@ describe('model format', () => {
     }
   });
 
-  const corrupt = (edit: (json: any, out: string) => void) => {
+  // The parts of model.json the tests damage.
+  type ModelJson = { weightsManifest: { paths: string[]; weights: { shape: number[]; dtype: string }[] }[]; architecture: { layers: { kind: string }[] } };
+  const corrupt = (edit: (json: ModelJson, out: string) => void) => {
     const { out } = saved();
     const file = path.join(out, 'model.json');
     const json = JSON.parse(fs.readFileSync(file, 'utf8'));

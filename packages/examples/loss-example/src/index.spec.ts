@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FeatureTeacher, Network, SeededRng, TrainingLoss, createPluginContainer, pluginRegistry } from '@certkd/core';
+import { FeatureTeacher, Network, SeededRng, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { register } from './index';
 
 function net(): Network {

@@ -72,6 +72,8 @@ export function createRunContainer(plugins: string[] = [], baseDir = process.cwd
     }
     let mod: { register?: RegisterFn };
     try {
+      // A plugin is a package or file resolved at run time and loaded synchronously, before the run starts.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       mod = require(resolved);
     } catch (e) {
       throw new ConfigError(`cannot load plugin package ${quoteName(spec)}: ${(e as Error).message.split('\n')[0]}`, source.file, field);

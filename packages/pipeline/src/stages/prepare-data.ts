@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ConfigError, DatasetSource, SeededRng } from '@certkd/core';
+import { ConfigError, SeededRng } from '@certkd/core';
 import { splitTrainValidation, subset } from '@certkd/datasets';
 import { RunContext } from '../engine/context';
 import { asyncStage } from '../engine/async-stage';

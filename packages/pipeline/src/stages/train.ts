@@ -3,13 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NetworkTeacher } from '@certkd/teachers';
 import {
   Adam,
-  ArchitectureBuilder,
-  Attack,
   CancelledError,
   ConfigError,
   Network,
   SeededRng,
-  TrainingLoss,
   architectureOptions,
   specParamCount,
   NetworkSpec,
