@@ -35,7 +35,9 @@ const createNodes = [
                     options: { cwd: root },
                     metadata: {
                       technologies: ['typescript'],
-                      description: spec ? 'Type-check sources, specs and fixtures (tsconfig.spec.json)' : 'Type-check sources (add a tsconfig.spec.json to cover the specs)',
+                      description: spec
+                        ? 'Type-check sources, specs and fixtures (tsconfig.spec.json)'
+                        : 'Type-check sources (add a tsconfig.spec.json to cover the specs)',
                     },
                   },
                 },

@@ -52,7 +52,10 @@ try {
       const map = JSON.parse(fs.readFileSync(path.join(p.dir, m), 'utf8'));
       for (const s of map.sources) {
         const target = path.posix.normalize(path.posix.join(path.posix.dirname(m), map.sourceRoot || '', s));
-        if (!inTarball.has(target)) throw new Error(`${p.json.name}: ${m} points at ${target}, which is not in the tarball (a stale dist/ file? rebuild from clean: rm -rf packages/*/dist && npm run build)`);
+        if (!inTarball.has(target))
+          throw new Error(
+            `${p.json.name}: ${m} points at ${target}, which is not in the tarball (a stale dist/ file? rebuild from clean: rm -rf packages/*/dist && npm run build)`,
+          );
       }
       maps++;
     }

@@ -69,6 +69,11 @@ describe('module boundaries of the workspace', () => {
   });
 
   it('accepts a plugin importing core and a shared engine', () => {
-    expect(probe('packages/teachers', "import { Network } from '@certkd/core';\nimport { loadOnnxModel } from '@certkd/interop';\nexport const f = [Network, loadOnnxModel];\n")).toEqual([]);
+    expect(
+      probe(
+        'packages/teachers',
+        "import { Network } from '@certkd/core';\nimport { loadOnnxModel } from '@certkd/interop';\nexport const f = [Network, loadOnnxModel];\n",
+      ),
+    ).toEqual([]);
   });
 });

@@ -93,7 +93,7 @@ export function defineLoss<S extends z.ZodType>(def: LossDefinition<S>): PluginD
         }
       }
       const choice = (o as { relaxations?: Record<string, string> }).relaxations;
-      return new DefinedLoss(o as Partial<BaseLossOptions>, lossRelaxations(services.registry, choice));
+      return new DefinedLoss(o as Partial<BaseLossOptions>, choice ? lossRelaxations(services.registry, choice) : undefined);
     },
   }) as PluginDescriptor<TrainingLoss, z.output<S>>;
 }

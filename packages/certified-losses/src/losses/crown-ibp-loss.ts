@@ -37,5 +37,5 @@ export const crownIbpLossPlugin = definePlugin({
   name: 'crown-ibp',
   description: 'CROWN-IBP loss: CROWN-IBP and IBP lower bounds mixed with b_t going 1 -> 0 as eps ramps',
   options: crownIbpLossOptions,
-  create: (o, s): TrainingLoss => new CrownIbpLoss(o, lossRelaxations(s.registry, o.relaxations)),
+  create: (o, s): TrainingLoss => new CrownIbpLoss(o, o.relaxations ? lossRelaxations(s.registry, o.relaxations) : undefined),
 });
