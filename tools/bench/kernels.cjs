@@ -248,8 +248,8 @@ async function main() {
         const cf = kernelFn(tf, core, k, true);
         row[col] = time(tf, cf.fn, o.runs);
         cf.dispose();
-        core.setOrtConvMethod('auto');
-        core.setOrtFilterGradMethod('patches');
+        core.setOrtConvMethod('conv');
+        core.setOrtFilterGradMethod('conv');
       }
       for (const t of Object.keys(torch)) row[`torch_${t}t_ms`] = typeof torch[t] === 'string' ? null : torch[t][k.name];
       row.load = load();

@@ -33,8 +33,8 @@ function parseArgs(argv) {
 }
 
 const LOSSES = {
-  'cc-dist': { kind: 'distill-loss', name: 'cc-dist', options: { alpha: 0.1, trainEpsFactor: 2, l1: 2e-6 } },
-  'cc-ibp': { kind: 'certified-loss', name: 'cc-ibp', options: { alpha: 0.1, trainEpsFactor: 2, l1: 2e-6 } },
+  'cc-dist': { kind: 'distill-loss', name: 'cc-dist', options: { alpha: 0.1, trainEpsMul: 2, l1: 2e-6 } },
+  'cc-ibp': { kind: 'certified-loss', name: 'cc-ibp', options: { alpha: 0.1, trainEpsMul: 2, l1: 2e-6 } },
   standard: { kind: 'certified-loss', name: 'standard', options: {} },
 };
 

@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { BackendChoice, CancelledError, CertkdError, ConfigError } from '@certkd/core';
+import { BACKEND_NAMES, BackendChoice, CancelledError, CertkdError, ConfigError } from '@certkd/core';
 import { BullQueue, JobStatus, LocalQueue, SweepStatus, checkRedisUrl, describeJob, enqueueSweep, planSweep, startWorker, sweepJobs, sweepStatus, writeSweepReport } from '@certkd/scale-out';
 import type { JobData } from '@certkd/scale-out';
 import { parseInteger } from './common';
 
-const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly string[] = ['auto', ...BACKEND_NAMES];
 
 function parseBackend(v: string | undefined): BackendChoice | undefined {
   if (v === undefined) return undefined;

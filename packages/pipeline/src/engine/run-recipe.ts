@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { Observable, concat, defer, tap, catchError, throwError, from, switchMap, finalize } from 'rxjs';
-import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, pluginRegistry, writeFileAtomic, CancelledError } from '@certkd/core';
+import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, pluginRegistry, writeFileAtomic, CancelledError, releaseOrtSessions } from '@certkd/core';
 import { loadTeacher } from '@certkd/teachers';
 import { Recipe, SinkRef, Stage } from '../recipe/schema';
 import { RunContext, ModelResults } from './context';
@@ -256,6 +256,8 @@ function disposeAll(ctx: RunContext): void {
     if (!ctx.models.has(t.name)) t.dispose();
   });
   ctx.models.forEach((m) => m.network.dispose());
+  // The onnxruntime kernels' cached sessions (native memory) go with the run.
+  releaseOrtSessions();
 }
 
 /** results.json: RobustBench-style fields for the run's main model, plus every model's numbers. */

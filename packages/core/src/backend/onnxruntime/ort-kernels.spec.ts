@@ -22,7 +22,7 @@ import {
   setOrtMinFlops,
   unregisterOrtKernels,
 } from './ort-kernels';
-import { loadOrt, ortSessionStats, releaseOrtSessions, setOrtMaxSessions, setOrtThreads } from './ort-runtime';
+import { loadOrt, ortSessionStats, releaseOrtSessions, runOrt, setOrtMaxSessions, setOrtThreads } from './ort-runtime';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -191,13 +191,17 @@ const describeOrt = available.ok ? describe : describe.skip;
 
 describe('ONNX graph writer', () => {
   it('encodes a model onnxruntime accepts and runs', () => {
-    const bytes = encodeOnnxModel({
+    const graph = {
       inputs: [{ name: 'i0', shape: [2, 3] }],
       outputs: [{ name: 'y', shape: [2, 3] }],
       nodes: [{ op: 'LeakyRelu', inputs: ['i0'], outputs: ['y'], attrs: { alpha: { float: 0.5 } } }],
-    });
+    };
     // ModelProto starts with ir_version (field 1, varint) = 8.
-    expect(Array.from(bytes.slice(0, 2))).toEqual([0x08, 8]);
+    expect(Array.from(encodeOnnxModel(graph).slice(0, 2))).toEqual([0x08, 8]);
+    if (!available.ok) return;
+    const out = new Float32Array(6);
+    runOrt('spec|leaky', () => graph, [{ data: Float32Array.from([-2, -1, 0, 1, 2, 3]), shape: [2, 3] }], { data: out, shape: [2, 3] });
+    expect(Array.from(out)).toEqual([-1, -0.5, 0, 1, 2, 3]);
   });
 
   it('refuses a non-integer attribute given as an int', () => {
@@ -248,12 +252,12 @@ describeOrt('onnxruntime kernels on the wasm backend', () => {
         expect(ortKernelCounts()[c.kernel]?.ort ?? 0).toBeGreaterThan(0);
       }
     } finally {
-      setOrtConvMethod('auto');
+      setOrtConvMethod('conv');
     }
   });
 
-  it("the 'conv' Conv2DBackpropFilter formulation matches too", () => {
-    setOrtFilterGradMethod('conv');
+  it("the 'patches' Conv2DBackpropFilter formulation matches too", () => {
+    setOrtFilterGradMethod('patches');
     try {
       for (const c of CASES.filter((k) => k.name.startsWith('Conv2D gradients'))) {
         resetOrtKernelCounts();
@@ -261,7 +265,7 @@ describeOrt('onnxruntime kernels on the wasm backend', () => {
         expect(ortKernelCounts().Conv2DBackpropFilter?.ort ?? 0).toBeGreaterThan(0);
       }
     } finally {
-      setOrtFilterGradMethod('patches');
+      setOrtFilterGradMethod('conv');
     }
   });
 

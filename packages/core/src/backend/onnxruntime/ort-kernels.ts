@@ -328,7 +328,7 @@ function convPlan(name: 'Conv2D' | 'FusedConv2D', args: Args): Plan | undefined 
     strides: [info.strideHeight, info.strideWidth],
     dilations: [info.dilationHeight, info.dilationWidth],
   };
-  const method = convMethod === 'auto' ? (info.inChannels < PATCHES_MIN_CHANNELS_FOR_CONV ? 'patches' : 'conv') : convMethod;
+  const method = convMethod;
   const key = `${name}|${x.shape.join('x')}|${filter.shape.join('x')}|${JSON.stringify(attrs)}|${fused?.key ?? ''}|${method}`;
   const common = {
     key,
@@ -379,15 +379,12 @@ function convPlan(name: 'Conv2D' | 'FusedConv2D', args: Args): Plan | undefined 
 }
 
 /**
- * How Conv2D / FusedConv2D run: 'conv' (ONNX Conv between NHWC<->NCHW transposes), 'patches'
- * (the KH*KW strided windows side by side, [N*OH*OW, KH*KW*C], times the filter as one Gemm; no
- * transposes, one big product instead of onnxruntime's per-image im2col products) or 'auto':
- * 'patches' below PATCHES_MIN_CHANNELS_FOR_CONV input channels, where the per-image products are
- * too small to be efficient (measured, docs/performance.md).
+ * How Conv2D / FusedConv2D run: 'conv' (default: ONNX Conv between NHWC<->NCHW transposes) or
+ * 'patches' (the KH*KW strided windows side by side, [N*OH*OW, KH*KW*C], times the filter as one
+ * Gemm, no transposes). Measured side by side (docs/performance.md), 'patches' was never faster.
  */
-export type OrtConvMethod = 'auto' | 'conv' | 'patches';
-let convMethod: OrtConvMethod = 'auto';
-const PATCHES_MIN_CHANNELS_FOR_CONV = 64;
+export type OrtConvMethod = 'conv' | 'patches';
+let convMethod: OrtConvMethod = 'conv';
 
 /** Choose the forward convolution formulation (benchmarks, tests). */
 export function setOrtConvMethod(m: OrtConvMethod): void {
@@ -476,11 +473,12 @@ function convInputGradPlan(args: Args): Plan | undefined {
 }
 
 /**
- * Conv2DBackpropFilter as one product: the KH*KW strided windows of the padded input side by
- * side ([N*OH*OW, KH*KW*C], Slice + Concat in NHWC, no transposes) times dy ([N*OH*OW, O]),
- * through Gemm with transA. The patch copy costs KH*KW input-sized passes of memory; the product
- * has the shape GEMM kernels like best (K = N*OH*OW long), measured faster than expressing the
- * gradient as a convolution with batch and channels swapped (docs/performance.md).
+ * Conv2DBackpropFilter, two formulations (setOrtFilterGradMethod). 'conv' (default): one Conv in
+ * which batch and channels swap roles (x as [C, N, H, W] images, dy as an [O, N, OH, OW] filter
+ * dilated by the stride), cropped to [KH, KW] and transposed to [KH, KW, C, O]. 'patches': the
+ * KH*KW strided windows of the padded input side by side ([N*OH*OW, KH*KW*C], Slice + Concat in
+ * NHWC) times dy ([N*OH*OW, O]) through Gemm with transA. Measured side by side
+ * (docs/performance.md), 'conv' was as fast or faster.
  */
 function convFilterGradPlan(args: Args): Plan | undefined {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
@@ -566,9 +564,9 @@ function convFilterGradPlan(args: Args): Plan | undefined {
   };
 }
 
-/** How Conv2DBackpropFilter is expressed: 'patches' (default, measured faster) or 'conv'. */
+/** How Conv2DBackpropFilter is expressed: 'conv' (default, measured as fast or faster) or 'patches'. */
 export type OrtFilterGradMethod = 'patches' | 'conv';
-let filterGradMethod: OrtFilterGradMethod = 'patches';
+let filterGradMethod: OrtFilterGradMethod = 'conv';
 
 /** Choose the Conv2DBackpropFilter formulation (benchmarks, tests). */
 export function setOrtFilterGradMethod(m: OrtFilterGradMethod): void {

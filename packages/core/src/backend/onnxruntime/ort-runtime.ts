@@ -35,10 +35,12 @@ export function loadOrt(): { ok: true; version: string } | { ok: false; reason: 
   if (ort) return { ok: true, version: ort.version };
   if (loadError) return { ok: false, reason: loadError };
   try {
+    /* eslint-disable @typescript-eslint/no-require-imports -- an optional native package, probed at run time */
     const main = require.resolve('onnxruntime-node');
     const version: string = require('onnxruntime-node/package.json').version;
     const b = require(path.join(path.dirname(main), 'binding.js')) as { binding?: OrtModule['binding']; initOrt?: () => void };
     const common = require(require.resolve('onnxruntime-common', { paths: [path.dirname(main)] })) as { Tensor: OrtModule['Tensor'] };
+    /* eslint-enable @typescript-eslint/no-require-imports */
     if (typeof b.initOrt !== 'function' || typeof b.binding?.InferenceSession !== 'function') {
       throw new Error(
         `onnxruntime-node ${version} has no synchronous binding (dist/binding.js changed); the onnxruntime kernels support 1.x releases that ship it`,
