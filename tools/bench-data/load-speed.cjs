@@ -39,7 +39,13 @@ async function main() {
     const t0 = process.hrtime.bigint();
     const d = await fn();
     const loadS = Number(process.hrtime.bigint() - t0) / 1e9;
-    rows.push({ format: name, images: d.train.size, 'load img/s': Math.round(d.train.size / loadS), 'batch img/s': Math.round(epoch(d.train)), 'batch+aug img/s': Math.round(epoch(d.train, { cropPadding: 2, flip: true })) });
+    rows.push({
+      format: name,
+      images: d.train.size,
+      'load img/s': Math.round(d.train.size / loadS),
+      'batch img/s': Math.round(epoch(d.train)),
+      'batch+aug img/s': Math.round(epoch(d.train, { cropPadding: 2, flip: true })),
+    });
   };
   try {
     const N = 20000;
@@ -56,21 +62,45 @@ async function main() {
     const cf = path.join(root, 'cifar');
     fs.mkdirSync(cf);
     const per = 2000;
-    const cb = (seed) => { const b = bytes(per * 3073, seed); for (let i = 0; i < per; i++) b[i * 3073] = i % 10; return b; };
+    const cb = (seed) => {
+      const b = bytes(per * 3073, seed);
+      for (let i = 0; i < per; i++) b[i * 3073] = i % 10;
+      return b;
+    };
     for (let i = 1; i <= 5; i++) fs.writeFileSync(path.join(cf, `data_batch_${i}.bin`), cb(i));
     fs.writeFileSync(path.join(cf, 'test_batch.bin'), cb(9));
     await time('cifar10 binary', 5 * per, () => ds.loadCifar10(cf));
 
     const sv = path.join(root, 'svhn');
     fs.mkdirSync(sv);
-    const mat = (n, seed) => ds.encodeMat5([{ name: 'X', dims: [32, 32, 3, n], data: bytes(n * 3072, seed) }, { name: 'y', dims: [n, 1], data: Float64Array.from(lab(n), (v) => v + 1) }], true);
+    const mat = (n, seed) =>
+      ds.encodeMat5(
+        [
+          { name: 'X', dims: [32, 32, 3, n], data: bytes(n * 3072, seed) },
+          { name: 'y', dims: [n, 1], data: Float64Array.from(lab(n), (v) => v + 1) },
+        ],
+        true,
+      );
     fs.writeFileSync(path.join(sv, 'train_32x32.mat'), mat(10000, 1));
     fs.writeFileSync(path.join(sv, 'test_32x32.mat'), mat(100, 2));
     await time('svhn .mat (compressed)', 10000, () => ds.loadSvhn(sv));
 
     const im = path.join(root, 'imagenet64');
     fs.mkdirSync(im);
-    const npz = (n, seed) => ds.encodeZip([{ name: 'data.npy', data: ds.encodeNpy([n, 12288], bytes(n * 12288, seed)) }, { name: 'labels.npy', data: ds.encodeNpy([n], BigInt64Array.from(lab(n), (v) => BigInt(v + 1))) }], true);
+    const npz = (n, seed) =>
+      ds.encodeZip(
+        [
+          { name: 'data.npy', data: ds.encodeNpy([n, 12288], bytes(n * 12288, seed)) },
+          {
+            name: 'labels.npy',
+            data: ds.encodeNpy(
+              [n],
+              BigInt64Array.from(lab(n), (v) => BigInt(v + 1)),
+            ),
+          },
+        ],
+        true,
+      );
     fs.writeFileSync(path.join(im, 'train_data_batch_1.npz'), npz(4000, 1));
     fs.writeFileSync(path.join(im, 'val_data.npz'), npz(100, 2));
     await time('imagenet64 npz (deflate, cold cache)', 4000, () => ds.loadImagenet64(im, { cacheDir: path.join(root, 'cache') }));
@@ -94,7 +124,13 @@ async function main() {
     const warm = epoch(tiny.train);
     const nocache = epoch(ds.loadTinyImagenet(ti).train);
     void t0;
-    rows.push({ format: 'tinyimagenet jpeg (1000 imgs)', images: 1000, 'load img/s': 'lazy', 'batch img/s': `cold ${Math.round(cold)} / warm ${Math.round(warm)} / no cache ${Math.round(nocache)}`, 'batch+aug img/s': '' });
+    rows.push({
+      format: 'tinyimagenet jpeg (1000 imgs)',
+      images: 1000,
+      'load img/s': 'lazy',
+      'batch img/s': `cold ${Math.round(cold)} / warm ${Math.round(warm)} / no cache ${Math.round(nocache)}`,
+      'batch+aug img/s': '',
+    });
     console.table(rows);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

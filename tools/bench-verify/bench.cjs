@@ -124,7 +124,12 @@ async function main(argv = process.argv.slice(2)) {
   let chosen = opts.filter ? tasks.filter((t) => t.onnx.includes(opts.filter) || t.vnnlib.includes(opts.filter)) : tasks;
   if (opts.limit !== undefined) chosen = chosen.slice(0, opts.limit);
   const keys = new Set(chosen.map((t) => t.key));
-  console.log(`# ${opts.year}/${opts.bench}: ${chosen.length} instances, timeout ${opts.timeout} s, workers ${opts.workers}, backend ${backend.name}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `# ${opts.year}/${opts.bench}: ${chosen.length} instances, timeout ${opts.timeout} s, workers ${opts.workers}, backend ${backend.name}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`${'instance'.padEnd(58)} ${'ours'.padEnd(7)} ${'time_s'.padStart(6)} ${'method'.padEnd(11)} ${'major'.padEnd(5)} ${tools.map(short).join(' ')}`);
   const row = (key, r) => {
     const [onnx, vnnlib] = key.split(',');
@@ -138,7 +143,11 @@ async function main(argv = process.argv.slice(2)) {
       return `${w}${p.word !== 'other' && p.time <= opts.timeout ? ' ' + p.time.toFixed(0) : ''}`.slice(0, 9).padEnd(9);
     });
     const name = `${path.basename(onnx).replace(/\.onnx$/, '')}:${path.basename(vnnlib).replace(/\.vnnlib(\.gz)?$/, '')}`;
-    console.log(`${name.slice(0, 58).padEnd(58)} ${String(ours).padEnd(7)} ${Number(r.verdict.time_s ?? NaN).toFixed(1).padStart(6)} ${String(r.verdict.method ?? '').padEnd(11)} ${(truth ?? '?').padEnd(5)} ${cells.join(' ')}`);
+    console.log(
+      `${name.slice(0, 58).padEnd(58)} ${String(ours).padEnd(7)} ${Number(r.verdict.time_s ?? NaN)
+        .toFixed(1)
+        .padStart(6)} ${String(r.verdict.method ?? '').padEnd(11)} ${(truth ?? '?').padEnd(5)} ${cells.join(' ')}`,
+    );
   };
   const t0 = Date.now();
   await cert.runInstancesCsv(csv, {
@@ -177,12 +186,21 @@ async function main(argv = process.argv.slice(2)) {
       if (ps < 0) tt.wrong++;
     }
   }
-  console.log(`\nours: ${n} instances, sat ${tally.sat}, unsat ${tally.unsat}, timeout ${tally.timeout}, unknown ${tally.unknown}, error ${tally.error}; decided ${tally.sat + tally.unsat}, correct ${tally.correct}, wrong ${tally.wrong}, score ${tally.score}`);
+  console.log(
+    `\nours: ${n} instances, sat ${tally.sat}, unsat ${tally.unsat}, timeout ${tally.timeout}, unknown ${tally.unknown}, error ${tally.error}; decided ${tally.sat + tally.unsat}, correct ${tally.correct}, wrong ${tally.wrong}, score ${tally.score}`,
+  );
   for (const t of tools) {
     const tt = toolTally.get(t);
-    console.log(`${t.padEnd(18)} decided within ${opts.timeout} s: ${String(tt.decided).padStart(3)}, correct ${tt.correct}, wrong ${tt.wrong}, score ${tt.score}`);
+    console.log(
+      `${t.padEnd(18)} decided within ${opts.timeout} s: ${String(tt.decided).padStart(3)}, correct ${tt.correct}, wrong ${tt.wrong}, score ${tt.score}`,
+    );
   }
-  console.log(`wall ${((Date.now() - t0) / 1000).toFixed(1)} s; load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; results in ${out}`);
+  console.log(
+    `wall ${((Date.now() - t0) / 1000).toFixed(1)} s; load average now ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; results in ${out}`,
+  );
 }
 
 module.exports = { main, parseArgs, publishedResults, majority, score, norm };

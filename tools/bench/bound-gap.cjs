@@ -26,7 +26,17 @@ const FULL = new Set(['crown', 'alpha-crown']);
 
 function parseArgs(argv) {
   const def = path.resolve(__dirname, '../../runs/standard-mnist/models/student');
-  const o = { model: fs.existsSync(path.join(def, 'model.json')) ? def : undefined, train: false, points: 200, fullPoints: 20, eps: [0.1, 0.02], samples: 64, backend: 'wasm', json: false, chunk: 50 };
+  const o = {
+    model: fs.existsSync(path.join(def, 'model.json')) ? def : undefined,
+    train: false,
+    points: 200,
+    fullPoints: 20,
+    eps: [0.1, 0.02],
+    samples: 64,
+    backend: 'wasm',
+    json: false,
+    chunk: 50,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -114,7 +124,10 @@ async function main() {
         const k = FULL.has(m) ? Math.min(n, o.fullPoints - s0) : n;
         const part =
           k < n
-            ? { box: { lower: tf.slice(box.lower, [0, 0, 0, 0], [k, 28, 28, 1]), upper: tf.slice(box.upper, [0, 0, 0, 0], [k, 28, 28, 1]) }, spec: tf.slice(spec, [0, 0, 0], [k, 9, 10]) }
+            ? {
+                box: { lower: tf.slice(box.lower, [0, 0, 0, 0], [k, 28, 28, 1]), upper: tf.slice(box.upper, [0, 0, 0, 0], [k, 28, 28, 1]) },
+                spec: tf.slice(spec, [0, 0, 0], [k, 9, 10]),
+              }
             : { box, spec };
         const t0 = Date.now();
         const b = methods[m].compute(net, part.box, { spec: part.spec });
@@ -151,10 +164,16 @@ async function main() {
     }));
     if (o.json) rows.forEach((r) => console.log(JSON.stringify(r)));
     else {
-      console.log(`\neps ${eps}: ${o.points} points (crown, alpha-crown: the first ${o.fullPoints}), ${o.samples} samples + centre per point; gap vs ibp on the same points`);
-      console.log(`${'method'.padEnd(12)} ${'points'.padStart(6)} ${'mean margin lb'.padStart(15)} ${'gap vs ibp'.padStart(11)} ${'certified'.padStart(10)} ${'ms/point'.padStart(9)} ${'violations'.padStart(11)}`);
+      console.log(
+        `\neps ${eps}: ${o.points} points (crown, alpha-crown: the first ${o.fullPoints}), ${o.samples} samples + centre per point; gap vs ibp on the same points`,
+      );
+      console.log(
+        `${'method'.padEnd(12)} ${'points'.padStart(6)} ${'mean margin lb'.padStart(15)} ${'gap vs ibp'.padStart(11)} ${'certified'.padStart(10)} ${'ms/point'.padStart(9)} ${'violations'.padStart(11)}`,
+      );
       for (const r of rows) {
-        console.log(`${r.method.padEnd(12)} ${String(r.points).padStart(6)} ${String(r.mean_margin_lb).padStart(15)} ${String(r.mean_gap_vs_ibp).padStart(11)} ${String(r.certified).padStart(10)} ${String(r.ms_per_point).padStart(9)} ${String(r.violations).padStart(11)}`);
+        console.log(
+          `${r.method.padEnd(12)} ${String(r.points).padStart(6)} ${String(r.mean_margin_lb).padStart(15)} ${String(r.mean_gap_vs_ibp).padStart(11)} ${String(r.certified).padStart(10)} ${String(r.ms_per_point).padStart(9)} ${String(r.violations).padStart(11)}`,
+        );
       }
     }
     if (METHODS.some((m) => violations[m] > 0)) process.exitCode = 1;

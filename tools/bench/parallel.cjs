@@ -18,14 +18,20 @@ function parseArgs(argv) {
   const o = { workers: [2], steps: 0, loss: 'cc-dist', batch: 128, json: false, backend: 'wasm' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--workers') o.workers = argv[++i].split(',').map(Number).filter((w) => w > 0);
+    if (a === '--workers')
+      o.workers = argv[++i]
+        .split(',')
+        .map(Number)
+        .filter((w) => w > 0);
     else if (a === '--backend') o.backend = argv[++i];
     else if (a === '--steps') o.steps = Number(argv[++i]);
     else if (a === '--loss') o.loss = argv[++i];
     else if (a === '--batch') o.batch = Number(argv[++i]);
     else if (a === '--json') o.json = true;
     else {
-      console.error('usage: node tools/bench/parallel.cjs [--workers 2[,3]] [--steps N] [--loss cc-dist|cc-ibp|standard] [--batch 128] [--backend wasm|onnxruntime] [--json]');
+      console.error(
+        'usage: node tools/bench/parallel.cjs [--workers 2[,3]] [--steps N] [--loss cc-dist|cc-ibp|standard] [--batch 128] [--backend wasm|onnxruntime] [--json]',
+      );
       process.exit(2);
     }
   }
@@ -55,7 +61,12 @@ async function main() {
   const perm = new SeededRng(1).permutation(n);
   const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small').build(data.input, architectureOptions.parse({}));
   const say = (s) => o.json || console.log(s);
-  say(`backend ${backend.name} (${backend.detail}); ${os.availableParallelism()} cores; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  say(
+    `backend ${backend.name} (${backend.detail}); ${os.availableParallelism()} cores; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   say(`cnn-small ${o.loss}, batch ${o.batch}, ${steps} steps (${steps === stepsPerEpoch ? 'one epoch' : 'part of an epoch'})`);
 
   const fresh = () => {
@@ -92,7 +103,19 @@ async function main() {
   for (const w of o.workers) {
     const s = fresh();
     const t0 = performance.now();
-    const trainer = await ParallelTrainer.start({ workers: w, backend: backend.name, plugins: [], baseDir: process.cwd(), net: s.net, loss: lossRef, teacher: s.teacher, prepareSeed: 2, extras: s.extras, adam: s.adam, adamConfig: s.adamConfig });
+    const trainer = await ParallelTrainer.start({
+      workers: w,
+      backend: backend.name,
+      plugins: [],
+      baseDir: process.cwd(),
+      net: s.net,
+      loss: lossRef,
+      teacher: s.teacher,
+      prepareSeed: 2,
+      extras: s.extras,
+      adam: s.adam,
+      adamConfig: s.adamConfig,
+    });
     const startS = (performance.now() - t0) / 1000;
     const rng = new SeededRng(3);
     const losses = [];
@@ -113,7 +136,16 @@ async function main() {
     await trainer.close();
     const ref = rows[0].losses;
     const diff = Math.max(...losses.map((l, i) => Math.abs(l - ref[i]) / Math.max(Math.abs(ref[i]), 1e-12)));
-    rows.push({ workers: w, mode: 'worker threads', seconds: secs, start_s: startS, ratio: secs / rows[0].seconds, max_rel_loss_diff: diff, first_step_rel_diff: Math.abs(losses[0] - ref[0]) / Math.abs(ref[0]), losses });
+    rows.push({
+      workers: w,
+      mode: 'worker threads',
+      seconds: secs,
+      start_s: startS,
+      ratio: secs / rows[0].seconds,
+      max_rel_loss_diff: diff,
+      first_step_rel_diff: Math.abs(losses[0] - ref[0]) / Math.abs(ref[0]),
+      losses,
+    });
   }
   for (const r of rows) {
     const { losses, ...rest } = r;
@@ -121,7 +153,9 @@ async function main() {
     else
       console.log(
         `${String(r.workers).padStart(2)} ${r.mode.padEnd(15)} ${r.seconds.toFixed(1).padStart(7)} s  ratio ${r.ratio.toFixed(3)}` +
-          (r.workers > 1 || r.mode !== 'in-process' ? `  (start ${r.start_s.toFixed(1)} s; first-step loss diff ${r.first_step_rel_diff.toExponential(1)}, max over steps ${r.max_rel_loss_diff.toExponential(1)})` : ''),
+          (r.workers > 1 || r.mode !== 'in-process'
+            ? `  (start ${r.start_s.toFixed(1)} s; first-step loss diff ${r.first_step_rel_diff.toExponential(1)}, max over steps ${r.max_rel_loss_diff.toExponential(1)})`
+            : ''),
       );
   }
 }

@@ -84,9 +84,13 @@ function torchTimings(opts, arch, batch, threads) {
   if (!fs.existsSync(python)) return `${python} not found`;
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return `${python} has no torch (apt-get install python3-torch)`;
-  const r = spawnSync(python, [script, '--arch', arch, '--batch', String(batch), '--threads', String(threads), '--runs', String(opts.runs), '--steps', opts.steps.join(',')], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    python,
+    [script, '--arch', arch, '--batch', String(batch), '--threads', String(threads), '--runs', String(opts.runs), '--steps', opts.steps.join(',')],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) return `torch_reference.py failed: ${(r.stderr || '').trim().split('\n').pop()}`;
   const out = {};
   for (const line of r.stdout.split('\n')) {
@@ -114,7 +118,11 @@ async function main() {
   const machine = describeMachine();
   log(machine.lines.join('\n'));
   if (opts.json) console.log(JSON.stringify({ machine: machine.info }));
-  const loadAvg = () => require('node:os').loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadAvg = () =>
+    require('node:os')
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   const allCores = cores();
   const torchCache = new Map();
   const torchFor = (arch, batch, threads) => {
@@ -124,89 +132,106 @@ async function main() {
   };
 
   for (const backend of opts.backends) {
-  const info = await loadBackend(backend);
-  log(`backend ${info.name} (${info.detail}); load average ${loadAvg()}`);
-  for (const arch of opts.arch) {
-    const batch = ARCH_BATCH[arch];
-    const builder = ARCHITECTURES.find((b) => b.name === arch);
-    const spec = builder.build({ shape: [28, 28, 1], classes: 10, mean: [0], std: [1] }, architectureOptions.parse({}));
-    const net = Network.create(spec, new SeededRng(0));
-    const teacher = new NetworkTeacher(Network.create(spec, new SeededRng(1)), 'teacher');
-    const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 7);
-    const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 7 + 3) % 10), 'int32');
-    const specM = bounds.specMatrix(y, 10);
-    const box = bounds.boxAround(x, EPS);
-    const rng = new SeededRng(3);
+    const info = await loadBackend(backend);
+    log(`backend ${info.name} (${info.detail}); load average ${loadAvg()}`);
+    for (const arch of opts.arch) {
+      const batch = ARCH_BATCH[arch];
+      const builder = ARCHITECTURES.find((b) => b.name === arch);
+      const spec = builder.build({ shape: [28, 28, 1], classes: 10, mean: [0], std: [1] }, architectureOptions.parse({}));
+      const net = Network.create(spec, new SeededRng(0));
+      const teacher = new NetworkTeacher(Network.create(spec, new SeededRng(1)), 'teacher');
+      const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 7);
+      const y = tf.tensor1d(
+        Array.from({ length: batch }, (_, i) => (i * 7 + 3) % 10),
+        'int32',
+      );
+      const specM = bounds.specMatrix(y, 10);
+      const box = bounds.boxAround(x, EPS);
+      const rng = new SeededRng(3);
 
-    const makeTrain = (loss, withTeacher) => {
-      if (loss.prepare && withTeacher) loss.prepare(net, teacher, rng);
-      const vars = [...net.trainableVariables(), ...(loss.variables ? loss.variables() : [])];
-      const adam = new Adam(vars, { lr: 5e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
-      let step = 0;
-      const fn = () =>
-        trainStep({ net, loss, adam, vars, x, y, eps: EPS, epsMax: EPS, rng, progress: { epoch: 0, step: step++, fraction: 0 }, lr: 5e-4, gradClip: 0, teacher: withTeacher ? teacher : undefined });
-      fn.dispose = () => adam.dispose?.();
-      return fn;
-    };
-    const makeBound = (method) => () => {
-      const b = method(net, box, { spec: specM });
-      b.lower.dataSync();
-      tf.dispose([b.lower, b.upper]);
-    };
-    const makers = {
-      train: () => makeTrain(new StandardLoss(standardLossOptions.parse({})), false),
-      ibp: () => makeBound(bounds.ibp),
-      ccibp: () => makeTrain(new CcIbpLoss(ccIbpLossOptions.parse({ alpha: 0.5, attackSteps: 1 })), false),
-      ccdist: () => makeTrain(new CcDistLoss(ccDistOptions.parse({ alpha: 0.5, attackSteps: 1 })), true),
-      crown: () => makeBound(bounds.crownIbp),
-    };
+      const makeTrain = (loss, withTeacher) => {
+        if (loss.prepare && withTeacher) loss.prepare(net, teacher, rng);
+        const vars = [...net.trainableVariables(), ...(loss.variables ? loss.variables() : [])];
+        const adam = new Adam(vars, { lr: 5e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+        let step = 0;
+        const fn = () =>
+          trainStep({
+            net,
+            loss,
+            adam,
+            vars,
+            x,
+            y,
+            eps: EPS,
+            epsMax: EPS,
+            rng,
+            progress: { epoch: 0, step: step++, fraction: 0 },
+            lr: 5e-4,
+            gradClip: 0,
+            teacher: withTeacher ? teacher : undefined,
+          });
+        fn.dispose = () => adam.dispose?.();
+        return fn;
+      };
+      const makeBound = (method) => () => {
+        const b = method(net, box, { spec: specM });
+        b.lower.dataSync();
+        tf.dispose([b.lower, b.upper]);
+      };
+      const makers = {
+        train: () => makeTrain(new StandardLoss(standardLossOptions.parse({})), false),
+        ibp: () => makeBound(bounds.ibp),
+        ccibp: () => makeTrain(new CcIbpLoss(ccIbpLossOptions.parse({ alpha: 0.5, attackSteps: 1 })), false),
+        ccdist: () => makeTrain(new CcDistLoss(ccDistOptions.parse({ alpha: 0.5, attackSteps: 1 })), true),
+        crown: () => makeBound(bounds.crownIbp),
+      };
 
-    const torch1 = torchFor(arch, batch, 1);
-    const torchAll = allCores > 1 ? torchFor(arch, batch, allCores) : torch1;
-    if (typeof torch1 === 'string') log(`torch reference for ${arch}: ${torch1}`);
+      const torch1 = torchFor(arch, batch, 1);
+      const torchAll = allCores > 1 ? torchFor(arch, batch, allCores) : torch1;
+      if (typeof torch1 === 'string') log(`torch reference for ${arch}: ${torch1}`);
 
-    for (const step of opts.steps) {
-      const fn = makers[step]();
-      const before = tf.memory().numTensors;
-      fn();
-      fn();
-      if (opts.profile) {
-        await profileStep(tf, fn, `${step} ${arch} b${batch}`, opts.runs, opts.profileShapes);
-      } else {
-        const ms = [];
-        for (let r = 0; r < opts.runs; r++) {
-          const t0 = process.hrtime.bigint();
-          fn();
-          ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      for (const step of opts.steps) {
+        const fn = makers[step]();
+        const before = tf.memory().numTensors;
+        fn();
+        fn();
+        if (opts.profile) {
+          await profileStep(tf, fn, `${step} ${arch} b${batch}`, opts.runs, opts.profileShapes);
+        } else {
+          const ms = [];
+          for (let r = 0; r < opts.runs; r++) {
+            const t0 = process.hrtime.bigint();
+            fn();
+            ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          }
+          const certkd = median(ms);
+          const t1 = typeof torch1 === 'string' ? null : (torch1[step] ?? null);
+          const tAll = typeof torchAll === 'string' ? null : (torchAll[step] ?? null);
+          const row = {
+            backend: info.name,
+            step,
+            arch,
+            batch,
+            certkd_ms: round(certkd),
+            torch_1t_ms: t1,
+            ratio_1t: t1 ? round(certkd / t1, 3) : null,
+            [`torch_${allCores}t_ms`]: tAll,
+            ratio_all: tAll ? round(certkd / tAll, 3) : null,
+            rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+            load: loadAvg(),
+          };
+          rows.push(row);
+          if (opts.json) console.log(JSON.stringify(row));
+          else if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(row));
         }
-        const certkd = median(ms);
-        const t1 = typeof torch1 === 'string' ? null : (torch1[step] ?? null);
-        const tAll = typeof torchAll === 'string' ? null : (torchAll[step] ?? null);
-        const row = {
-          backend: info.name,
-          step,
-          arch,
-          batch,
-          certkd_ms: round(certkd),
-          torch_1t_ms: t1,
-          ratio_1t: t1 ? round(certkd / t1, 3) : null,
-          [`torch_${allCores}t_ms`]: tAll,
-          ratio_all: tAll ? round(certkd / tAll, 3) : null,
-          rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-          load: loadAvg(),
-        };
-        rows.push(row);
-        if (opts.json) console.log(JSON.stringify(row));
-        else if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(row));
+        if (fn.dispose) fn.dispose();
+        const leaked = tf.memory().numTensors - before;
+        if (leaked > 0 && step !== 'ccdist') log(`note: ${step} ${arch}: ${leaked} tensors more after the runs`);
       }
-      if (fn.dispose) fn.dispose();
-      const leaked = tf.memory().numTensors - before;
-      if (leaked > 0 && step !== 'ccdist') log(`note: ${step} ${arch}: ${leaked} tensors more after the runs`);
+      tf.dispose([x, y, specM, box.lower, box.upper]);
+      teacher.dispose();
+      net.dispose();
     }
-    tf.dispose([x, y, specM, box.lower, box.upper]);
-    teacher.dispose();
-    net.dispose();
-  }
   }
   if (!opts.json && !opts.profile && rows.length) printTable(rows);
 }

@@ -7,8 +7,18 @@ class SharedTypedArrayEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
     for (const name of [
-      'ArrayBuffer', 'Float32Array', 'Float64Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Uint8Array',
-      'Uint8ClampedArray', 'Uint16Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array',
+      'ArrayBuffer',
+      'Float32Array',
+      'Float64Array',
+      'Int8Array',
+      'Int16Array',
+      'Int32Array',
+      'Uint8Array',
+      'Uint8ClampedArray',
+      'Uint16Array',
+      'Uint32Array',
+      'BigInt64Array',
+      'BigUint64Array',
     ]) {
       this.global[name] = globalThis[name];
     }

@@ -31,7 +31,38 @@ function shippedRecipes() {
     .map((f) => ({ file: f, raw: YAML.parse(fs.readFileSync(path.join(RECIPES, f), 'utf8')) }));
 }
 
-const ODD_STRINGS = ['', ' ', '.', '..', '../..', '../../etc/x', '/etc/passwd', 'a/b', 'a\\b', 'C:\\x', '~', '-rf', 'a b', 'x\ny', 'tab\there', '\u0000', 'é', '🙂', '__proto__', 'constructor', 'toString', 'NaN', '1e999', 'x'.repeat(300), '${HOME}', '$(id)', 'mnist', 'mlp', 'ibp', 'auto'];
+const ODD_STRINGS = [
+  '',
+  ' ',
+  '.',
+  '..',
+  '../..',
+  '../../etc/x',
+  '/etc/passwd',
+  'a/b',
+  'a\\b',
+  'C:\\x',
+  '~',
+  '-rf',
+  'a b',
+  'x\ny',
+  'tab\there',
+  '\u0000',
+  'é',
+  '🙂',
+  '__proto__',
+  'constructor',
+  'toString',
+  'NaN',
+  '1e999',
+  'x'.repeat(300),
+  '${HOME}',
+  '$(id)',
+  'mnist',
+  'mlp',
+  'ibp',
+  'auto',
+];
 const NUMBERS = [NaN, Infinity, -Infinity, 1e308, -1e308, 2 ** 53 + 1, 1e9, -1, -1e9, 0, -0, 0.5, 1.5, 1e-300, 65537];
 const KEYS = ['__proto__', 'constructor', 'prototype', 'epochz', 'x', '', 'name ', 'NAME', 'stage', 'options'];
 
@@ -72,7 +103,12 @@ function mutate(raw, rng, count = 1) {
     if (op < 5) {
       const old = parent[key];
       // Numbers get numeric trouble more often, strings get odd strings.
-      const v = typeof old === 'number' && rng.next() < 0.6 ? rng.pick(NUMBERS) : typeof old === 'string' && rng.next() < 0.6 ? rng.pick(ODD_STRINGS) : randomValue(rng);
+      const v =
+        typeof old === 'number' && rng.next() < 0.6
+          ? rng.pick(NUMBERS)
+          : typeof old === 'string' && rng.next() < 0.6
+            ? rng.pick(ODD_STRINGS)
+            : randomValue(rng);
       parent[key] = v;
       edits.push(`set ${String(key)}=${JSON.stringify(v)}`);
     } else if (op < 7) {

@@ -11,7 +11,20 @@ if (name === 'onnxruntime') {
   // onnxruntime-node builds its output tensors with the main realm's typed arrays; let the test
   // realm share them (as tools/jest/onnxruntime-environment.cjs does).
   const { runInThisContext } = require('vm');
-  for (const t of ['ArrayBuffer', 'Float32Array', 'Float64Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Uint8Array', 'Uint8ClampedArray', 'Uint16Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array']) {
+  for (const t of [
+    'ArrayBuffer',
+    'Float32Array',
+    'Float64Array',
+    'Int8Array',
+    'Int16Array',
+    'Int32Array',
+    'Uint8Array',
+    'Uint8ClampedArray',
+    'Uint16Array',
+    'Uint32Array',
+    'BigInt64Array',
+    'BigUint64Array',
+  ]) {
     globalThis[t] = runInThisContext(t);
   }
 }

@@ -1,5 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BestTracker, ConfigError, clipToBox, detach, halfWidth, selectRows, uniformInBox, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
+import {
+  BestTracker,
+  ConfigError,
+  clipToBox,
+  detach,
+  halfWidth,
+  selectRows,
+  uniformInBox,
+  type Attack,
+  type AttackResult,
+  type AttackRunOptions,
+  type InputBox,
+  type Network,
+  type SeededRng,
+} from '@certkd/core';
 import { lossAndInputGrad } from './objective';
 import { checkAttackInputs } from './validate';
 
@@ -51,7 +65,8 @@ export class ApgdCe implements Attack {
     const o = this.options;
     const where = `attack '${name}'`;
     if (!Number.isInteger(o.steps) || o.steps < 2) throw new ConfigError(`steps must be an integer >= 2, got ${o.steps}`, undefined, `${where}.steps`);
-    if (!Number.isInteger(o.restarts) || o.restarts < 1) throw new ConfigError(`restarts must be an integer >= 1, got ${o.restarts}`, undefined, `${where}.restarts`);
+    if (!Number.isInteger(o.restarts) || o.restarts < 1)
+      throw new ConfigError(`restarts must be an integer >= 1, got ${o.restarts}`, undefined, `${where}.restarts`);
     if (!(o.momentum >= 0 && o.momentum <= 1)) throw new ConfigError(`momentum must be in [0, 1], got ${o.momentum}`, undefined, `${where}.momentum`);
     if (!(o.rho > 0 && o.rho <= 1)) throw new ConfigError(`rho must be in (0, 1], got ${o.rho}`, undefined, `${where}.rho`);
     if (!(o.initialStep > 0)) throw new ConfigError(`initialStep must be > 0, got ${o.initialStep}`, undefined, `${where}.initialStep`);
@@ -96,13 +111,19 @@ export class ApgdCe implements Attack {
       set('bestGrad', tf.clone(lg.grad));
       set('eta', tf.fill([batch], initialStep));
       // x^(1) = P(x^(0) + eta sign(grad)), no momentum on the first step.
-      set('cur', tf.tidy(() => clipToBox(tf.add(s.prev, tf.mul(tf.mul(half, rowScale(s.eta as tf.Tensor1D)), tf.sign(lg.grad))), box)));
+      set(
+        'cur',
+        tf.tidy(() => clipToBox(tf.add(s.prev, tf.mul(tf.mul(half, rowScale(s.eta as tf.Tensor1D)), tf.sign(lg.grad))), box)),
+      );
       lg.grad.dispose();
       set('prevLoss', tf.clone(s.bestLoss));
       lg = lossAndInputGrad(net, s.cur, y, opts);
       set('curLoss', lg.loss);
       set('curGrad', lg.grad);
-      set('increases', tf.tidy(() => tf.cast(tf.greater(s.curLoss, s.prevLoss), 'float32')));
+      set(
+        'increases',
+        tf.tidy(() => tf.cast(tf.greater(s.curLoss, s.prevLoss), 'float32')),
+      );
       this.updateBest(s, set);
       set('etaAtCheck', tf.clone(s.eta));
       set('bestAtCheck', tf.clone(s.bestLoss));
@@ -116,7 +137,10 @@ export class ApgdCe implements Attack {
           return clipToBox(moved, box);
         });
         lg = lossAndInputGrad(net, next, y, opts);
-        set('increases', tf.tidy(() => tf.add(s.increases, tf.cast(tf.greater(lg.loss, s.curLoss), 'float32'))));
+        set(
+          'increases',
+          tf.tidy(() => tf.add(s.increases, tf.cast(tf.greater(lg.loss, s.curLoss), 'float32'))),
+        );
         set('prev', s.cur);
         s.cur = next;
         set('curLoss', lg.loss);
@@ -131,11 +155,17 @@ export class ApgdCe implements Attack {
             const stalled = tf.logicalAnd(tf.equal(s.etaAtCheck, s.eta), tf.equal(s.bestAtCheck, s.bestLoss));
             return tf.logicalOr(oscillating, stalled) as tf.Tensor1D;
           });
-          set('eta', tf.tidy(() => tf.where(reduce, tf.div(s.eta, 2), s.eta)));
+          set(
+            'eta',
+            tf.tidy(() => tf.where(reduce, tf.div(s.eta, 2), s.eta)),
+          );
           // Restart the halved samples from their best point (with no momentum carried over).
           set('cur', selectRows(reduce, s.bestX, s.cur));
           set('prev', tf.clone(s.cur));
-          set('curLoss', tf.tidy(() => tf.where(reduce, s.bestLoss, s.curLoss)));
+          set(
+            'curLoss',
+            tf.tidy(() => tf.where(reduce, s.bestLoss, s.curLoss)),
+          );
           set('curGrad', selectRows(reduce, s.bestGrad, s.curGrad));
           reduce.dispose();
           set('increases', tf.zerosLike(s.increases));

@@ -35,7 +35,10 @@ export function createAttackFixture(seed = 1, batch = 8): AttackFixture {
     net.param(3, 'movingVariance').assign(tf.randomUniform([12], 0.5, 2, 'float32', rng.nextSeed()));
   });
   const x = tf.randomUniform([batch, 4, 4, 1], 0, 1, 'float32', rng.nextSeed());
-  const y = tf.tensor1d(Array.from({ length: batch }, () => rng.int(3)), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, () => rng.int(3)),
+    'int32',
+  );
   const eps = 0.1;
   const box = linfBox(x, eps);
   return {
@@ -102,7 +105,8 @@ export const ATTACK_CONFORMANCE_CHECKS: readonly AttackConformanceCheck[] = [
         at.dispose();
         clean.dispose();
         reported.forEach((r, i) => {
-          if (!(Math.abs(r - actual[i]) <= 1e-4 * Math.max(1, Math.abs(actual[i])))) fail(attack, `sample ${i}: reported loss ${r} but the returned input has loss ${actual[i]}`);
+          if (!(Math.abs(r - actual[i]) <= 1e-4 * Math.max(1, Math.abs(actual[i]))))
+            fail(attack, `sample ${i}: reported loss ${r} but the returned input has loss ${actual[i]}`);
         });
         const mean = actual.reduce((a, b) => a + b, 0) / actual.length;
         if (!(mean >= cleanMean - 1e-6)) fail(attack, `mean adversarial loss ${mean} < clean loss ${cleanMean}`);

@@ -14,10 +14,4 @@ export {
   type RobustAccuracy,
   type RobustAccuracyOptions,
 } from './robust-accuracy';
-export {
-  createAttackFixture,
-  checkAttackConformance,
-  ATTACK_CONFORMANCE_CHECKS,
-  type AttackFixture,
-  type AttackConformanceCheck,
-} from './conformance';
+export { createAttackFixture, checkAttackConformance, ATTACK_CONFORMANCE_CHECKS, type AttackFixture, type AttackConformanceCheck } from './conformance';

@@ -90,7 +90,14 @@ describe('attacks on a linear model (closed-form worst case)', () => {
 describe('pgd options and schedule', () => {
   it('step-decay multiplies the step at each milestone', () => {
     const o = { stepSize: 1, schedule: 'step-decay' as const, decayFactor: 0.1, decayMilestones: [0.5, 0.75] };
-    expect([0, 4, 5, 7, 8, 9].map((k) => scheduledStep(o, k, 10))).toEqual([1, 1, expect.closeTo(0.1, 12), expect.closeTo(0.1, 12), expect.closeTo(0.01, 12), expect.closeTo(0.01, 12)]);
+    expect([0, 4, 5, 7, 8, 9].map((k) => scheduledStep(o, k, 10))).toEqual([
+      1,
+      1,
+      expect.closeTo(0.1, 12),
+      expect.closeTo(0.1, 12),
+      expect.closeTo(0.01, 12),
+      expect.closeTo(0.01, 12),
+    ]);
     expect(scheduledStep({ ...o, schedule: 'constant' }, 9, 10)).toBe(1);
   });
 
@@ -113,10 +120,19 @@ describe('pgd options and schedule', () => {
   });
 
   it('with bnStats the attack forwards in train mode with those statistics', () => {
-    const spec: NetworkSpec = { inputShape: [2], layers: [{ kind: 'batchnorm', epsilon: 1e-5, momentum: 0.9 }, { kind: 'dense', units: 2, useBias: false }] };
+    const spec: NetworkSpec = {
+      inputShape: [2],
+      layers: [
+        { kind: 'batchnorm', epsilon: 1e-5, momentum: 0.9 },
+        { kind: 'dense', units: 2, useBias: false },
+      ],
+    };
     const rng = new SeededRng(2);
     const net = Network.create(spec, rng);
-    const x = tf.tensor2d([[0.2, 0.7], [0.6, 0.1]]);
+    const x = tf.tensor2d([
+      [0.2, 0.7],
+      [0.6, 0.1],
+    ]);
     const y = tf.tensor1d([0, 1], 'int32');
     const stats = new Map([[0, { mean: tf.tensor1d([3, -3]), variance: tf.tensor1d([0.01, 4]) }]]);
     const box = linfBox(x, 0);

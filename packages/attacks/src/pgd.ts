@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, signedGradientAscent, type Attack, type AttackResult, type AttackRunOptions, type InputBox, type Network, type SeededRng } from '@certkd/core';
+import {
+  ConfigError,
+  signedGradientAscent,
+  type Attack,
+  type AttackResult,
+  type AttackRunOptions,
+  type InputBox,
+  type Network,
+  type SeededRng,
+} from '@certkd/core';
 import { attackObjective } from './objective';
 import { checkAttackInputs } from './validate';
 
@@ -59,7 +68,8 @@ export class Pgd implements Attack {
     this.name = name;
     const o = this.options;
     if (!Number.isInteger(o.steps) || o.steps < 1) throw new ConfigError(`steps must be an integer >= 1, got ${o.steps}`, undefined, `attack '${name}'.steps`);
-    if (!Number.isInteger(o.restarts) || o.restarts < 1) throw new ConfigError(`restarts must be an integer >= 1, got ${o.restarts}`, undefined, `attack '${name}'.restarts`);
+    if (!Number.isInteger(o.restarts) || o.restarts < 1)
+      throw new ConfigError(`restarts must be an integer >= 1, got ${o.restarts}`, undefined, `attack '${name}'.restarts`);
     if (!(o.stepSize > 0)) throw new ConfigError(`stepSize must be > 0, got ${o.stepSize}`, undefined, `attack '${name}'.stepSize`);
   }
 

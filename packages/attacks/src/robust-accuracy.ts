@@ -4,7 +4,14 @@ import { ApgdCe, type ApgdOptions } from './apgd';
 import { Pgd, type PgdOptions } from './pgd';
 
 /** Evaluation PGD of METHODS 4: 40 steps of 0.035 eps (expressive-losses), one restart. */
-export const EVAL_PGD_OPTIONS: Readonly<Partial<PgdOptions>> = Object.freeze({ steps: 40, stepSize: 0.035, stepMode: 'relative', restarts: 1, randomStart: true, schedule: 'constant' });
+export const EVAL_PGD_OPTIONS: Readonly<Partial<PgdOptions>> = Object.freeze({
+  steps: 40,
+  stepSize: 0.035,
+  stepMode: 'relative',
+  restarts: 1,
+  randomStart: true,
+  schedule: 'constant',
+});
 /** Evaluation APGD-CE: AutoAttack's first component with its standard 100 iterations. */
 export const EVAL_APGD_OPTIONS: Readonly<Partial<ApgdOptions>> = Object.freeze({ steps: 100, restarts: 1 });
 

@@ -58,7 +58,6 @@ export class CertifiedBatch {
     });
   }
 
-
   /** Options for bound and forward passes in train mode with the clean statistics. */
   boundMode(): BoundOptionsLike {
     const stats = this.stats();

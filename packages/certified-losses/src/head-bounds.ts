@@ -8,7 +8,10 @@ import { applySpec } from './logit-differences';
  */
 export function headLayerIndex(net: Network): number {
   const p = net.tapIndex('penultimate');
-  const rest = net.layers.slice(p).map((l, k) => ({ l, i: p + k })).filter(({ l }) => l.kind !== 'tap');
+  const rest = net.layers
+    .slice(p)
+    .map((l, k) => ({ l, i: p + k }))
+    .filter(({ l }) => l.kind !== 'tap');
   if (rest.length !== 1 || rest[0].l.kind !== 'dense') {
     throw new ConfigError(
       `the layers after the penultimate tap (index ${p}) must be a single dense layer, found ${rest.map(({ l }) => l.kind).join(', ') || 'none'}`,

@@ -28,5 +28,15 @@ export type { ExpIbpLossOptions } from './losses/exp-ibp-loss';
 export { StandardLoss, standardLossOptions, standardLossPlugin } from './losses/standard-loss';
 export type { StandardLossOptions } from './losses/standard-loss';
 export { CERTIFIED_LOSS_PLUGINS, registerCertifiedLosses } from './register';
-export { l1Option, radiusOptions, attackOptions, alphaOption, regulariserOptions, relaxationOption, lossRelaxations, removedOption, TRAIN_EPS_FACTOR_REMOVED } from './loss-options';
+export {
+  l1Option,
+  radiusOptions,
+  attackOptions,
+  alphaOption,
+  regulariserOptions,
+  relaxationOption,
+  lossRelaxations,
+  removedOption,
+  TRAIN_EPS_FACTOR_REMOVED,
+} from './loss-options';
 export type { L1Settings, RadiusSettings, AttackSettings, RegulariserSettings } from './loss-options';

@@ -20,7 +20,13 @@ export function randomStartPgd(net: Network, y: tf.Tensor1D, box: InputBox, rng:
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new ConfigError(`must be a positive integer, got ${opts.steps}`, undefined, 'attackSteps');
   if (!(opts.stepSize > 0)) throw new ConfigError(`must be > 0, got ${opts.stepSize}`, undefined, 'attackStepSize');
   const objective = (x: tf.Tensor) => crossEntropyPerSample(net.predict(x), y);
-  const r = signedGradientAscent(objective, box.lower, box, rng, { steps: opts.steps, stepSize: opts.stepSize, start: 'uniform', includeStart: false, needValue: false });
+  const r = signedGradientAscent(objective, box.lower, box, rng, {
+    steps: opts.steps,
+    stepSize: opts.stepSize,
+    start: 'uniform',
+    includeStart: false,
+    needValue: false,
+  });
   r.value?.dispose();
   return r.x;
 }

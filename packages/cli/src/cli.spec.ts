@@ -18,7 +18,20 @@ describeWithData(MAIN, 'certkd command', () => {
   it('plugins lists every kind with the built-in plugins', () => {
     const r = certkd(['plugins']);
     expect(r.status).toBe(0);
-    for (const s of ['dataset:', 'mnist', 'architecture:', 'cnn-small', 'bound-method:', 'alpha-crown', 'attack:', 'apgd-ce', 'certified-loss:', 'cc-ibp', 'distill-loss:', 'cc-dist']) {
+    for (const s of [
+      'dataset:',
+      'mnist',
+      'architecture:',
+      'cnn-small',
+      'bound-method:',
+      'alpha-crown',
+      'attack:',
+      'apgd-ce',
+      'certified-loss:',
+      'cc-ibp',
+      'distill-loss:',
+      'cc-dist',
+    ]) {
       expect(r.stdout).toContain(s);
     }
     const json = JSON.parse(certkd(['plugins', '--json', '--kind', 'attack']).stdout);
@@ -73,7 +86,17 @@ describeWithData(MAIN, 'certkd command', () => {
   });
 
   itWithData(shared, 'bounds on a VNN-COMP network and property prints sound JSON', () => {
-    const r = certkd(['bounds', path.join(shared, 'mnist-net_256x2.onnx'), '--vnnlib', path.join(shared, 'prop_0_0.03.vnnlib'), '--method', 'crown', '--backend', 'cpu', '--json']);
+    const r = certkd([
+      'bounds',
+      path.join(shared, 'mnist-net_256x2.onnx'),
+      '--vnnlib',
+      path.join(shared, 'prop_0_0.03.vnnlib'),
+      '--method',
+      'crown',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.method).toBe('crown');

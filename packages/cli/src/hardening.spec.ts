@@ -13,7 +13,7 @@ const MAIN = path.resolve(__dirname, '../dist/main.js'); // the built command: `
 const certkd = (args: string[], cwd: string) => spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 120000 });
 
 const DATA = 'dataset: { name: synthetic, options: { n: 32, testN: 8, shape: [6, 6, 1], classes: 3 } }\n';
-const TRAIN = "{ stage: train, model: net, architecture: { name: mlp, options: { hidden: [8] } }, epochs: 1, batchSize: 8 }";
+const TRAIN = '{ stage: train, model: net, architecture: { name: mlp, options: { hidden: [8] } }, epochs: 1, batchSize: 8 }';
 const tinyRecipe = (name: string, extra = '') => `name: ${name}\nbackend: cpu\n${DATA}${extra}stages: [${TRAIN}]\n`;
 
 /** One line on stderr, no stack trace. */
@@ -92,7 +92,10 @@ describeWithData(MAIN, 'certkd run hardening (#16)', () => {
       [tinyRecipe('v', 'plugins: [./missing-plugin.js]\n'), /v\.yaml: plugins\.0: cannot load plugin package '\.\/missing-plugin\.js'/],
       [tinyRecipe('v').replace('name: mlp', 'name: resnet'), /v\.yaml: stages\.0\.architecture\.name: unknown architecture 'resnet'/],
       [tinyRecipe('v').replace('hidden: [8]', 'hidden: [8], width: 3'), /v\.yaml: stages\.0\.architecture\.options\.width: /],
-      [tinyRecipe('v').replace('epochs: 1', "epochs: 1, loss: { name: no-such-loss }"), /v\.yaml: stages\.0\.loss\.name: unknown certified-loss 'no-such-loss'/],
+      [
+        tinyRecipe('v').replace('epochs: 1', 'epochs: 1, loss: { name: no-such-loss }'),
+        /v\.yaml: stages\.0\.loss\.name: unknown certified-loss 'no-such-loss'/,
+      ],
       [tinyRecipe('v').replace('batchSize: 8', 'batchSize: 1e9'), /v\.yaml: stages\.0\.batchSize: .*65536/],
       [tinyRecipe('v').replace('epochs: 1', 'epochs: 1, teacher: t'), /v\.yaml: stages\.0\.teacher: unknown teacher 't'/],
     ];
@@ -166,7 +169,8 @@ describeWithData(MAIN, 'certkd run hardening (#16)', () => {
       live = undefined;
     });
 
-    const exited = (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.on('exit', (code) => resolve(code))));
+    const exited = (c: ChildProcess) =>
+      new Promise<number | null>((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.on('exit', (code) => resolve(code))));
     const waitFor = async (file: string, ms = 60000) => {
       const t0 = Date.now();
       while (!fs.existsSync(file)) {
@@ -204,7 +208,10 @@ describeWithData(MAIN, 'certkd run hardening (#16)', () => {
       fs.mkdirSync(run, { recursive: true });
       fs.writeFileSync(path.join(run, 'recipe.yaml'), 'old\n');
       const gone = spawnSync(process.execPath, ['-e', '0']).pid;
-      fs.writeFileSync(path.join(run, 'run.lock'), JSON.stringify({ pid: gone, hostname: os.hostname(), startedAt: '2020-01-01T00:00:00.000Z', command: 'certkd run st.yaml' }));
+      fs.writeFileSync(
+        path.join(run, 'run.lock'),
+        JSON.stringify({ pid: gone, hostname: os.hostname(), startedAt: '2020-01-01T00:00:00.000Z', command: 'certkd run st.yaml' }),
+      );
       const r = certkd(['run', f, '--runs-dir', runs, '--force'], work);
       expect(r.status).toBe(0);
       expect(r.stderr).toContain(`warning: took over the stale run lock of pid ${gone}`);

@@ -62,7 +62,10 @@ describeWithData(MAIN, 'certkd on hostile model files and a full disk', () => {
     fs.mkdirSync(out);
     preload = path.join(root, 'keep', 'full-disk.cjs');
     fs.writeFileSync(preload, FULL_DISK);
-    const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build({ shape: [10, 10, 1], classes: 3, mean: [0.5], std: [0.25] }, architectureOptions.parse({ hidden: [8] }));
+    const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build(
+      { shape: [10, 10, 1], classes: 3, mean: [0.5], std: [0.25] },
+      architectureOptions.parse({ hidden: [8] }),
+    );
     const net = Network.create(spec, new SeededRng(5));
     model = path.join(root, 'keep', 'model');
     saveModel(net, model);
@@ -102,7 +105,10 @@ describeWithData(MAIN, 'certkd on hostile model files and a full disk', () => {
   });
 
   it('export of a model whose folded BatchNorm overflows exits 2 and writes no ONNX', () => {
-    const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build({ shape: [10, 10, 1], classes: 3, mean: [0.5], std: [0.25] }, architectureOptions.parse({ hidden: [8], batchnorm: true }));
+    const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build(
+      { shape: [10, 10, 1], classes: 3, mean: [0.5], std: [0.25] },
+      architectureOptions.parse({ hidden: [8], batchnorm: true }),
+    );
     const net = Network.create(spec, new SeededRng(6));
     const i = net.layers.findIndex((l) => l.kind === 'batchnorm');
     net.param(i, 'gamma').assign(net.param(i, 'gamma').mul(3e38));
@@ -113,7 +119,9 @@ describeWithData(MAIN, 'certkd on hostile model files and a full disk', () => {
     const before = snapshot(root);
     const r = certkd(['export', bad, '--onnx', path.join(out, 'o.onnx')]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^certkd: ModelFormatError: initializer 'layers\.\d+\.(weight|bias)' would hold -?Infinity at index \d+; refusing to export a network whose weights are not finite\n$/);
+    expect(r.stderr).toMatch(
+      /^certkd: ModelFormatError: initializer 'layers\.\d+\.(weight|bias)' would hold -?Infinity at index \d+; refusing to export a network whose weights are not finite\n$/,
+    );
     expect(diffSnapshots(before, snapshot(root))).toEqual([]);
     fs.rmSync(bad, { recursive: true });
   });

@@ -9,7 +9,9 @@ const certkd = (args: string[], cwd = process.cwd()) => spawnSync(process.execPa
 
 /** A recipe that loads every example package through `plugins:` and uses each of them. */
 function recipe(eps: number): string {
-  const plugins = ['relaxation-zero-slope', 'bound-method-example', 'loss-example', 'attack-example', 'stage-example', 'sink-example'].map((p) => path.join(examples, p));
+  const plugins = ['relaxation-zero-slope', 'bound-method-example', 'loss-example', 'attack-example', 'stage-example', 'sink-example'].map((p) =>
+    path.join(examples, p),
+  );
   return [
     'name: plugin-proof',
     'backend: cpu',
@@ -31,7 +33,7 @@ function recipe(eps: number): string {
   ].join('\n');
 }
 
-describe('example plugin packages, loaded only through a recipe\'s plugins: by `certkd run`', () => {
+describe("example plugin packages, loaded only through a recipe's plugins: by `certkd run`", () => {
   let dir: string;
   beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-plugins-'))));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +49,11 @@ describe('example plugin packages, loaded only through a recipe\'s plugins: by `
     const net = results.models.net;
     // loss: the student trained with the example loss, whose parts reach the epoch events
     expect(net.trained_with).toMatch(/adv-feature-mse/);
-    const events = fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const events = fs
+      .readFileSync(path.join(run, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(events.some((e) => e.type === 'epoch-end' && e.stage === 'train-student' && 'feature-mse' in e.parts)).toBe(true);
     // attack: evaluated with the example attack
     expect(net.robust_acc.vertex).toBeGreaterThanOrEqual(0);
@@ -79,7 +85,8 @@ describe('example plugin packages, loaded only through a recipe\'s plugins: by `
     expect(names('stage')).toEqual(['certify', 'evaluate', 'load-teacher', 'report', 'summary-file', 'train', 'train-student', 'train-teacher']);
     expect(names('sink')).toEqual(['console', 'event-types', 'jsonl-log', 'metrics-csv']);
     expect(names('certifier-stage')).toEqual(['escalation']);
-    for (const kind of ['dataset', 'architecture', 'relaxation', 'bound-method', 'attack', 'teacher', 'certified-loss', 'distill-loss']) expect(names(kind).length).toBeGreaterThan(0);
+    for (const kind of ['dataset', 'architecture', 'relaxation', 'bound-method', 'attack', 'teacher', 'certified-loss', 'distill-loss'])
+      expect(names(kind).length).toBeGreaterThan(0);
   });
 
   it('names a relaxation for certkd bounds with --relaxation and --plugin', () => {

@@ -55,7 +55,10 @@ describeWithData(MAIN, 'interrupted runs resume to the same result', () => {
     const r = spawnSync(process.execPath, [bin, 'run', recipe, '--runs-dir', path.join(dir, 'straight')], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     const run = path.join(dir, 'straight', 'killme');
-    reference = { weights: md5(path.join(run, 'models', 'net', 'weights.bin')), acc: JSON.parse(fs.readFileSync(path.join(run, 'results.json'), 'utf8')).clean_acc };
+    reference = {
+      weights: md5(path.join(run, 'models', 'net', 'weights.bin')),
+      acc: JSON.parse(fs.readFileSync(path.join(run, 'results.json'), 'utf8')).clean_acc,
+    };
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

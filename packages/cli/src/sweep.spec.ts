@@ -53,7 +53,9 @@ function midRun(store: string, runs: string[]): { run: string; pid: number } | u
 const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
 
 function worker(url: string, store: string, extra: string[] = []): ChildProcess & { log: string[] } {
-  const p = spawn(process.execPath, [bin, 'worker', '--redis', url, '--store', store, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] }) as ChildProcess & { log: string[] };
+  const p = spawn(process.execPath, [bin, 'worker', '--redis', url, '--store', store, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] }) as ChildProcess & {
+    log: string[];
+  };
   p.log = [];
   p.stderr!.on('data', (d: Buffer) => p.log.push(d.toString()));
   return p;
@@ -72,7 +74,11 @@ async function stopWorkers(ws: ChildProcess[]): Promise<void> {
   );
 }
 
-function status(sweep: string, store: string, redis?: string): { counts: Record<string, number>; jobs: { name: string; state: string; attempts: number; error?: string }[] } {
+function status(
+  sweep: string,
+  store: string,
+  redis?: string,
+): { counts: Record<string, number>; jobs: { name: string; state: string; attempts: number; error?: string }[] } {
   const r = cli(['sweep', 'status', sweep, '--store', store, '--json', ...(redis ? ['--redis', redis] : [])]);
   if (r.status !== 0) throw new Error(`sweep status failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -83,9 +89,11 @@ const local = () => path.join(dir, 'local');
 /** Runs killed mid-way, per store (they resume; the others ran straight through). */
 const interrupted = new Map<string, string>();
 /** The run's student weights from a store where it ran straight through. */
-const straight = (run: string) => [local(), path.join(dir, 'redis-store')].find((s) => interrupted.get(s) !== run && fs.existsSync(path.join(s, run, 'models', 'student', 'weights.bin')))!;
+const straight = (run: string) =>
+  [local(), path.join(dir, 'redis-store')].find((s) => interrupted.get(s) !== run && fs.existsSync(path.join(s, run, 'models', 'student', 'weights.bin')))!;
 const studentMd5 = (store: string, run: string) => md5(path.join(store, run, 'models', 'student', 'weights.bin'));
-const resumedFromCheckpoint = (store: string, run: string) => fs.readFileSync(path.join(store, run, 'events.jsonl'), 'utf8').includes('resumed student at epoch');
+const resumedFromCheckpoint = (store: string, run: string) =>
+  fs.readFileSync(path.join(store, run, 'events.jsonl'), 'utf8').includes('resumed student at epoch');
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-sweep-'));
 });
@@ -203,7 +211,9 @@ function sweepFile(name: string, body: string): string {
       expect(okEnds(store(), run)).toBe(1);
       if (interrupted.get(local()) === run || interrupted.get(store()) === run) continue; // compared below
       expect(studentMd5(store(), run)).toBe(studentMd5(local(), run));
-      expect(JSON.parse(fs.readFileSync(path.join(store(), run, 'results.json'), 'utf8')).certified_acc).toBe(JSON.parse(fs.readFileSync(path.join(local(), run, 'results.json'), 'utf8')).certified_acc);
+      expect(JSON.parse(fs.readFileSync(path.join(store(), run, 'results.json'), 'utf8')).certified_acc).toBe(
+        JSON.parse(fs.readFileSync(path.join(local(), run, 'results.json'), 'utf8')).certified_acc,
+      );
     }
     // The killed worker's run was handed on and resumed from its checkpoint.
     expect(events(store(), killed).filter((e) => e.type === 'run-start')).toHaveLength(2);
@@ -219,10 +229,15 @@ function sweepFile(name: string, body: string): string {
   it('fails a bad recipe without retrying it and reports it with the run name', async () => {
     const f = sweepFile('broken', 'grid:\n  dataset.options.bogus: [1]\n');
     expect(cli(['sweep', f, '--redis', redis.url, '--store', store()]).status).toBe(0);
-    const s = await waitFor('the job to fail', () => {
-      const x = status(f, store(), redis.url);
-      return x.counts.failed === 1 && x;
-    }, 30_000, 300);
+    const s = await waitFor(
+      'the job to fail',
+      () => {
+        const x = status(f, store(), redis.url);
+        return x.counts.failed === 1 && x;
+      },
+      30_000,
+      300,
+    );
     expect(s.jobs[0].attempts).toBe(1);
     expect(s.jobs[0].error).toContain('run broken-bogus1');
     expect(s.jobs[0].error).toContain('bogus');
@@ -230,7 +245,23 @@ function sweepFile(name: string, body: string): string {
 
   it('certify --redis splits points into shard jobs and writes each point once, as certify does', () => {
     const model = path.join(local(), 'smoke-alpha0.5-seed0', 'models', 'student');
-    const args = ['certify', model, '--dataset', 'synthetic', '--eps', '0.05', '--n', '12', '--timeout', '2', '--methods', 'ibp,crown', '--backend', 'cpu', '--json'];
+    const args = [
+      'certify',
+      model,
+      '--dataset',
+      'synthetic',
+      '--eps',
+      '0.05',
+      '--n',
+      '12',
+      '--timeout',
+      '2',
+      '--methods',
+      'ibp,crown',
+      '--backend',
+      'cpu',
+      '--json',
+    ];
     const here = cli([...args, '--out', path.join(dir, 'here.jsonl')]);
     expect(here.status).toBe(0);
     const out = path.join(dir, 'sharded.jsonl');
@@ -263,7 +294,10 @@ function sweepFile(name: string, body: string): string {
     const store = path.join(dir, 'restart-store');
     const f = sweepFile('restart', 'grid:\n  stages.student.loss.options.alpha: [0.5]\n  seed: [1]\n');
     const runs = ['restart-alpha0.5-seed1'];
-    const ws = [worker(redis.url, store, ['--lock-duration', '10000', '--stalled-interval', '2000']), worker(redis.url, store, ['--lock-duration', '10000', '--stalled-interval', '2000'])];
+    const ws = [
+      worker(redis.url, store, ['--lock-duration', '10000', '--stalled-interval', '2000']),
+      worker(redis.url, store, ['--lock-duration', '10000', '--stalled-interval', '2000']),
+    ];
     try {
       expect(cli(['sweep', f, '--redis', redis.url, '--store', store]).status).toBe(0);
       await waitFor('a run with a checkpoint', () => midRun(store, runs), 90_000, 20);

@@ -73,12 +73,40 @@ describeWithData([MAIN, NET, MNIST], 'certkd verify hardening', () => {
       ['vnnlib is a folder', ['verify', NET, dir], /cannot read/],
       ['NaN constant', ['verify', NET, write('nan.vnnlib', `${decl5}\n${box5}\n(assert (<= Y_0 NaN))`)], /nan\.vnnlib:\d+:\d+: 'NaN' is not a finite number/],
       ['overflowing row', ['verify', NET, write('inf.vnnlib', `${decl5}\n${box5}\n(assert (<= (* 1e300 1e300 Y_0) 0))`)], /inf\.vnnlib:\d+:\d+: .*non-finite/],
-      ['empty box', ['verify', NET, write('empty.vnnlib', `${decl5}\n${box5}\n(assert (>= X_2 0.9))\n(assert (<= Y_0 Y_1))`)], /empty\.vnnlib:\d+:\d+: the input box is empty: X_2/],
-      ['form feed', ['verify', NET, write('ff.vnnlib', `${decl5}\n${box5}\n(assert (<= Y_0\u000c\u000bY_1\u00a0))\n\u0001`)], /ff\.vnnlib:\d+:\d+: unexpected control character U\+0001/],
-      ['random bytes', ['verify', NET, write('rand.vnnlib', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)))], /rand\.vnnlib:\d+:\d+: /],
-      ['deep nesting', ['verify', NET, write('deep.vnnlib', `${decl5}\n${box5}\n(assert ${'(and '.repeat(50000)}(<= Y_0 0)${')'.repeat(50000)})`)], /deep\.vnnlib:\d+:\d+: parentheses nested deeper/],
-      ['gzip garbage', ['verify', NET, write('bad.vnnlib.gz', Buffer.concat([zlib.gzipSync('(declare-const X_0 Real)').subarray(0, 12), Buffer.from('junk')]))], /bad\.vnnlib\.gz: cannot decompress/],
-      ['wrong input count', ['verify', NET, write('x1.vnnlib', '(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (<= Y_0 0))')], /declares 1 inputs but the model has 5/],
+      [
+        'empty box',
+        ['verify', NET, write('empty.vnnlib', `${decl5}\n${box5}\n(assert (>= X_2 0.9))\n(assert (<= Y_0 Y_1))`)],
+        /empty\.vnnlib:\d+:\d+: the input box is empty: X_2/,
+      ],
+      [
+        'form feed',
+        ['verify', NET, write('ff.vnnlib', `${decl5}\n${box5}\n(assert (<= Y_0\u000c\u000bY_1\u00a0))\n\u0001`)],
+        /ff\.vnnlib:\d+:\d+: unexpected control character U\+0001/,
+      ],
+      [
+        'random bytes',
+        ['verify', NET, write('rand.vnnlib', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256)))],
+        /rand\.vnnlib:\d+:\d+: /,
+      ],
+      [
+        'deep nesting',
+        ['verify', NET, write('deep.vnnlib', `${decl5}\n${box5}\n(assert ${'(and '.repeat(50000)}(<= Y_0 0)${')'.repeat(50000)})`)],
+        /deep\.vnnlib:\d+:\d+: parentheses nested deeper/,
+      ],
+      [
+        'gzip garbage',
+        ['verify', NET, write('bad.vnnlib.gz', Buffer.concat([zlib.gzipSync('(declare-const X_0 Real)').subarray(0, 12), Buffer.from('junk')]))],
+        /bad\.vnnlib\.gz: cannot decompress/,
+      ],
+      [
+        'wrong input count',
+        [
+          'verify',
+          NET,
+          write('x1.vnnlib', '(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (<= Y_0 0))'),
+        ],
+        /declares 1 inputs but the model has 5/,
+      ],
       ['bad timeout', ['verify', NET, PROP, '--timeout', '0'], /timeout/],
     ];
     for (const [what, args, re] of cases) {

@@ -30,7 +30,12 @@ function mutate(rng: SeededRng, text: string): string {
   for (let k = 1 + int(rng, 3); k > 0; k--) {
     const at = int(rng, s.length + 1);
     const r = int(rng, 3);
-    s = r === 0 ? s.slice(0, at) + pick(rng, ODD) + s.slice(at) : r === 1 ? s.slice(0, at) + s.slice(at + 1 + int(rng, 6)) : s.slice(0, at) + s.slice(at, at + 1 + int(rng, 30)) + s.slice(at);
+    s =
+      r === 0
+        ? s.slice(0, at) + pick(rng, ODD) + s.slice(at)
+        : r === 1
+          ? s.slice(0, at) + s.slice(at + 1 + int(rng, 6))
+          : s.slice(0, at) + s.slice(at, at + 1 + int(rng, 30)) + s.slice(at);
   }
   return s;
 }
@@ -59,7 +64,11 @@ describeWithData([MAIN, NET, PROP], 'certkd verify fuzzing (CLI)', () => {
         ['deep.vnnlib', valid.replace('(assert (<= Y_0 Y_1))', `(assert ${'(and '.repeat(20000)}(<= Y_0 Y_1)${')'.repeat(20000)})`), true],
         ['control.vnnlib', valid.replace('(<= Y_0 Y_2)', '(<= Y_0\u0001 Y_2)'), true],
         ['bytes.vnnlib', Buffer.from(Array.from({ length: 4096 }, () => int(rng, 256))), true],
-        ['disj.vnnlib', valid.replace('(assert (<= Y_0 Y_1))', `(assert (or ${Array.from({ length: 1000 }, (_, i) => `(<= Y_0 (- Y_1 ${i / 1000}))`).join(' ')}))`), false],
+        [
+          'disj.vnnlib',
+          valid.replace('(assert (<= Y_0 Y_1))', `(assert (or ${Array.from({ length: 1000 }, (_, i) => `(<= Y_0 (- Y_1 ${i / 1000}))`).join(' ')}))`),
+          false,
+        ],
       ];
       for (let k = 0; cases.length < 22; k++) cases.push([`mut-${k}.vnnlib`, mutate(rng, valid), false]);
       for (const [name, text] of cases) fs.writeFileSync(path.join(props, name), text);
@@ -68,11 +77,15 @@ describeWithData([MAIN, NET, PROP], 'certkd verify fuzzing (CLI)', () => {
       const seen: string[] = [];
       for (const [name, , malformed] of cases) {
         const t0 = Date.now();
-        const r = spawnSync(process.execPath, [bin, 'verify', NET, path.join('props', name), '--timeout', '5', '--backend', 'cpu', '--out', path.join('out', `${name}.txt`)], {
-          cwd: work,
-          encoding: 'utf8',
-          timeout: 60000,
-        });
+        const r = spawnSync(
+          process.execPath,
+          [bin, 'verify', NET, path.join('props', name), '--timeout', '5', '--backend', 'cpu', '--out', path.join('out', `${name}.txt`)],
+          {
+            cwd: work,
+            encoding: 'utf8',
+            timeout: 60000,
+          },
+        );
         const what = `${name}: status ${r.status} signal ${r.signal} stderr ${JSON.stringify(r.stderr.slice(0, 300))}`;
         if (r.error || r.signal) throw new Error(`${what}: did not end by itself (${r.error?.message ?? r.signal})`);
         expect([what, [0, 2].includes(r.status!)]).toEqual([what, true]);

@@ -11,13 +11,7 @@ export function isActive(aug: Augmentation | undefined): aug is Augmentation {
  * original size, then flip horizontally with probability 1/2. Per image the generator is drawn
  * in the order: row offset, column offset, flip. Returns a new array; `x` is not modified.
  */
-export function augmentImages(
-  x: Float32Array,
-  n: number,
-  shape: readonly [number, number, number],
-  aug: Augmentation,
-  rng: SeededRng,
-): Float32Array {
+export function augmentImages(x: Float32Array, n: number, shape: readonly [number, number, number], aug: Augmentation, rng: SeededRng): Float32Array {
   const [h, w, c] = shape;
   const p = aug.cropPadding;
   if (!Number.isInteger(p) || p < 0) throw new ConfigError(`must be a non-negative integer, got ${p}`, undefined, 'augmentation.cropPadding');

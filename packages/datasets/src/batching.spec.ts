@@ -99,7 +99,9 @@ describe('splits and subsets', () => {
     expect(a.validation.read([0, 3]).x).toEqual(b.validation.read([0, 3]).x);
     const c = splitTrainValidation(data.train, 7, new SeededRng(2));
     expect(c.validation.size).toBe(7);
-    const all = [...(c.train as unknown as { indices: Int32Array }).indices, ...(c.validation as unknown as { indices: Int32Array }).indices].sort((x, y) => x - y);
+    const all = [...(c.train as unknown as { indices: Int32Array }).indices, ...(c.validation as unknown as { indices: Int32Array }).indices].sort(
+      (x, y) => x - y,
+    );
     expect(all).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(() => splitTrainValidation(data.train, 50, new SeededRng(1))).toThrow(ConfigError);
     expect(() => splitTrainValidation(data.train, 1.5, new SeededRng(1))).toThrow(ConfigError);

@@ -47,7 +47,12 @@ export async function checkDataset(dir: string, name: string, opts: CheckOptions
   const problems: string[] = [];
   const labels: Record<string, number[][]> = {};
   const classesOf: Record<string, number> = {
-    mnist: 10, 'fashion-mnist': 10, cifar10: 10, svhn: 10, tinyimagenet: 0, imagenet64: 1000,
+    mnist: 10,
+    'fashion-mnist': 10,
+    cifar10: 10,
+    svhn: 10,
+    tinyimagenet: 0,
+    imagenet64: 1000,
   };
   const attempt = async <T>(fn: () => T | Promise<T>): Promise<T | undefined> => {
     try {
@@ -63,10 +68,19 @@ export async function checkDataset(dir: string, name: string, opts: CheckOptions
   const dirOk = await attempt(() => requireDir(dir, name));
   if (dirOk !== undefined || fs.existsSync(dir)) {
     if (name === 'mnist' || name === 'fashion-mnist') {
-      for (const [split, prefix] of [['train', 'train'], ['test', 't10k']] as const) {
+      for (const [split, prefix] of [
+        ['train', 'train'],
+        ['test', 't10k'],
+      ] as const) {
         const imgFile = await attempt(() => findFile(dir, [`${prefix}-images-idx3-ubyte`, `${prefix}-images.idx3-ubyte`]));
         const labFile = await attempt(() => findFile(dir, [`${prefix}-labels-idx1-ubyte`, `${prefix}-labels.idx1-ubyte`]));
-        const img = imgFile ? await attempt(() => { const a = readIdxFile(imgFile); checkIdxImages(a, imgFile, [28, 28]); return a; }) : undefined;
+        const img = imgFile
+          ? await attempt(() => {
+              const a = readIdxFile(imgFile);
+              checkIdxImages(a, imgFile, [28, 28]);
+              return a;
+            })
+          : undefined;
         const lab = labFile ? await attempt(() => checkIdxLabels(readIdxFile(labFile), labFile, 10)) : undefined;
         if (lab) add(split, lab);
         if (img && lab && img.dims[0] !== lab.length) {
@@ -83,7 +97,10 @@ export async function checkDataset(dir: string, name: string, opts: CheckOptions
         if (r) add(split, r.labels);
       }
     } else if (name === 'svhn') {
-      for (const [split, f] of [['train', 'train_32x32.mat'], ['test', 'test_32x32.mat']]) {
+      for (const [split, f] of [
+        ['train', 'train_32x32.mat'],
+        ['test', 'test_32x32.mat'],
+      ]) {
         const file = await attempt(() => findFile(dir, [f]));
         const r = file ? await attempt(() => parseSvhnMat(readMaybeGzip(file), file)) : undefined;
         if (r) add(split, r.labels);
@@ -108,7 +125,12 @@ export async function checkDataset(dir: string, name: string, opts: CheckOptions
         }
       }
     } else {
-      const trainFiles = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^train_data_batch_\d+\.npz$/.test(f)).sort() : [];
+      const trainFiles = fs.existsSync(dir)
+        ? fs
+            .readdirSync(dir)
+            .filter((f) => /^train_data_batch_\d+\.npz$/.test(f))
+            .sort()
+        : [];
       if (trainFiles.length === 0) problems.push(`${dir}: missing file: no train_data_batch_<k>.npz found`);
       for (const f of trainFiles) {
         const r = await attempt(() => openImagenet64Npz(path.join(dir, f), opts.cacheDir));

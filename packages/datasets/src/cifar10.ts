@@ -54,7 +54,11 @@ function classNames(root: string): string[] {
   for (const sub of SUBDIRS) {
     const meta = path.join(root, sub, 'batches.meta.txt');
     if (isFile(meta)) {
-      const names = fs.readFileSync(meta, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+      const names = fs
+        .readFileSync(meta, 'utf8')
+        .split(/\r?\n/)
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (names.length === 10) return names;
     }
   }
@@ -64,7 +68,10 @@ function classNames(root: string): string[] {
 /** CIFAR-10 from its binary batches (data_batch_1..5.bin, test_batch.bin). */
 export function loadCifar10(root: string): LoadedDataset {
   const files = findCifarFiles(root);
-  const train = concatRgb32(files.train.map((f) => parseCifarBatch(readMaybeGzip(f), f)), `${root} (train)`);
+  const train = concatRgb32(
+    files.train.map((f) => parseCifarBatch(readMaybeGzip(f), f)),
+    `${root} (train)`,
+  );
   const test = concatRgb32([parseCifarBatch(readMaybeGzip(files.test), files.test)], files.test);
   return {
     name: 'cifar10',

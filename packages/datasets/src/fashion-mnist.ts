@@ -5,9 +5,7 @@ import { DataError } from '@certkd/core';
 import { findIdxFiles, loadIdxFiles } from './idx-dataset';
 import { Uint8Split } from './uint8-split';
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-];
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 /** Fed in pixel space like MNIST (mean 0, std 1); no augmentation. */
 export const FASHION_MNIST_MEAN = [0];
 export const FASHION_MNIST_STD = [1];

@@ -40,7 +40,9 @@ describe('CIFAR-10 binary batches', () => {
     const rec = 2 * 3073;
     const p = 5 * 32 + 7; // row 5, column 7
     expect(y[0]).toBe(2);
-    expect(Array.from(x.subarray(p * 3, p * 3 + 3))).toEqual([raw[rec + 1 + p], raw[rec + 1 + 1024 + p], raw[rec + 1 + 2048 + p]].map((v) => Math.fround(v / 255)));
+    expect(Array.from(x.subarray(p * 3, p * 3 + 3))).toEqual(
+      [raw[rec + 1 + p], raw[rec + 1 + 1024 + p], raw[rec + 1 + 2048 + p]].map((v) => Math.fround(v / 255)),
+    );
   });
   it('names truncated batches, bad labels and missing files', () => {
     write(t.dir);
@@ -59,7 +61,16 @@ describe('SVHN MATLAB v5 files', () => {
   const svhn = (n: number, seed: number, compress: boolean, labelOverride?: number[]) => {
     const X = bytes(32 * 32 * 3 * n, seed);
     const y = Float64Array.from(labelOverride ?? Array.from({ length: n }, (_, i) => (i % 10) + 1));
-    return { X, bytes: encodeMat5([{ name: 'X', dims: [32, 32, 3, n], data: X }, { name: 'y', dims: [y.length, 1], data: y }], compress) };
+    return {
+      X,
+      bytes: encodeMat5(
+        [
+          { name: 'X', dims: [32, 32, 3, n], data: X },
+          { name: 'y', dims: [y.length, 1], data: y },
+        ],
+        compress,
+      ),
+    };
   };
   it('reads compressed and plain files, column-major X, label 10 as digit 0', () => {
     const tr = svhn(12, 1, true);
@@ -92,7 +103,16 @@ describe('ImageNet 64x64 npz batches', () => {
   const npz = (n: number, seed: number, deflate: boolean, labels?: number[]) => {
     const data = bytes(n * 12288, seed);
     const lab = BigInt64Array.from((labels ?? Array.from({ length: n }, (_, i) => i + 1)).map(BigInt));
-    return { data, zip: encodeZip([{ name: 'data.npy', data: encodeNpy([n, 12288], data) }, { name: 'labels.npy', data: encodeNpy([lab.length], lab) }], deflate) };
+    return {
+      data,
+      zip: encodeZip(
+        [
+          { name: 'data.npy', data: encodeNpy([n, 12288], data) },
+          { name: 'labels.npy', data: encodeNpy([lab.length], lab) },
+        ],
+        deflate,
+      ),
+    };
   };
   it('reads stored and deflated archives (deflated through the cache), labels 1-based', async () => {
     const b1 = npz(3, 1, false);

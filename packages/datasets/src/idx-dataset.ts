@@ -70,10 +70,7 @@ export function loadIdxSplit(imagesFile: string, labelsFile: string, classes: nu
   const pixels = checkIdxImages(images, imagesFile, hw);
   const labels = checkIdxLabels(readIdxFile(labelsFile), labelsFile, classes);
   if (labels.length !== images.dims[0]) {
-    throw new DataError(
-      `${images.dims[0]} images but ${labels.length} labels in ${path.basename(labelsFile)}: the counts must match`,
-      imagesFile,
-    );
+    throw new DataError(`${images.dims[0]} images but ${labels.length} labels in ${path.basename(labelsFile)}: the counts must match`, imagesFile);
   }
   return new Uint8Split(pixels, labels, [images.dims[1], images.dims[2], 1], classes, imagesFile);
 }

@@ -52,10 +52,7 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   }
   const expected = headerLen + count * info.size;
   if (buf.length < expected) {
-    throw new DataError(
-      `truncated IDX file: dimensions [${dims.join(', ')}] of ${info.name} need ${expected} bytes, file has ${buf.length}`,
-      file,
-    );
+    throw new DataError(`truncated IDX file: dimensions [${dims.join(', ')}] of ${info.name} need ${expected} bytes, file has ${buf.length}`, file);
   }
   if (buf.length > expected) {
     throw new DataError(

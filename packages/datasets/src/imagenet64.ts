@@ -77,7 +77,13 @@ async function splitOf(files: string[], cacheDir: string | undefined, where: str
     labels.set(p.labels, k);
     k += p.labels.length;
   }
-  return new RowFileSplit(parts.map((p) => p.segment), labels, [64, 64, 3], 1000, where);
+  return new RowFileSplit(
+    parts.map((p) => p.segment),
+    labels,
+    [64, 64, 3],
+    1000,
+    where,
+  );
 }
 
 /**

@@ -51,14 +51,22 @@ function typedData(e: Element, le: boolean, file: string, name: string): MatArra
       return e.body;
     case MI.INT8:
       return new Int8Array(e.body.buffer, e.body.byteOffset, n);
-    case MI.INT16: return Int16Array.from({ length: n }, (_, i) => v.getInt16(2 * i, le));
-    case MI.UINT16: return Uint16Array.from({ length: n }, (_, i) => v.getUint16(2 * i, le));
-    case MI.INT32: return Int32Array.from({ length: n }, (_, i) => v.getInt32(4 * i, le));
-    case MI.UINT32: return Uint32Array.from({ length: n }, (_, i) => v.getUint32(4 * i, le));
-    case MI.SINGLE: return Float32Array.from({ length: n }, (_, i) => v.getFloat32(4 * i, le));
-    case MI.DOUBLE: return Float64Array.from({ length: n }, (_, i) => v.getFloat64(8 * i, le));
-    case MI.INT64: return Float64Array.from({ length: n }, (_, i) => Number(v.getBigInt64(8 * i, le)));
-    default: return Float64Array.from({ length: n }, (_, i) => Number(v.getBigUint64(8 * i, le)));
+    case MI.INT16:
+      return Int16Array.from({ length: n }, (_, i) => v.getInt16(2 * i, le));
+    case MI.UINT16:
+      return Uint16Array.from({ length: n }, (_, i) => v.getUint16(2 * i, le));
+    case MI.INT32:
+      return Int32Array.from({ length: n }, (_, i) => v.getInt32(4 * i, le));
+    case MI.UINT32:
+      return Uint32Array.from({ length: n }, (_, i) => v.getUint32(4 * i, le));
+    case MI.SINGLE:
+      return Float32Array.from({ length: n }, (_, i) => v.getFloat32(4 * i, le));
+    case MI.DOUBLE:
+      return Float64Array.from({ length: n }, (_, i) => v.getFloat64(8 * i, le));
+    case MI.INT64:
+      return Float64Array.from({ length: n }, (_, i) => Number(v.getBigInt64(8 * i, le)));
+    default:
+      return Float64Array.from({ length: n }, (_, i) => Number(v.getBigUint64(8 * i, le)));
   }
 }
 

@@ -156,7 +156,11 @@ export function parseNpyHeader(buf: Uint8Array, file: string): NpyHeader {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw new DataError(`malformed .npy header: ${text.trim()}`, file);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new DataError(`malformed .npy shape (${shapeText})`, file);
   return { descr, fortranOrder: fortran === 'True', shape, dataOffset: start + hlen };
 }
@@ -170,7 +174,8 @@ export function npyToNumbers(buf: Uint8Array, file: string): { header: NpyHeader
   const le = m[1] !== '>';
   const kind = m[2];
   const size = Number(m[3]);
-  if (buf.length < h.dataOffset + n * size) throw new DataError(`truncated .npy data: ${n} elements of ${size} bytes need ${h.dataOffset + n * size} bytes, got ${buf.length}`, file);
+  if (buf.length < h.dataOffset + n * size)
+    throw new DataError(`truncated .npy data: ${n} elements of ${size} bytes need ${h.dataOffset + n * size} bytes, got ${buf.length}`, file);
   const v = new DataView(buf.buffer, buf.byteOffset + h.dataOffset, n * size);
   const values = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -35,20 +35,12 @@ export class IndexedSplit implements DataSplit {
  * (0, 1) or a count of examples; the validation examples are the first ones of
  * rng.permutation(size). Both parts keep the original order of their examples.
  */
-export function splitTrainValidation(
-  split: DataSplit,
-  validation: number,
-  rng: SeededRng,
-): { train: DataSplit; validation: DataSplit } {
+export function splitTrainValidation(split: DataSplit, validation: number, rng: SeededRng): { train: DataSplit; validation: DataSplit } {
   let v: number;
   if (validation > 0 && validation < 1) v = Math.round(validation * split.size);
   else if (Number.isInteger(validation) && validation >= 1 && validation < split.size) v = validation;
   else {
-    throw new ConfigError(
-      `must be a fraction in (0, 1) or a whole count in [1, ${split.size - 1}], got ${validation}`,
-      undefined,
-      'validation',
-    );
+    throw new ConfigError(`must be a fraction in (0, 1) or a whole count in [1, ${split.size - 1}], got ${validation}`, undefined, 'validation');
   }
   if (v < 1 || v >= split.size) throw new ConfigError(`leaves an empty part (${v} of ${split.size})`, undefined, 'validation');
   const perm = rng.permutation(split.size);
@@ -77,9 +69,7 @@ export function subset(split: DataSplit, n: number, rng?: SeededRng, options: Su
   for (const l of labels) counts[l]++;
   const quota = counts.map((c) => Math.floor((c * n) / split.size));
   let left = n - quota.reduce((a, b) => a + b, 0);
-  const byRemainder = counts
-    .map((c, k) => ({ k, rem: (c * n) / split.size - quota[k] }))
-    .sort((a, b) => b.rem - a.rem || a.k - b.k);
+  const byRemainder = counts.map((c, k) => ({ k, rem: (c * n) / split.size - quota[k] })).sort((a, b) => b.rem - a.rem || a.k - b.k);
   for (const { k } of byRemainder) {
     if (left === 0) break;
     if (quota[k] < counts[k]) {

@@ -51,7 +51,10 @@ export function parseSvhnMat(buf: Uint8Array, file: string): { pixels: Uint8Arra
 }
 
 function splitFrom(files: string[], where: string): Uint8Split {
-  return concatRgb32(files.map((f) => parseSvhnMat(readMaybeGzip(f), f)), where);
+  return concatRgb32(
+    files.map((f) => parseSvhnMat(readMaybeGzip(f), f)),
+    where,
+  );
 }
 
 /** SVHN cropped digits from train_32x32.mat and test_32x32.mat (plus extra_32x32.mat in train when `extra`). */

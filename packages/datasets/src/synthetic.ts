@@ -22,7 +22,13 @@ export interface SyntheticOptions {
  */
 export function makeSynthetic(o: SyntheticOptions): LoadedDataset {
   const [h, w, c] = o.shape;
-  for (const [k, v] of [['n', o.n], ['classes', o.classes], ['shape[0]', h], ['shape[1]', w], ['shape[2]', c]] as const) {
+  for (const [k, v] of [
+    ['n', o.n],
+    ['classes', o.classes],
+    ['shape[0]', h],
+    ['shape[1]', w],
+    ['shape[2]', c],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`must be a positive integer, got ${v}`, undefined, `synthetic.${k}`);
   }
   if (o.classes > 255 * 255) throw new ConfigError(`too many classes: ${o.classes}`, undefined, 'synthetic.classes');

@@ -14,7 +14,11 @@ const isJpeg = (f: string) => /\.jpe?g$/i.test(f);
 
 function readLines(file: string): string[] {
   if (!isFile(file)) throw new DataError('missing file', file);
-  return fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** The file lists of a TinyImageNet folder: wnids.txt, train/<wnid>/images/*.JPEG, val/images + val_annotations.txt. */
@@ -75,7 +79,14 @@ export function loadTinyImagenet(root: string, opts: { cacheDir?: string; shardS
   const classes = l.wnids.length;
   const tag = crypto.createHash('sha1').update(path.resolve(root)).digest('hex').slice(0, 10);
   const mk = (s: { files: string[]; labels: Int32Array }, name: string) =>
-    new JpegFolderSplit(s.files, s.labels, [64, 64, 3], classes, { cacheDir: opts.cacheDir, shardSize: opts.shardSize, cacheName: `tinyimagenet-${tag}-${name}` }, `${root} (${name})`);
+    new JpegFolderSplit(
+      s.files,
+      s.labels,
+      [64, 64, 3],
+      classes,
+      { cacheDir: opts.cacheDir, shardSize: opts.shardSize, cacheName: `tinyimagenet-${tag}-${name}` },
+      `${root} (${name})`,
+    );
   return {
     name: 'tinyimagenet',
     input: { shape: [64, 64, 3], classes, mean: TINYIMAGENET_MEAN.slice(), std: TINYIMAGENET_STD.slice() },

@@ -20,10 +20,7 @@ export class Uint8Split implements DataSplit {
     this.imageSize = shape[0] * shape[1] * shape[2];
     this.size = labelArray.length;
     if (pixels.length !== this.size * this.imageSize) {
-      throw new DataError(
-        `${pixels.length} pixel bytes do not hold ${this.size} images of shape [${shape.join(', ')}]`,
-        where,
-      );
+      throw new DataError(`${pixels.length} pixel bytes do not hold ${this.size} images of shape [${shape.join(', ')}]`, where);
     }
     checkLabels(labelArray, classes, where);
   }

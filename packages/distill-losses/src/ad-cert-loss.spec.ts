@@ -1,6 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createPluginContainer, pluginRegistry } from '@certkd/core';
-import { X, XADV, Y, boxRef, context, disposeContext, fixedAttack, fixedTeacher, ibpLowerRef, logitsRef, lossRef, mean, tinyNet } from './__fixtures__/tiny-net';
+import {
+  X,
+  XADV,
+  Y,
+  boxRef,
+  context,
+  disposeContext,
+  fixedAttack,
+  fixedTeacher,
+  ibpLowerRef,
+  logitsRef,
+  lossRef,
+  mean,
+  tinyNet,
+} from './__fixtures__/tiny-net';
 import { registerDistillLosses } from './register';
 
 const softmax = (f: number[]) => {

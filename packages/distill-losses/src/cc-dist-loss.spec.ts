@@ -2,8 +2,23 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, SeededRng, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { boxAround, ibp, specMatrix } from '@certkd/bounds';
 import {
-  X, XADV, Y, boxRef, context, diffsRef, disposeContext, featuresRef, fixedAttack, fixedTeacher, hiddenBoxRef, ibpLowerRef,
-  logitsRef, lossRef, mean, networkTeacher, tinyNet,
+  X,
+  XADV,
+  Y,
+  boxRef,
+  context,
+  diffsRef,
+  disposeContext,
+  featuresRef,
+  fixedAttack,
+  fixedTeacher,
+  hiddenBoxRef,
+  ibpLowerRef,
+  logitsRef,
+  lossRef,
+  mean,
+  networkTeacher,
+  tinyNet,
 } from './__fixtures__/tiny-net';
 import { registerDistillLosses } from './register';
 import { CcDistLoss, worstCaseDistillation } from './cc-dist-loss';
@@ -26,7 +41,10 @@ function cornerMax(lo: number[], hi: number[], t: number[]): number {
   let best = -Infinity;
   for (let mask = 0; mask < 1 << lo.length; mask++) {
     const c = lo.map((l, k) => ((mask >> k) & 1 ? hi[k] : l));
-    best = Math.max(best, c.reduce((s, ck, k) => s + (ck - t[k]) ** 2, 0));
+    best = Math.max(
+      best,
+      c.reduce((s, ck, k) => s + (ck - t[k]) ** 2, 0),
+    );
   }
   return best;
 }
@@ -180,11 +198,10 @@ describe('cc-dist', () => {
       const out = loss.compute(ctx);
       expect(Object.keys(out.parts).sort()).toEqual(['attack_eps', 'box_eps', 'cc-ibp', 'distill', 'l1']);
       expect(out.bnStats?.get(1)).toBeDefined();
-        expect(out.cleanLogits?.shape).toEqual([3, 3]);
+      expect(out.cleanLogits?.shape).toEqual([3, 3]);
     });
     disposeContext(ctx);
     student.dispose();
     teacher.dispose();
   });
 });
-

@@ -111,7 +111,11 @@ export class CcDistLoss extends BatchLoss<CcDistOptions> {
 
   private ensureAdapter(dS: number, dT: number, rng: SeededRng): tf.Variable {
     if (this.adapter && (this.adapter.shape[0] !== dS || this.adapter.shape[1] !== dT)) {
-      throw new ConfigError(`the adapter is [${this.adapter.shape}] but features are ${dS} -> ${dT}; one loss serves one student/teacher pair`, undefined, 'cc-dist.adapter');
+      throw new ConfigError(
+        `the adapter is [${this.adapter.shape}] but features are ${dS} -> ${dT}; one loss serves one student/teacher pair`,
+        undefined,
+        'cc-dist.adapter',
+      );
     }
     if (!this.adapter) {
       // N(0, 1/d_s) from the run's seeded generator, so reruns are identical.

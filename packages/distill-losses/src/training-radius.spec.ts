@@ -54,7 +54,15 @@ describe('training radius (METHODS 5): trainEpsMul scales box and attack, attack
           expect(epsT).toBeGreaterThan(0);
           const seen: number[] = [];
           const before = tf.memory().numTensors;
-          const ctx = context(net, epsT, { epsMax: row.eps, attack: recordingAttack(seen), teacher: fixedTeacher([[0, 0, 0], [0, 0, 0], [0, 0, 0]]) });
+          const ctx = context(net, epsT, {
+            epsMax: row.eps,
+            attack: recordingAttack(seen),
+            teacher: fixedTeacher([
+              [0, 0, 0],
+              [0, 0, 0],
+              [0, 0, 0],
+            ]),
+          });
           const loss = registry.create(kind, name, { trainEpsMul: row.trainEpsMul, attackEpsFactor: row.attackEpsFactor });
           const p = parts(loss, ctx);
           const box = row.trainEpsMul * epsT;
@@ -90,7 +98,14 @@ describe('training radius (METHODS 5): trainEpsMul scales box and attack, attack
   });
 
   it('radius parts are reported, not added to the total', () => {
-    const ctx = context(net, 0.1, { epsMax: 0.1, teacher: fixedTeacher([[0, 0, 0], [0, 0, 0], [0, 0, 0]]) });
+    const ctx = context(net, 0.1, {
+      epsMax: 0.1,
+      teacher: fixedTeacher([
+        [0, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+      ]),
+    });
     const loss = registry.create('distill-loss', 'cc-dist', { trainEpsMul: 2, beta: 0.1 });
     const [total, sum] = tf.tidy(() => {
       const out = loss.compute(ctx);

@@ -57,7 +57,7 @@ function trainPlugin(name: TrainStage['stage'], description: string): PluginDesc
 export const STAGE_PLUGINS: readonly PluginDescriptor[] = [
   trainPlugin('train', 'train a model (any loss: certified, distillation or teacher)'),
   trainPlugin('train-teacher', 'train the teacher; later stages can distil from it'),
-  trainPlugin('train-student', 'train the student (the run\'s main model)'),
+  trainPlugin('train-student', "train the student (the run's main model)"),
   definePlugin({
     kind: 'stage',
     name: 'load-teacher',
@@ -66,7 +66,8 @@ export const STAGE_PLUGINS: readonly PluginDescriptor[] = [
     create: (st: LoadTeacherStage): PipelineStage => ({
       validate(scope, where) {
         const target = path.resolve(path.dirname(scope.file), st.path);
-        if (!fs.existsSync(target)) throw new ConfigError(`teacher model not found: ${target} (relative paths are relative to the recipe file)`, scope.file, `${where}.path`);
+        if (!fs.existsSync(target))
+          throw new ConfigError(`teacher model not found: ${target} (relative paths are relative to the recipe file)`, scope.file, `${where}.path`);
         scope.teachers.push(st.model);
       },
       run: (ctx) => loadTeacherStage(ctx, st),
@@ -89,7 +90,7 @@ export const STAGE_PLUGINS: readonly PluginDescriptor[] = [
   definePlugin({
     kind: 'stage',
     name: 'certify',
-    description: 'certified accuracy: bound method plugins in order per point, or (timeout > 0) a certifier-stage plugin\'s complete escalation',
+    description: "certified accuracy: bound method plugins in order per point, or (timeout > 0) a certifier-stage plugin's complete escalation",
     options: certifyStageSchema,
     create: (st: CertifyStage): PipelineStage => ({
       validate(scope, where) {

@@ -119,10 +119,19 @@ async function runJob(d: RunJobData, req: ChildRequest): Promise<JobResult> {
   const total = d.recipe.stages.length + 1;
   try {
     await lastValueFrom(
-      runRecipe(d.recipe, { recipeFile: paths.config, runsDir, name: d.run, resume: true, backend: req.backend, allowExternalPlugins: true, signal: controller.signal }).pipe(
+      runRecipe(d.recipe, {
+        recipeFile: paths.config,
+        runsDir,
+        name: d.run,
+        resume: true,
+        backend: req.backend,
+        allowExternalPlugins: true,
+        signal: controller.signal,
+      }).pipe(
         tap((e) => {
           if (e.type === 'stage-end') stages = e.index + 1;
-          if (e.type === 'stage-start' || e.type === 'epoch-end' || e.type === 'run-start' || e.type === 'run-end' || e.type === 'checkpoint') void send({ type: 'event', event: e });
+          if (e.type === 'stage-start' || e.type === 'epoch-end' || e.type === 'run-start' || e.type === 'run-end' || e.type === 'checkpoint')
+            void send({ type: 'event', event: e });
           if (e.type === 'stage-end') void send({ type: 'progress', label: `${e.stage} done`, fraction: stages / total });
         }),
       ),
@@ -131,7 +140,16 @@ async function runJob(d: RunJobData, req: ChildRequest): Promise<JobResult> {
     // Another process took the run's lock between the check and the run.
     if (e instanceof ConfigError && e.field === 'run lock') throw new BusyError(e.message);
     // The failure, for `certkd sweep status` (it may come before the run's event log exists).
-    if (!controller.signal.aborted) writeFileAtomic(failedFile, JSON.stringify({ name: (e as Error).name, message: (e as Error).message, exitCode: e instanceof CertkdError ? e.exitCode : 1, at: new Date().toISOString() }) + '\n');
+    if (!controller.signal.aborted)
+      writeFileAtomic(
+        failedFile,
+        JSON.stringify({
+          name: (e as Error).name,
+          message: (e as Error).message,
+          exitCode: e instanceof CertkdError ? e.exitCode : 1,
+          at: new Date().toISOString(),
+        }) + '\n',
+      );
     throw e;
   }
   return { kind: 'run', run: d.run, wall_s: (Date.now() - t0) / 1000, already_done: false };
@@ -151,7 +169,8 @@ function checkLock(paths: RunPaths, retried: boolean): void {
     return; // unreadable: the run lock's own rules decide
   }
   if (holder.hostname === os.hostname()) {
-    if (typeof holder.pid === 'number' && holder.pid !== process.pid && alive(holder.pid)) throw new BusyError(`run '${path.basename(paths.root)}' is being written by pid ${holder.pid}`);
+    if (typeof holder.pid === 'number' && holder.pid !== process.pid && alive(holder.pid))
+      throw new BusyError(`run '${path.basename(paths.root)}' is being written by pid ${holder.pid}`);
     return; // stale: the run lock takes it over
   }
   if (!retried) throw new BusyError(`run '${path.basename(paths.root)}' is locked by a process on host ${holder.hostname}`);

@@ -60,8 +60,14 @@ export const teacherJobId = (teacher: string) => `teacher.${teacher}`;
 export function sweepJobs(plan: SweepPlan): PlannedJob[] {
   const sweep = plan.loaded.sweep.name;
   return [
-    ...plan.teachers.map((t) => ({ id: teacherJobId(t.name), data: { kind: 'run', sweep, run: t.name, dir: TEACHERS_DIR, recipe: t.recipe, after: [] } as RunJobData })),
-    ...plan.runs.map((r) => ({ id: runJobId(r.name), data: { kind: 'run', sweep, run: r.name, dir: '', recipe: r.recipe, after: r.teachers.map(teacherJobId) } as RunJobData })),
+    ...plan.teachers.map((t) => ({
+      id: teacherJobId(t.name),
+      data: { kind: 'run', sweep, run: t.name, dir: TEACHERS_DIR, recipe: t.recipe, after: [] } as RunJobData,
+    })),
+    ...plan.runs.map((r) => ({
+      id: runJobId(r.name),
+      data: { kind: 'run', sweep, run: r.name, dir: '', recipe: r.recipe, after: r.teachers.map(teacherJobId) } as RunJobData,
+    })),
   ];
 }
 

@@ -7,7 +7,10 @@ import { runComplete } from './run-state';
 import { RunPaths } from '@certkd/pipeline';
 
 /** Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom. */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+  2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 /** The 0.975 quantile of Student's t with `df` degrees of freedom (table to 30, then the Cornish-Fisher expansion). */
 export function tQuantile975(df: number): number {
@@ -124,11 +127,30 @@ export function aggregateSweep(plan: SweepPlan, store: string): SweepReport {
           }
           diff[m] = stats(ds);
         }
-        pairs.push({ pair, axis: axis.short, baseline, treatment: t, at, baselineSetting: baseSetting, treatmentSetting: treatSetting, seeds: [...used].sort((x, y) => x - y), diff });
+        pairs.push({
+          pair,
+          axis: axis.short,
+          baseline,
+          treatment: t,
+          at,
+          baselineSetting: baseSetting,
+          treatmentSetting: treatSetting,
+          seeds: [...used].sort((x, y) => x - y),
+          diff,
+        });
       }
     }
   }
-  return { sweep: plan.loaded.sweep.name, description: plan.loaded.sweep.description, store: path.resolve(store), metrics, runs: plan.runs.length, finished: results.size, settings, pairs };
+  return {
+    sweep: plan.loaded.sweep.name,
+    description: plan.loaded.sweep.description,
+    store: path.resolve(store),
+    metrics,
+    runs: plan.runs.length,
+    finished: results.size,
+    settings,
+    pairs,
+  };
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(100 * v).toFixed(2)}`);
@@ -136,7 +158,10 @@ const isRate = (m: string) => /acc/.test(m);
 const fmt = (m: string, v: number | null | undefined) => (isRate(m) ? pct(v) : v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toPrecision(4));
 const meanSd = (m: string, s: Interval) => (s.n === 0 ? '–' : `${fmt(m, s.mean)}${s.sd !== null ? ` ± ${fmt(m, s.sd)}` : ''}`);
 const ci = (m: string, s: Interval) => (s.n === 0 ? '–' : `${fmt(m, s.mean)} [${s.ci95 ? `${fmt(m, s.ci95[0])}, ${fmt(m, s.ci95[1])}` : 'n < 2'}]`);
-const showOverrides = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ') || '–';
+const showOverrides = (o: Record<string, unknown>) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ') || '–';
 
 function tables(r: SweepReport): { head: string[]; rows: string[][] }[] {
   const settings = {
@@ -145,12 +170,23 @@ function tables(r: SweepReport): { head: string[]; rows: string[][] }[] {
   };
   const pairs = {
     head: ['pair', 'treatment − baseline', 'at', 'seeds', ...r.metrics.map((m) => `Δ ${m}${isRate(m) ? ' (points)' : ''} [95% CI]`)],
-    rows: r.pairs.map((p) => [p.pair, `${p.axis}=${JSON.stringify(p.treatment)} − ${p.axis}=${JSON.stringify(p.baseline)}`, showOverrides(p.at), String(p.seeds.length), ...r.metrics.map((m) => ci(m, p.diff[m]))]),
+    rows: r.pairs.map((p) => [
+      p.pair,
+      `${p.axis}=${JSON.stringify(p.treatment)} − ${p.axis}=${JSON.stringify(p.baseline)}`,
+      showOverrides(p.at),
+      String(p.seeds.length),
+      ...r.metrics.map((m) => ci(m, p.diff[m])),
+    ]),
   };
   return [settings, pairs];
 }
 
-const mdTable = (t: { head: string[]; rows: string[][] }) => [`| ${t.head.join(' | ')} |`, `|${t.head.map(() => '---').join('|')}|`, ...t.rows.map((row) => `| ${row.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
+const mdTable = (t: { head: string[]; rows: string[][] }) =>
+  [
+    `| ${t.head.join(' | ')} |`,
+    `|${t.head.map(() => '---').join('|')}|`,
+    ...t.rows.map((row) => `| ${row.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+  ].join('\n');
 const htmlTable = (t: { head: string[]; rows: string[][] }) =>
   `<table><thead><tr>${t.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>\n${t.rows.map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n')}\n</tbody></table>`;
 
@@ -170,7 +206,17 @@ export async function writeSweepReport(plan: SweepPlan, store: string): Promise<
   fs.mkdirSync(dir, { recursive: true });
   const [settingsTable, pairsTable] = tables(report);
   const plots: { title: string; file: string; spec: object }[] = [];
-  const settingRows = report.settings.flatMap((s) => report.metrics.filter((m) => s.metrics[m].n > 0).map((m) => ({ setting: s.setting, metric: m, mean: s.metrics[m].mean, lo: s.metrics[m].mean - (s.metrics[m].sd ?? 0), hi: s.metrics[m].mean + (s.metrics[m].sd ?? 0) })));
+  const settingRows = report.settings.flatMap((s) =>
+    report.metrics
+      .filter((m) => s.metrics[m].n > 0)
+      .map((m) => ({
+        setting: s.setting,
+        metric: m,
+        mean: s.metrics[m].mean,
+        lo: s.metrics[m].mean - (s.metrics[m].sd ?? 0),
+        hi: s.metrics[m].mean + (s.metrics[m].sd ?? 0),
+      })),
+  );
   if (settingRows.length) {
     plots.push({
       title: 'Mean per setting (bars: ± one sd over seeds)',
@@ -183,8 +229,23 @@ export async function writeSweepReport(plan: SweepPlan, store: string): Promise<
           width: 220,
           height: 200,
           layer: [
-            { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'setting', type: 'nominal', axis: { labelAngle: -40, labelLimit: 240 } }, y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'mean over seeds' }, color: { field: 'setting', type: 'nominal', legend: null } } },
-            { mark: 'rule', encoding: { x: { field: 'setting', type: 'nominal' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'setting', type: 'nominal', legend: null } } },
+            {
+              mark: { type: 'point', filled: true, size: 60 },
+              encoding: {
+                x: { field: 'setting', type: 'nominal', axis: { labelAngle: -40, labelLimit: 240 } },
+                y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: 'mean over seeds' },
+                color: { field: 'setting', type: 'nominal', legend: null },
+              },
+            },
+            {
+              mark: 'rule',
+              encoding: {
+                x: { field: 'setting', type: 'nominal' },
+                y: { field: 'lo', type: 'quantitative' },
+                y2: { field: 'hi' },
+                color: { field: 'setting', type: 'nominal', legend: null },
+              },
+            },
           ],
         },
         resolve: { scale: { y: 'independent' } },
@@ -192,7 +253,15 @@ export async function writeSweepReport(plan: SweepPlan, store: string): Promise<
     });
   }
   const pairRows = report.pairs.flatMap((p) =>
-    report.metrics.filter((m) => p.diff[m].n > 0).map((m) => ({ comparison: `${p.axis}=${JSON.stringify(p.treatment)} vs ${JSON.stringify(p.baseline)}${Object.keys(p.at).length ? ` (${showOverrides(p.at)})` : ''}`, metric: m, mean: p.diff[m].mean, lo: p.diff[m].ci95?.[0] ?? p.diff[m].mean, hi: p.diff[m].ci95?.[1] ?? p.diff[m].mean })),
+    report.metrics
+      .filter((m) => p.diff[m].n > 0)
+      .map((m) => ({
+        comparison: `${p.axis}=${JSON.stringify(p.treatment)} vs ${JSON.stringify(p.baseline)}${Object.keys(p.at).length ? ` (${showOverrides(p.at)})` : ''}`,
+        metric: m,
+        mean: p.diff[m].mean,
+        lo: p.diff[m].ci95?.[0] ?? p.diff[m].mean,
+        hi: p.diff[m].ci95?.[1] ?? p.diff[m].mean,
+      })),
   );
   if (pairRows.length) {
     plots.push({
@@ -207,7 +276,13 @@ export async function writeSweepReport(plan: SweepPlan, store: string): Promise<
           height: 200,
           layer: [
             { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 0 } } },
-            { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'comparison', type: 'nominal', axis: { labelAngle: -40, labelLimit: 240 } }, y: { field: 'mean', type: 'quantitative', title: 'treatment − baseline' } } },
+            {
+              mark: { type: 'point', filled: true, size: 60 },
+              encoding: {
+                x: { field: 'comparison', type: 'nominal', axis: { labelAngle: -40, labelLimit: 240 } },
+                y: { field: 'mean', type: 'quantitative', title: 'treatment − baseline' },
+              },
+            },
             { mark: 'rule', encoding: { x: { field: 'comparison', type: 'nominal' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
           ],
         },
@@ -237,7 +312,10 @@ export async function writeSweepReport(plan: SweepPlan, store: string): Promise<
     '',
     '## Runs',
     '',
-    mdTable({ head: ['run', 'setting', 'seed', ...report.metrics], rows: report.settings.flatMap((s) => s.seeds.map((x) => [x.run, s.setting, String(x.seed), ...report.metrics.map((m) => fmt(m, x.values[m]))])) }),
+    mdTable({
+      head: ['run', 'setting', 'seed', ...report.metrics],
+      rows: report.settings.flatMap((s) => s.seeds.map((x) => [x.run, s.setting, String(x.seed), ...report.metrics.map((m) => fmt(m, x.values[m]))])),
+    }),
     '',
   ].join('\n');
   const mdFile = path.join(dir, 'report.md');

@@ -67,7 +67,11 @@ export function executeJob(data: JobData, opts: ExecuteOptions): Promise<JobResu
     child.on('exit', (code, signal) => {
       opts.signal?.removeEventListener('abort', onAbort);
       if (code === 0 && result) return resolve(result);
-      const message = error ? `${error.name}: ${error.message}` : signal ? `the job process was killed by ${signal}` : `the job process exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+      const message = error
+        ? `${error.name}: ${error.message}`
+        : signal
+          ? `the job process was killed by ${signal}`
+          : `the job process exited with code ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
       if (code === EXIT_BUSY) return reject(new JobBusyError(`${what}: ${message}`));
       // Bad input: a ConfigError, DataError or ModelFormatError (exit 2); an IoError (also 2) may pass.
       if (code === 2 && error?.name !== 'IoError') return reject(new JobInputError(`${what}: ${message}`));

@@ -98,7 +98,21 @@ export async function certifyPointsOnQueue(o: CertifyShardsOptions): Promise<Poi
       seed,
       points: idx.map((i) => ({ index: i, label: o.labels[i], x: Buffer.from(o.xs.buffer, o.xs.byteOffset + i * D * 4, D * 4).toString('base64') })),
     };
-    return { id: idOf('certify', { mh, eps: o.eps, t: o.timeoutS, m: o.methods, seed, idx, x: crypto.createHash('sha256').update(data.points.map((p) => p.x + p.label).join()).digest('hex') }), data };
+    return {
+      id: idOf('certify', {
+        mh,
+        eps: o.eps,
+        t: o.timeoutS,
+        m: o.methods,
+        seed,
+        idx,
+        x: crypto
+          .createHash('sha256')
+          .update(data.points.map((p) => p.x + p.label).join())
+          .digest('hex'),
+      }),
+      data,
+    };
   });
   const queue = new BullQueue(o.redis);
   try {

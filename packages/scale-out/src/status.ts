@@ -81,7 +81,17 @@ export async function sweepStatus(plan: SweepPlan, store: string, queue?: JobQue
     const q = fromQueue.get(j.id);
     const s = q && q.state !== 'missing' ? q : { ...storeState(store, d.dir, d.run, d.recipe), attempts: 0, progress: undefined };
     const r = byRun.get(j.id);
-    return { id: j.id, kind: d.dir === TEACHERS_DIR ? 'teacher' : 'run', name: d.run, setting: r?.setting, seed: r?.seed, state: s.state, attempts: s.attempts, error: s.error, progress: s.progress };
+    return {
+      id: j.id,
+      kind: d.dir === TEACHERS_DIR ? 'teacher' : 'run',
+      name: d.run,
+      setting: r?.setting,
+      seed: r?.seed,
+      state: s.state,
+      attempts: s.attempts,
+      error: s.error,
+      progress: s.progress,
+    };
   });
   const counts = { queued: 0, running: 0, done: 0, failed: 0 };
   for (const r of rows) if (r.state !== 'missing') counts[r.state]++;

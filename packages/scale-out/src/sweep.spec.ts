@@ -62,12 +62,18 @@ describe('sweep expansion', () => {
   });
 
   it('names the file and field of every mistake', () => {
-    expect(error(() => planSweep(write('e1.yaml', 'grid:\n  stages.nosuch.epochs: [1]\n')))).toMatch(/e1\.yaml: grid\.stages\.nosuch\.epochs: no stage with model 'nosuch'/);
+    expect(error(() => planSweep(write('e1.yaml', 'grid:\n  stages.nosuch.epochs: [1]\n')))).toMatch(
+      /e1\.yaml: grid\.stages\.nosuch\.epochs: no stage with model 'nosuch'/,
+    );
     expect(error(() => planSweep(write('e2.yaml', 'grid:\n  seed: [0]\nbogus: 1\n')))).toMatch(/e2\.yaml: \(root\): unknown field\(s\) 'bogus'/);
     expect(error(() => planSweep(write('e3.yaml', 'grid:\n  stages.student.epochs: [0]\n')))).toMatch(/e3\.yaml: run 't-epochs0'.*stages\.1\.epochs/);
-    expect(error(() => planSweep(write('e4.yaml', 'grid:\n  seed: [0]\npairs:\n  p:\n    baseline: { alpha: 0 }\n')))).toMatch(/pairs\.p\.baseline\.alpha: no grid axis 'alpha'/);
+    expect(error(() => planSweep(write('e4.yaml', 'grid:\n  seed: [0]\npairs:\n  p:\n    baseline: { alpha: 0 }\n')))).toMatch(
+      /pairs\.p\.baseline\.alpha: no grid axis 'alpha'/,
+    );
     expect(error(() => planSweep(write('e5.yaml', 'grid:\n  seed: [0, 0]\n')))).toMatch(/grid\.seed: value 0 appears twice/);
-    expect(error(() => planSweep(write('e6.yaml', 'grid:\n  dataset.name.x: [1]\n')))).toMatch(/grid\.dataset\.name\.x: 'dataset\.name' is "synthetic", not a mapping/);
+    expect(error(() => planSweep(write('e6.yaml', 'grid:\n  dataset.name.x: [1]\n')))).toMatch(
+      /grid\.dataset\.name\.x: 'dataset\.name' is "synthetic", not a mapping/,
+    );
     expect(error(() => planSweep(path.join(dir, 'missing.yaml')))).toMatch(/missing\.yaml: sweep file not found/);
   });
 

@@ -1,5 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, ConfigError, crossEntropyPerSample, linfBox as epsBox, Network, SeededRng, type Attack, type LossContext, type NetworkSpec, type TrainingLoss, createPluginContainer, pluginRegistry } from '@certkd/core';
+import {
+  Adam,
+  ConfigError,
+  crossEntropyPerSample,
+  linfBox as epsBox,
+  Network,
+  SeededRng,
+  type Attack,
+  type LossContext,
+  type NetworkSpec,
+  type TrainingLoss,
+  createPluginContainer,
+  pluginRegistry,
+} from '@certkd/core';
 import { maximizeInBox } from './inner-max';
 import { PgdAtLoss } from './pgd-at';
 import { registerTeachers } from './plugins';
@@ -88,7 +101,14 @@ describe('teacher training losses', () => {
       });
 
       it('is larger under attack than at eps 0', () => {
-        const [at0, at1] = tf.tidy(() => [make().compute(ctxFor(net, x, y, 0)).total.dataSync()[0], make().compute(ctxFor(net, x, y, 0.2)).total.dataSync()[0]]);
+        const [at0, at1] = tf.tidy(() => [
+          make()
+            .compute(ctxFor(net, x, y, 0))
+            .total.dataSync()[0],
+          make()
+            .compute(ctxFor(net, x, y, 0.2))
+            .total.dataSync()[0],
+        ]);
         expect(at1).toBeGreaterThan(at0);
       });
 
@@ -111,7 +131,13 @@ describe('teacher training losses', () => {
       });
 
       it('is reproducible for a given seed', () => {
-        const run = (seed: number) => tf.tidy(() => make().compute(ctxFor(net, x, y, 0.1, seed)).total.dataSync()[0]);
+        const run = (seed: number) =>
+          tf.tidy(
+            () =>
+              make()
+                .compute(ctxFor(net, x, y, 0.1, seed))
+                .total.dataSync()[0],
+          );
         expect(run(9)).toBe(run(9));
       });
     });
@@ -154,7 +180,15 @@ describe('adversarial training makes a small MLP more robust', () => {
     const rng = new SeededRng(42);
     const train = blobs(128, d, rng);
     const test = blobs(200, d, rng);
-    const spec: NetworkSpec = { inputShape: [d], layers: [{ kind: 'normalize', mean: [0.5], std: [0.1] }, { kind: 'dense', units: 16, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 2, useBias: true }] };
+    const spec: NetworkSpec = {
+      inputShape: [d],
+      layers: [
+        { kind: 'normalize', mean: [0.5], std: [0.1] },
+        { kind: 'dense', units: 16, useBias: true },
+        { kind: 'relu' },
+        { kind: 'dense', units: 2, useBias: true },
+      ],
+    };
     const init = Network.create(spec, new SeededRng(7));
 
     // eps ramps up over the first 20 steps (ctx.eps is the scheduled eps), as in practice.
@@ -165,7 +199,10 @@ describe('adversarial training makes a small MLP more robust', () => {
       const r = new SeededRng(8);
       for (let s = 0; s < 60; s++) {
         const { value, grads } = tf.variableGrads(() => loss.compute({ ...ctxFor(net, train.x, train.y, trainEps * Math.min(1, s / 20)), rng: r }).total, vars);
-        opt.apply(vars.map((v) => grads[v.name]), 0.01);
+        opt.apply(
+          vars.map((v) => grads[v.name]),
+          0.01,
+        );
         value.dispose();
         tf.dispose(grads);
       }
@@ -176,7 +213,12 @@ describe('adversarial training makes a small MLP more robust', () => {
       tf.tidy(() => {
         const acc = (xs: tf.Tensor) => tf.mean(tf.cast(tf.equal(tf.argMax(net.predict(xs), 1), tf.cast(test.y, 'int32')), 'float32')).dataSync()[0];
         const box = epsBox(test.x, eps);
-        const adv = maximizeInBox((xi) => crossEntropyPerSample(net.predict(xi), test.y), test.x, box, new SeededRng(3), { steps: 20, stepSize: 0.1, restarts: 1, start: 'uniform' });
+        const adv = maximizeInBox((xi) => crossEntropyPerSample(net.predict(xi), test.y), test.x, box, new SeededRng(3), {
+          steps: 20,
+          stepSize: 0.1,
+          restarts: 1,
+          start: 'uniform',
+        });
         return { clean: acc(test.x), robust: acc(adv) };
       });
 

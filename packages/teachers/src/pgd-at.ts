@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchMean, ConfigError, crossEntropyPerSample, disposeBox, linfBox, type LossContext, type LossOutput, type Network, type TrainingLoss } from '@certkd/core';
+import {
+  batchMean,
+  ConfigError,
+  crossEntropyPerSample,
+  disposeBox,
+  linfBox,
+  type LossContext,
+  type LossOutput,
+  type Network,
+  type TrainingLoss,
+} from '@certkd/core';
 import { maximizeInBox } from './inner-max';
 
 export interface PgdAtOptions {

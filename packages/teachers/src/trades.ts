@@ -38,7 +38,10 @@ export class TradesLoss implements TrainingLoss {
     const clean = tf.tidy(() => detach(net.forward(x, { mode: 'eval' }).output as tf.Tensor2D)); // fixed target, no tape
     const box = linfBox(x, eps);
     try {
-      return maximizeInBox((xi) => klPerSample(clean, net.forward(xi, { mode: 'eval' }).output as tf.Tensor2D), x, box, rng, { ...this.options, start: 'near-clean' });
+      return maximizeInBox((xi) => klPerSample(clean, net.forward(xi, { mode: 'eval' }).output as tf.Tensor2D), x, box, rng, {
+        ...this.options,
+        start: 'near-clean',
+      });
     } finally {
       clean.dispose();
       disposeBox(box);

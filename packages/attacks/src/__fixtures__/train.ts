@@ -15,11 +15,7 @@ export function blobs(n: number, d: number, shift: number, rng: SeededRng): { x:
 export function mlpSpec(d: number, hidden: number, classes: number): NetworkSpec {
   return {
     inputShape: [d],
-    layers: [
-      { kind: 'dense', units: hidden, useBias: true },
-      { kind: 'relu' },
-      { kind: 'dense', units: classes, useBias: true },
-    ],
+    layers: [{ kind: 'dense', units: hidden, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: classes, useBias: true }],
   };
 }
 
@@ -28,8 +24,14 @@ export function trainStandard(net: Network, x: tf.Tensor, y: tf.Tensor1D, steps:
   const vars = net.trainableVariables();
   const opt = new Adam(vars);
   for (let s = 0; s < steps; s++) {
-    const { grads, value } = tf.variableGrads(() => tf.mean(crossEntropyPerSample(net.forward(x, { mode: 'train' }).output as tf.Tensor2D, y)) as tf.Scalar, vars);
-    opt.apply(vars.map((v) => grads[v.name]), lr);
+    const { grads, value } = tf.variableGrads(
+      () => tf.mean(crossEntropyPerSample(net.forward(x, { mode: 'train' }).output as tf.Tensor2D, y)) as tf.Scalar,
+      vars,
+    );
+    opt.apply(
+      vars.map((v) => grads[v.name]),
+      lr,
+    );
     value.dispose();
     tf.dispose(grads);
   }

@@ -13,9 +13,7 @@ const FLOOR = 1e-30;
 
 /** L_IBP^alpha * L_adv^(1 - alpha), as exp of the weighted logs. Scalar. */
 export function expIbpObjective(lIbp: tf.Scalar, lAdv: tf.Scalar, alpha: number): tf.Scalar {
-  return tf.tidy(() =>
-    tf.exp(tf.add(tf.mul(tf.log(tf.maximum(lIbp, FLOOR)), alpha), tf.mul(tf.log(tf.maximum(lAdv, FLOOR)), 1 - alpha))) as tf.Scalar,
-  );
+  return tf.tidy(() => tf.exp(tf.add(tf.mul(tf.log(tf.maximum(lIbp, FLOOR)), alpha), tf.mul(tf.log(tf.maximum(lAdv, FLOOR)), 1 - alpha))) as tf.Scalar);
 }
 
 /** Exp-IBP (METHODS 5): L_IBP^alpha * L_adv^(1 - alpha); parts also report ibp and adv. */

@@ -4,7 +4,20 @@ import { ConfigError, LossContext, TrainingLoss, createPluginContainer, definePl
 import { ActivationRelaxation, crownIbp, ibp, boxAround, registerBounds, reluPieces, specMatrix, withRelaxations } from '@certkd/bounds';
 import { CrownIbpLoss, crownIbpLossOptions } from './crown-ibp-loss';
 import {
-  X, XADV, Y, advLossRef, boxRef, clip01, context, disposeContext, fixedAttack, ibpLossRef, ibpLowerRef, lossRef, mean, tinyNet,
+  X,
+  XADV,
+  Y,
+  advLossRef,
+  boxRef,
+  clip01,
+  context,
+  disposeContext,
+  fixedAttack,
+  ibpLossRef,
+  ibpLowerRef,
+  lossRef,
+  mean,
+  tinyNet,
 } from '../__fixtures__/tiny-net';
 import { registerCertifiedLosses, CERTIFIED_LOSS_PLUGINS } from '../register';
 import { CertifiedBatch } from '../certified-batch';
@@ -113,7 +126,10 @@ describe('certified losses on a hand-set 2-layer network', () => {
     registerBounds(c);
     registerCertifiedLosses(c);
     const reg = pluginRegistry(c);
-    reg.register(definePlugin({ kind: 'relaxation', name: 'zero-slope-test', description: 'test', options: z.object({}).strict(), create: () => new ZeroSlopeRelu() }), 'test');
+    reg.register(
+      definePlugin({ kind: 'relaxation', name: 'zero-slope-test', description: 'test', options: z.object({}).strict(), create: () => new ZeroSlopeRelu() }),
+      'test',
+    );
     const ctx = context(net, 0.05, { epsMax: 0.1 });
     const chosen = value(reg.create('certified-loss', 'crown-ibp', { relaxations: { relu: 'zero-slope-test' } }), ctx);
     const direct = value(new CrownIbpLoss(crownIbpLossOptions.parse({}), withRelaxations(new ZeroSlopeRelu())), ctx);
@@ -135,7 +151,7 @@ describe('certified losses on a hand-set 2-layer network', () => {
     disposeContext(ctx);
   });
 
-  it('the regularisers vanish at eps = epsMax and the traced IBP bound equals bounds\' ibp', () => {
+  it("the regularisers vanish at eps = epsMax and the traced IBP bound equals bounds' ibp", () => {
     const ctx = context(net, eps, { epsMax: eps });
     expect(value(make('ibp', { regularisers: true }), ctx)).toBeCloseTo(ibpLossRef(eps), 5);
     const traced = tf.tidy(() => {
@@ -166,9 +182,16 @@ describe('certified losses on a hand-set 2-layer network', () => {
 
 function logitsFor(x: number[]): number[] {
   // mirror of the fixture network's forward pass (kept local so the test reads on its own)
-  const W1 = [[1, -1, 0.5], [0.5, 2, -1]];
+  const W1 = [
+    [1, -1, 0.5],
+    [0.5, 2, -1],
+  ];
   const B1 = [0.1, -0.2, 0.3];
-  const W2 = [[1, -1, 0.2], [0.3, 0.7, -0.5], [-0.4, 0.2, 1]];
+  const W2 = [
+    [1, -1, 0.2],
+    [0.3, 0.7, -0.5],
+    [-0.4, 0.2, 1],
+  ];
   const B2 = [0.05, -0.1, 0.2];
   const h = B1.map((b, j) => Math.max(0, b + x[0] * W1[0][j] + x[1] * W1[1][j]));
   return B2.map((b, k) => b + h.reduce((s, hj, j) => s + hj * W2[j][k], 0));

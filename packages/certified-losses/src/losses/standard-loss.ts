@@ -17,7 +17,12 @@ export class StandardLoss implements TrainingLoss {
     const { output, bnStats } = ctx.net.forward(ctx.x, { mode: 'train', collectStats: true });
     const ce = crossEntropy(output as tf.Tensor2D, ctx.y);
     const l1 = this.options.l1 > 0 ? (tf.mul(l1Penalty(ctx.net), this.options.l1) as tf.Scalar) : tf.scalar(0);
-    return { total: tf.add(ce, l1) as tf.Scalar, parts: { standard: ce, l1 }, cleanLogits: output as tf.Tensor2D, ...(bnStats.size ? { bnStats: detachStats(bnStats) } : {}) };
+    return {
+      total: tf.add(ce, l1) as tf.Scalar,
+      parts: { standard: ce, l1 },
+      cleanLogits: output as tf.Tensor2D,
+      ...(bnStats.size ? { bnStats: detachStats(bnStats) } : {}),
+    };
   }
 }
 

@@ -22,51 +22,81 @@ export function certifyCommand(): Command {
     .option('--plugin <package...>', 'load these third-party plugin packages')
     .option('--out <file>', 'JSON lines of verdicts, written as decided; a rerun resumes from it')
     .option('--backend <name>', 'compute backend')
-    .option('--redis <url>', 'split the points into jobs that `certkd worker` processes take from this Redis (needs --out; the model path must be visible to the workers)')
+    .option(
+      '--redis <url>',
+      'split the points into jobs that `certkd worker` processes take from this Redis (needs --out; the model path must be visible to the workers)',
+    )
     .option('--shard-size <n>', 'points per job with --redis', String(DEFAULT_SHARD_SIZE))
     .option('--json', 'print the summary as JSON')
-    .action(async (file: string, o: { dataset: string; eps: string; dataRoot?: string; timeout: string; n: string; methods: string; workers: string; relaxation?: string[]; certifier: string; plugin?: string[]; out?: string; backend?: string; redis?: string; shardSize: string; json?: boolean }) => {
-      const methods = parseList(o.methods, VERIFY_METHODS, '--methods');
-      const eps = parseNumber(o.eps, '--eps', 0);
-      const timeoutS = parsePositive(o.timeout, '--timeout');
-      const workers = parseInteger(o.workers, '--workers', 0);
-      const count = parseInteger(o.n, '--n', 1);
-      const shardSize = parseInteger(o.shardSize, '--shard-size', 1);
-      if (o.redis) {
-        checkRedisUrl(o.redis);
-        if (!o.out) throw new ConfigError('--redis needs --out FILE.jsonl (results stream there as the workers finish; a rerun resumes)', undefined, '--out');
-        if (workers !== 0) throw new ConfigError('--workers applies without --redis (with --redis, start `certkd worker` processes)', undefined, '--workers');
-      }
-      const registry = commandRegistry(o.plugin);
-      const relaxations = parseRelaxations(o.relaxation, registry);
-      if (o.redis && Object.keys(relaxations).length) throw new ConfigError('--relaxation applies without --redis (workers use the built-in relaxations)', undefined, '--relaxation');
-      const certifier = registry.create('certifier-stage', o.certifier, { methods, timeoutS, relaxations }, '--certifier');
-      const source = datasetSource(o.dataset, registry);
-      await useBackend(o.backend, !!o.json);
-      const { network } = loadNet(file);
-      const ds = await source.load({ root: o.dataRoot });
-      const d = network.inputShape.reduce((a, b) => a * b, 1);
-      if (d !== ds.test.shape.reduce((a, b) => a * b, 1)) throw new ConfigError(`the model takes ${d} inputs but ${o.dataset} images have ${ds.test.shape.join('x')}`, file);
-      const n = Math.min(count, ds.test.size);
-      const { x, y } = ds.test.read(Array.from({ length: n }, (_, i) => i));
-      const progress = o.json ? undefined : (done: number, total: number, s: { certified: number }) => process.stderr.write(`\r  ${done}/${total} points, ${s.certified} certified`);
-      const summary = o.redis
-        ? await certifyPointsOnQueue({ redis: o.redis, model: file, xs: x, labels: y, eps, timeoutS, methods, out: o.out!, shardSize, onProgress: progress })
-        : await certifier.certifyPoints(network, x, y, {
-        eps,
-        workers,
-        out: o.out,
-        falsifier: workers > 1 ? undefined : registry.create('attack', 'pgd', { ...EVAL_PGD_OPTIONS }),
-        onProgress: progress,
-      });
-      network.dispose();
-      const { records: _records, ...rest } = summary;
-      if (o.json) {
-        process.stdout.write(JSON.stringify({ eps, ...rest }) + '\n');
-        return;
-      }
-      process.stderr.write('\n');
-      process.stdout.write(`certified accuracy ${(100 * summary.certified_acc).toFixed(2)}% (${summary.certified}/${summary.n}), clean ${summary.correct}/${summary.n}, eps ${eps}\n`);
-      process.stdout.write(`verdicts: ${JSON.stringify(summary.counts)}\ndecided by: ${JSON.stringify(summary.by_method)}\n`);
-    });
+    .action(
+      async (
+        file: string,
+        o: {
+          dataset: string;
+          eps: string;
+          dataRoot?: string;
+          timeout: string;
+          n: string;
+          methods: string;
+          workers: string;
+          relaxation?: string[];
+          certifier: string;
+          plugin?: string[];
+          out?: string;
+          backend?: string;
+          redis?: string;
+          shardSize: string;
+          json?: boolean;
+        },
+      ) => {
+        const methods = parseList(o.methods, VERIFY_METHODS, '--methods');
+        const eps = parseNumber(o.eps, '--eps', 0);
+        const timeoutS = parsePositive(o.timeout, '--timeout');
+        const workers = parseInteger(o.workers, '--workers', 0);
+        const count = parseInteger(o.n, '--n', 1);
+        const shardSize = parseInteger(o.shardSize, '--shard-size', 1);
+        if (o.redis) {
+          checkRedisUrl(o.redis);
+          if (!o.out) throw new ConfigError('--redis needs --out FILE.jsonl (results stream there as the workers finish; a rerun resumes)', undefined, '--out');
+          if (workers !== 0) throw new ConfigError('--workers applies without --redis (with --redis, start `certkd worker` processes)', undefined, '--workers');
+        }
+        const registry = commandRegistry(o.plugin);
+        const relaxations = parseRelaxations(o.relaxation, registry);
+        if (o.redis && Object.keys(relaxations).length)
+          throw new ConfigError('--relaxation applies without --redis (workers use the built-in relaxations)', undefined, '--relaxation');
+        const certifier = registry.create('certifier-stage', o.certifier, { methods, timeoutS, relaxations }, '--certifier');
+        const source = datasetSource(o.dataset, registry);
+        await useBackend(o.backend, !!o.json);
+        const { network } = loadNet(file);
+        const ds = await source.load({ root: o.dataRoot });
+        const d = network.inputShape.reduce((a, b) => a * b, 1);
+        if (d !== ds.test.shape.reduce((a, b) => a * b, 1))
+          throw new ConfigError(`the model takes ${d} inputs but ${o.dataset} images have ${ds.test.shape.join('x')}`, file);
+        const n = Math.min(count, ds.test.size);
+        const { x, y } = ds.test.read(Array.from({ length: n }, (_, i) => i));
+        const progress = o.json
+          ? undefined
+          : (done: number, total: number, s: { certified: number }) => process.stderr.write(`\r  ${done}/${total} points, ${s.certified} certified`);
+        const summary = o.redis
+          ? await certifyPointsOnQueue({ redis: o.redis, model: file, xs: x, labels: y, eps, timeoutS, methods, out: o.out!, shardSize, onProgress: progress })
+          : await certifier.certifyPoints(network, x, y, {
+              eps,
+              workers,
+              out: o.out,
+              falsifier: workers > 1 ? undefined : registry.create('attack', 'pgd', { ...EVAL_PGD_OPTIONS }),
+              onProgress: progress,
+            });
+        network.dispose();
+        const { records: _records, ...rest } = summary;
+        if (o.json) {
+          process.stdout.write(JSON.stringify({ eps, ...rest }) + '\n');
+          return;
+        }
+        process.stderr.write('\n');
+        process.stdout.write(
+          `certified accuracy ${(100 * summary.certified_acc).toFixed(2)}% (${summary.certified}/${summary.n}), clean ${summary.correct}/${summary.n}, eps ${eps}\n`,
+        );
+        process.stdout.write(`verdicts: ${JSON.stringify(summary.counts)}\ndecided by: ${JSON.stringify(summary.by_method)}\n`);
+      },
+    );
 }

@@ -1,7 +1,20 @@
 import { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import { BACKEND_NAMES, BackendChoice, CancelledError, CertkdError, ConfigError } from '@certkd/core';
-import { BullQueue, JobStatus, LocalQueue, SweepStatus, checkRedisUrl, describeJob, enqueueSweep, planSweep, startWorker, sweepJobs, sweepStatus, writeSweepReport } from '@certkd/scale-out';
+import {
+  BullQueue,
+  JobStatus,
+  LocalQueue,
+  SweepStatus,
+  checkRedisUrl,
+  describeJob,
+  enqueueSweep,
+  planSweep,
+  startWorker,
+  sweepJobs,
+  sweepStatus,
+  writeSweepReport,
+} from '@certkd/scale-out';
 import type { JobData } from '@certkd/scale-out';
 import { parseInteger } from './common';
 
@@ -16,16 +29,28 @@ function parseBackend(v: string | undefined): BackendChoice | undefined {
 /** A progress bar on a TTY (cli-progress), else nothing. */
 function bar(total: number, enabled: boolean): SingleBar | undefined {
   if (!enabled || !process.stderr.isTTY) return undefined;
-  const b = new SingleBar({ stream: process.stderr, format: '  {bar} {value}/{total} done | {running} running, {failed} failed', hideCursor: true }, Presets.shades_classic);
+  const b = new SingleBar(
+    { stream: process.stderr, format: '  {bar} {value}/{total} done | {running} running, {failed} failed', hideCursor: true },
+    Presets.shades_classic,
+  );
   b.start(total, 0, { running: 0, failed: 0 });
   return b;
 }
 
 function printStatus(s: SweepStatus): void {
-  const lines = [`sweep ${s.sweep} (${s.backend}, store ${s.store}): ${s.counts.done}/${s.total} done, ${s.counts.running} running, ${s.counts.queued} queued, ${s.counts.failed} failed`];
+  const lines = [
+    `sweep ${s.sweep} (${s.backend}, store ${s.store}): ${s.counts.done}/${s.total} done, ${s.counts.running} running, ${s.counts.queued} queued, ${s.counts.failed} failed`,
+  ];
   const width = Math.max(...s.jobs.map((j) => j.name.length), 4);
   for (const j of s.jobs) {
-    const extra = j.state === 'running' && j.progress ? ` ${(100 * j.progress.fraction).toFixed(0)}% (${j.progress.label})` : j.state === 'failed' && j.error ? ` ${j.error}` : j.attempts > 0 && j.state !== 'done' ? ` (attempts: ${j.attempts})` : '';
+    const extra =
+      j.state === 'running' && j.progress
+        ? ` ${(100 * j.progress.fraction).toFixed(0)}% (${j.progress.label})`
+        : j.state === 'failed' && j.error
+          ? ` ${j.error}`
+          : j.attempts > 0 && j.state !== 'done'
+            ? ` (attempts: ${j.attempts})`
+            : '';
     lines.push(`  ${j.kind === 'teacher' ? 'teacher' : 'run    '} ${j.name.padEnd(width)} ${j.state}${extra}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
@@ -49,14 +74,24 @@ export function sweepCommand(): Command {
       const plan = planSweep(file);
       const jobs = sweepJobs(plan);
       const say = (s: string) => (o.json ? undefined : process.stderr.write(`certkd: ${s}\n`));
-      say(`sweep ${plan.loaded.sweep.name}: ${plan.runs.length} runs${plan.teachers.length ? ` and ${plan.teachers.length} shared teacher(s)` : ''}, store ${o.store}`);
+      say(
+        `sweep ${plan.loaded.sweep.name}: ${plan.runs.length} runs${plan.teachers.length ? ` and ${plan.teachers.length} shared teacher(s)` : ''}, store ${o.store}`,
+      );
       if (o.redis) {
-        if (o.concurrency !== '1' || backend) throw new ConfigError('--concurrency and --backend apply to local sweeps; with --redis give them to `certkd worker`', undefined, o.backend ? '--backend' : '--concurrency');
+        if (o.concurrency !== '1' || backend)
+          throw new ConfigError(
+            '--concurrency and --backend apply to local sweeps; with --redis give them to `certkd worker`',
+            undefined,
+            o.backend ? '--backend' : '--concurrency',
+          );
         const queue = new BullQueue(o.redis);
         try {
           const r = await enqueueSweep(plan, queue);
           if (o.json) process.stdout.write(JSON.stringify({ sweep: plan.loaded.sweep.name, ...r }) + '\n');
-          else say(`enqueued ${r.added.length} job(s) on ${o.redis}; ${r.existing.length} already queued or done${r.retried.length ? `, ${r.retried.length} failed one(s) retried` : ''}. Start workers with: certkd worker --redis ${o.redis} --store ${o.store}`);
+          else
+            say(
+              `enqueued ${r.added.length} job(s) on ${o.redis}; ${r.existing.length} already queued or done${r.retried.length ? `, ${r.retried.length} failed one(s) retried` : ''}. Start workers with: certkd worker --redis ${o.redis} --store ${o.store}`,
+            );
         } finally {
           await queue.close();
         }
@@ -78,12 +113,20 @@ export function sweepCommand(): Command {
         const prev = states.get(s.id);
         states.set(s.id, s);
         if (o.json) {
-          if (prev?.state !== s.state) process.stdout.write(JSON.stringify({ type: 'job', id: s.id, job: describeJob(data), state: s.state, attempts: s.attempts, error: s.error }) + '\n');
+          if (prev?.state !== s.state)
+            process.stdout.write(
+              JSON.stringify({ type: 'job', id: s.id, job: describeJob(data), state: s.state, attempts: s.attempts, error: s.error }) + '\n',
+            );
           return;
         }
         const vals = [...states.values()];
-        if (b) b.update(vals.filter((v) => v.state === 'done').length, { running: vals.filter((v) => v.state === 'running').length, failed: vals.filter((v) => v.state === 'failed').length });
-        else if (prev?.state !== s.state) process.stderr.write(`  ${describeJob(data)}: ${s.state}${s.state === 'failed' || (s.state === 'queued' && s.error) ? ` (${s.error})` : ''}\n`);
+        if (b)
+          b.update(vals.filter((v) => v.state === 'done').length, {
+            running: vals.filter((v) => v.state === 'running').length,
+            failed: vals.filter((v) => v.state === 'failed').length,
+          });
+        else if (prev?.state !== s.state)
+          process.stderr.write(`  ${describeJob(data)}: ${s.state}${s.state === 'failed' || (s.state === 'queued' && s.error) ? ` (${s.error})` : ''}\n`);
       };
       try {
         await queue.drain({ store: o.store, concurrency, backend, signal: controller.signal, onUpdate });
@@ -101,7 +144,12 @@ export function sweepCommand(): Command {
         say(`report in ${w.dir} (report.md, report.html, report.json)`);
       }
       if (status.counts.failed > 0) {
-        throw new CertkdError(`${status.counts.failed} of ${status.total} job(s) failed: ${status.jobs.filter((j) => j.state === 'failed').map((j) => `${j.name}: ${j.error}`).join('; ')}`);
+        throw new CertkdError(
+          `${status.counts.failed} of ${status.total} job(s) failed: ${status.jobs
+            .filter((j) => j.state === 'failed')
+            .map((j) => `${j.name}: ${j.error}`)
+            .join('; ')}`,
+        );
       }
     });
   cmd
@@ -135,7 +183,9 @@ export function sweepCommand(): Command {
     });
   cmd
     .command('report')
-    .description('aggregate the results.json of a sweep\'s finished runs: mean and sd per setting, paired differences with 95% t-intervals (markdown, JSON, HTML)')
+    .description(
+      "aggregate the results.json of a sweep's finished runs: mean and sd per setting, paired differences with 95% t-intervals (markdown, JSON, HTML)",
+    )
     .argument('<sweep>', 'sweep file')
     .option('--store <dir>', 'folder of the run directories (default: "runs")')
     .option('--json', 'print the aggregated numbers as JSON')
@@ -153,7 +203,9 @@ export function sweepCommand(): Command {
 
 export function workerCommand(): Command {
   return new Command('worker')
-    .description('take sweep runs and certification shards from Redis and run them, each in its own process, until stopped (Ctrl-C: running jobs checkpoint and go back to the queue)')
+    .description(
+      'take sweep runs and certification shards from Redis and run them, each in its own process, until stopped (Ctrl-C: running jobs checkpoint and go back to the queue)',
+    )
     .requiredOption('--redis <url>', 'the Redis to take jobs from (redis://HOST:PORT)')
     .option('--store <dir>', 'folder of the run directories, shared by the workers', 'runs')
     .option('--concurrency <n>', 'jobs at once', '1')

@@ -56,7 +56,11 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Backe
   if (!(choice === 'auto' || (BACKEND_NAMES as readonly string[]).includes(choice))) {
     throw new ConfigError(`unknown backend '${choice}'; choose one of auto, ${BACKEND_NAMES.join(', ')}`, undefined, '--backend');
   }
-  if (active && (choice === 'auto' || choice === active.name || (choice === 'onnxruntime' && active.onnxruntimeFallback)) && tf.getBackend() === tfjsBackendOf(active.name)) {
+  if (
+    active &&
+    (choice === 'auto' || choice === active.name || (choice === 'onnxruntime' && active.onnxruntimeFallback)) &&
+    tf.getBackend() === tfjsBackendOf(active.name)
+  ) {
     return active;
   }
   const order: BackendName[] = choice === 'auto' ? ['tensorflow', 'onnxruntime', 'wasm', 'cpu'] : choice === 'onnxruntime' ? ['onnxruntime', 'wasm'] : [choice];

@@ -61,7 +61,12 @@ describe('conv2dInputGrad / conv2dFilterGrad', () => {
       expect(dw.shape).toEqual(w.shape);
       // With 'ceil' the last output row reads one padded row more: the same as explicit
       // padding [1, 2] on each spatial axis, which the loop reference handles.
-      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 2], [1, 2], [0, 0]];
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+        [0, 0],
+        [1, 2],
+        [1, 2],
+        [0, 0],
+      ];
       expect(maxAbsDiff(tf.conv2d(x, w, 2, pad).dataSync(), y.dataSync())).toBeLessThan(1e-6);
       const c = { name: 'ceil', x: [1, 8, 8, 2] as [number, number, number, number], w: [3, 3, 2, 2] as [number, number, number, number], strides: 2, pad };
       const ref = naiveConvGrads(c, x.dataSync() as Float32Array, w.dataSync() as Float32Array, dy.dataSync() as Float32Array);
@@ -88,11 +93,31 @@ describe('avgPoolValidInputGrad', () => {
   }
 
   it.each([
-    [[2, 8, 8, 3], [2, 2], [2, 2]],
-    [[2, 9, 7, 3], [2, 2], [2, 2]],
-    [[1, 9, 9, 4], [3, 3], [2, 2]],
-    [[1, 7, 8, 2], [2, 3], [1, 2]],
-    [[1, 6, 6, 1], [1, 1], [3, 3]],
+    [
+      [2, 8, 8, 3],
+      [2, 2],
+      [2, 2],
+    ],
+    [
+      [2, 9, 7, 3],
+      [2, 2],
+      [2, 2],
+    ],
+    [
+      [1, 9, 9, 4],
+      [3, 3],
+      [2, 2],
+    ],
+    [
+      [1, 7, 8, 2],
+      [2, 3],
+      [1, 2],
+    ],
+    [
+      [1, 6, 6, 1],
+      [1, 1],
+      [3, 3],
+    ],
   ] as [number[], [number, number], [number, number]][])('input %j, window %j, stride %j', (x, f, s) => {
     const before = tf.memory().numTensors;
     const info = tf.backend_util.computePool2DInfo(x as [number, number, number, number], f, s, 1, 'valid');

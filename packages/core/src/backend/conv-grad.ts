@@ -83,7 +83,14 @@ export function conv2dInputGrad(
     if (g.sh > 1 || g.sw > 1) {
       // [N, OH, 1, OW, 1, O] padded to [N, OH, sh, OW, sw, O]: row oh lands at oh * sh.
       const six = tf.reshape(dy, [g.n, g.oh, 1, g.ow, 1, g.o]);
-      const spread = tf.pad(six, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]]);
+      const spread = tf.pad(six, [
+        [0, 0],
+        [0, 0],
+        [0, g.sh - 1],
+        [0, 0],
+        [0, g.sw - 1],
+        [0, 0],
+      ]);
       d = tf.reshape(spread, [g.n, g.oh * g.sh, g.ow * g.sw, g.o]);
     }
     // d has oh * sh rows; input row i collects d rows i + top - kh, kh in [0, KH).
@@ -159,7 +166,12 @@ function tapsInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: Geometry): tf.Tensor4
     const qw = g.ow + mw - 1;
     const cols = g.sh * g.sw * g.c;
     // [MH*sh, MW*sw, C, O] -> [MH, sh, MW, sw, C, O] -> [O, MH, MW, sh, sw, C]
-    const wp = tf.pad(w, [[0, mh * g.sh - g.kh], [0, mw * g.sw - g.kw], [0, 0], [0, 0]]);
+    const wp = tf.pad(w, [
+      [0, mh * g.sh - g.kh],
+      [0, mw * g.sw - g.kw],
+      [0, 0],
+      [0, 0],
+    ]);
     const wm = tf.reshape(tf.transpose(tf.reshape(wp, [mh, g.sh, mw, g.sw, g.c, g.o]), [5, 0, 2, 1, 3, 4]), [g.o, mh * mw * cols]);
     const rows = tf.reshape(dy, [g.n * g.oh * g.ow, g.o]) as tf.Tensor2D;
     const parts: tf.Tensor[] = [];
@@ -167,7 +179,16 @@ function tapsInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: Geometry): tf.Tensor4
       for (let b = 0; b < mw; b++) {
         const block = tf.slice(wm, [0, (a * mw + b) * cols], [g.o, cols]) as tf.Tensor2D;
         const p = tf.reshape(tf.matMul(rows, block), [g.n, g.oh, g.ow, cols]);
-        parts.push(mh === 1 && mw === 1 ? p : tf.pad(p, [[0, 0], [a, mh - 1 - a], [b, mw - 1 - b], [0, 0]]));
+        parts.push(
+          mh === 1 && mw === 1
+            ? p
+            : tf.pad(p, [
+                [0, 0],
+                [a, mh - 1 - a],
+                [b, mw - 1 - b],
+                [0, 0],
+              ]),
+        );
       }
     }
     const sum = parts.length > 1 ? tf.addN(parts) : parts[0];
@@ -247,7 +268,17 @@ export function avgPoolValidInputGrad(
     let d: tf.Tensor4D = dy;
     if (sh > 1 || sw > 1) {
       const six = tf.reshape(dy, [n, oh, 1, ow, 1, c]);
-      d = tf.reshape(tf.pad(six, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [n, oh * sh, ow * sw, c]);
+      d = tf.reshape(
+        tf.pad(six, [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ]),
+        [n, oh * sh, ow * sw, c],
+      );
     }
     const { t, pad: p } = cropNegative(d, [fh - 1, fw - 1], [h - oh * sh, w - ow * sw]);
     const padded = tf.pad(t, [[0, 0], p[0], p[1], [0, 0]]);

@@ -12,7 +12,9 @@ function gradsOf(f: (...t: tf.Tensor[]) => tf.Tensor, shapes: number[][], outSha
   return tf.tidy(() => {
     const inputs = shapes.map((s, i) => tf.tensor(seededValues(s, 10 + i), s));
     const probe = tf.tensor(seededValues(outShape, 99), outShape);
-    return tf.grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), probe)))(inputs).map((g) => g.dataSync() as Float32Array);
+    return tf
+      .grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), probe)))(inputs)
+      .map((g) => g.dataSync() as Float32Array);
   });
 }
 
@@ -162,9 +164,18 @@ describe('wasm gradient overrides', () => {
 
   it.each([
     // [a shape (untransposed), b shape (untransposed)]: small x large and large x small take the two orders.
-    [[2, 3], [3, 60]],
-    [[60, 3], [3, 2]],
-    [[2, 2, 3], [2, 3, 40]],
+    [
+      [2, 3],
+      [3, 60],
+    ],
+    [
+      [60, 3],
+      [3, 2],
+    ],
+    [
+      [2, 2, 3],
+      [2, 3, 40],
+    ],
   ])('matMulT matches matMul for every flag combination: %j x %j', (sa, sb) => {
     const before = tf.memory().numTensors;
     tf.tidy(() => {

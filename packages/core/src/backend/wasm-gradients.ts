@@ -35,7 +35,9 @@ const conv2dGrad: tf.GradConfig = {
     const a = attrs as unknown as ConvAttrs;
     if (a.dataFormat === 'NCHW') return stock.get('Conv2D')!.gradFunc(dy, saved, attrs);
     if (!unitDilation(a.dilations)) {
-      throw new ConfigError(`gradient of conv2d: dilation rates other than 1 are not supported (got dilations ${String(a.dilations)}); use dilation 1 in trained layers`);
+      throw new ConfigError(
+        `gradient of conv2d: dilation rates other than 1 are not supported (got dilations ${String(a.dilations)}); use dilation 1 in trained layers`,
+      );
     }
     const g = dy as tf.Tensor4D;
     // With the onnxruntime kernels registered, large gradients run as one

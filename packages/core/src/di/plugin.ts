@@ -63,8 +63,6 @@ export interface PluginServices {
 }
 
 /** Helper for type inference: `definePlugin({...})`. */
-export function definePlugin<T, S extends z.ZodType>(
-  d: Omit<PluginDescriptor<T, z.output<S>>, 'options'> & { options: S },
-): PluginDescriptor<T, z.output<S>> {
+export function definePlugin<T, S extends z.ZodType>(d: Omit<PluginDescriptor<T, z.output<S>>, 'options'> & { options: S }): PluginDescriptor<T, z.output<S>> {
   return d as unknown as PluginDescriptor<T, z.output<S>>;
 }

@@ -54,7 +54,9 @@ describe('PluginRegistry', () => {
     r.register({ ...plugin('pgd'), create: created });
     expect(r.parseOptions('attack', 'pgd', { steps: 5 }, 'stages.0.attack.options', 'r.yaml')).toEqual({ steps: 5 });
     expect(() => r.parseOptions('attack', 'pgd', { steps: 1.5 }, 'stages.0.attack.options', 'r.yaml')).toThrow(/^r\.yaml: stages\.0\.attack\.options\.steps: /);
-    expect(() => r.parseOptions('attack', 'pgd', { foo: 1 }, 'stages.0.attack.options', 'r.yaml')).toThrow("r.yaml: stages.0.attack.options.foo: unknown option(s) 'foo' of attack 'pgd'");
+    expect(() => r.parseOptions('attack', 'pgd', { foo: 1 }, 'stages.0.attack.options', 'r.yaml')).toThrow(
+      "r.yaml: stages.0.attack.options.foo: unknown option(s) 'foo' of attack 'pgd'",
+    );
     expect(created).not.toHaveBeenCalled();
   });
 

@@ -6,7 +6,7 @@ import { ContractOf, PLUGIN_KINDS, PluginDescriptor, PluginKind } from './plugin
  * string (newlines and control characters escaped).
  */
 export function quoteName(name: unknown): string {
-  return typeof name === 'string' && /^[\x20-\x7e]*$/.test(name) ? `'${name}'` : JSON.stringify(name) ?? String(name);
+  return typeof name === 'string' && /^[\x20-\x7e]*$/.test(name) ? `'${name}'` : (JSON.stringify(name) ?? String(name));
 }
 
 /**
@@ -30,9 +30,7 @@ export class PluginRegistry {
     if (!m) this.byKind.set(d.kind, (m = new Map()));
     const prev = this.find(d.kind, d.name);
     if (prev) {
-      throw new RegistryError(
-        `a ${d.kind} plugin named '${d.name}' is already registered${prev.source ? ` by ${prev.source}` : ''}; choose another name`,
-      );
+      throw new RegistryError(`a ${d.kind} plugin named '${d.name}' is already registered${prev.source ? ` by ${prev.source}` : ''}; choose another name`);
     }
     m.set(d.name, source && !d.source ? { ...d, source } : d);
   }

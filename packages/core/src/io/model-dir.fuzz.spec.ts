@@ -17,7 +17,10 @@ const SEED = Number(process.env.CERTKD_FUZZ_SEED ?? 7);
 const MUTANTS = 300;
 const MAX_MS_PER_INPUT = 1500;
 
-const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build({ shape: [10, 10, 1], classes: 3, mean: [0.5], std: [0.25] }, architectureOptions.parse({ hidden: [8], batchnorm: true }));
+const spec = ARCHITECTURES.find((a) => a.name === 'cnn-small')!.build(
+  { shape: [10, 10, 1], classes: 3, mean: [0.5], std: [0.25] },
+  architectureOptions.parse({ hidden: [8], batchnorm: true }),
+);
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -69,7 +72,12 @@ function mutate(json: Json, weights: Buffer, rng: SeededRng): { json: Json | str
       return { json, weights, kind: `architecture field ${key}` };
     }
     case 10:
-      json.architecture.inputShape = [[1e6, 1e6, 3], [0, 10, 1], [10, 10], [-10, 10, 1]][rng.int(4)];
+      json.architecture.inputShape = [
+        [1e6, 1e6, 3],
+        [0, 10, 1],
+        [10, 10],
+        [-10, 10, 1],
+      ][rng.int(4)];
       return { json, weights, kind: 'input shape' };
     case 11: {
       const top = ['format', 'formatVersion', 'architecture', 'weightsManifest', 'metadata'][rng.int(5)];

@@ -33,7 +33,14 @@ describe('model format', () => {
     const x = tf.randomUniform([3, 12, 12, 1], 0, 1, 'float32', 3);
     expect(Array.from(network.predict(x).dataSync())).toEqual(Array.from(net.predict(x).dataSync()));
     for (const [k, v] of net.namedParams()) {
-      expect(Array.from(network.namedParams().find(([n]) => n === k)![1].dataSync())).toEqual(Array.from(v.dataSync()));
+      expect(
+        Array.from(
+          network
+            .namedParams()
+            .find(([n]) => n === k)![1]
+            .dataSync(),
+        ),
+      ).toEqual(Array.from(v.dataSync()));
     }
   });
 

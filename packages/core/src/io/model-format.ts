@@ -89,7 +89,8 @@ export function loadModel(dirOrJson: string): LoadedModel {
   const dir = path.dirname(path.resolve(jsonFile));
   if (!fs.existsSync(jsonFile)) throw new ModelFormatError('model.json not found (expected a CertKD model directory)', jsonFile);
   const jsonSize = statModelFile(jsonFile, 'model.json', jsonFile).size;
-  if (jsonSize > MAX_MODEL_JSON_BYTES) throw new ModelFormatError(`is ${jsonSize} bytes; a model.json over ${MAX_MODEL_JSON_BYTES} bytes is not a CertKD model`, jsonFile);
+  if (jsonSize > MAX_MODEL_JSON_BYTES)
+    throw new ModelFormatError(`is ${jsonSize} bytes; a model.json over ${MAX_MODEL_JSON_BYTES} bytes is not a CertKD model`, jsonFile);
   let raw: unknown;
   try {
     raw = JSON.parse(readModelFile(jsonFile, jsonFile).toString('utf8'));
@@ -113,7 +114,8 @@ export function loadModel(dirOrJson: string): LoadedModel {
     names.add(w.name);
     need += w.shape.reduce((a, b) => a * b, 1) * 4;
   }
-  if (need > MAX_WEIGHTS_BYTES) throw new ModelFormatError(`the manifest describes ${need} bytes of weights; at most ${MAX_WEIGHTS_BYTES} are supported`, jsonFile);
+  if (need > MAX_WEIGHTS_BYTES)
+    throw new ModelFormatError(`the manifest describes ${need} bytes of weights; at most ${MAX_WEIGHTS_BYTES} are supported`, jsonFile);
   const realDir = fs.realpathSync(dir);
   const files: { full: string; size: number }[] = [];
   for (const p of group.paths) {
@@ -122,7 +124,8 @@ export function loadModel(dirOrJson: string): LoadedModel {
       throw new ModelFormatError(`weights path '${p}' leaves the model directory`, jsonFile);
     }
     const { size } = statModelFile(full, `weights file '${p}'`, jsonFile);
-    if (!fs.realpathSync(full).startsWith(realDir + path.sep)) throw new ModelFormatError(`weights path '${p}' leaves the model directory (through a symbolic link)`, jsonFile);
+    if (!fs.realpathSync(full).startsWith(realDir + path.sep))
+      throw new ModelFormatError(`weights path '${p}' leaves the model directory (through a symbolic link)`, jsonFile);
     files.push({ full, size });
   }
   const have = files.reduce((n, f) => n + f.size, 0);
@@ -130,7 +133,8 @@ export function loadModel(dirOrJson: string): LoadedModel {
     throw new ModelFormatError(`weights hold ${have} bytes but the manifest describes ${need}`, path.join(dir, group.paths[0]));
   }
   const bytes = Buffer.concat(files.map((f) => readModelFile(f.full, jsonFile)));
-  if (bytes.length !== need) throw new ModelFormatError(`weights changed while being read (${bytes.length} bytes, expected ${need})`, path.join(dir, group.paths[0]));
+  if (bytes.length !== need)
+    throw new ModelFormatError(`weights changed while being read (${bytes.length} bytes, expected ${need})`, path.join(dir, group.paths[0]));
   const aligned = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   // Refuse non-finite values (and negative BatchNorm variances) naming the file and the tensor.
   const arrays = new Map<string, { data: Float32Array; shape: number[] }>();
@@ -141,7 +145,8 @@ export function loadModel(dirOrJson: string): LoadedModel {
     const bad = data.findIndex((v) => !Number.isFinite(v));
     const where = files.length === 1 ? files[0].full : path.join(dir, group.paths.join('+'));
     if (bad >= 0) throw new ModelFormatError(`weight '${w.name}' holds ${data[bad]} at index ${bad}; weights must be finite`, where);
-    if (w.name.endsWith('.movingVariance') && data.some((v) => v < 0)) throw new ModelFormatError(`weight '${w.name}' holds a negative BatchNorm variance`, where);
+    if (w.name.endsWith('.movingVariance') && data.some((v) => v < 0))
+      throw new ModelFormatError(`weight '${w.name}' holds a negative BatchNorm variance`, where);
     arrays.set(w.name, { data, shape: w.shape });
     off += n;
   }

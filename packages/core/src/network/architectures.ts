@@ -36,7 +36,13 @@ function conv(filters: number, k: number, s: number, padding: 'valid' | 'same' |
     filters,
     kernelSize: [k, k],
     strides: [s, s],
-    padding: typeof padding === 'number' ? [[padding, padding], [padding, padding]] : padding,
+    padding:
+      typeof padding === 'number'
+        ? [
+            [padding, padding],
+            [padding, padding],
+          ]
+        : padding,
     useBias: true,
   };
 }
@@ -66,14 +72,12 @@ export const ARCHITECTURES: readonly ArchitectureBuilder[] = [
   {
     name: 'cnn-medium',
     description: 'conv 32 3x3, conv 32 4x4 s2, conv 64 3x3, conv 64 4x4 s2, dense 512, dense 512, dense K',
-    build: (input, o) =>
-      assemble(input, o, [conv(32, 3, 1, 'valid'), conv(32, 4, 2, 'valid'), conv(64, 3, 1, 'valid'), conv(64, 4, 2, 'valid')], [512, 512]),
+    build: (input, o) => assemble(input, o, [conv(32, 3, 1, 'valid'), conv(32, 4, 2, 'valid'), conv(64, 3, 1, 'valid'), conv(64, 4, 2, 'valid')], [512, 512]),
   },
   {
     name: 'cnn7',
     description: 'CNN7: convs 64, 64, 128 s2, 128, 128 (3x3, pad 1), dense 512, dense K; BN + ReLU after each',
-    build: (input, o) =>
-      assemble(input, o, [conv(64, 3, 1, 1), conv(64, 3, 1, 1), conv(128, 3, 2, 1), conv(128, 3, 1, 1), conv(128, 3, 1, 1)], [512]),
+    build: (input, o) => assemble(input, o, [conv(64, 3, 1, 1), conv(64, 3, 1, 1), conv(128, 3, 2, 1), conv(128, 3, 1, 1), conv(128, 3, 1, 1)], [512]),
   },
   {
     name: 'mlp',

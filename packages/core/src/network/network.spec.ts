@@ -41,8 +41,8 @@ describe('Network IR', () => {
     const k = ibp.param(4, 'kernel');
     const fanIn = 4 * 4 * 16;
     const std = Math.sqrt(tf.moments(k).variance.dataSync()[0]);
-    expect(std).toBeGreaterThan(0.9 * Math.sqrt(2 * Math.PI) / fanIn);
-    expect(std).toBeLessThan(1.1 * Math.sqrt(2 * Math.PI) / fanIn);
+    expect(std).toBeGreaterThan((0.9 * Math.sqrt(2 * Math.PI)) / fanIn);
+    expect(std).toBeLessThan((1.1 * Math.sqrt(2 * Math.PI)) / fanIn);
     [a, b, ibp].forEach((n) => n.dispose());
   });
 
@@ -64,7 +64,10 @@ describe('Network IR', () => {
   it('updates running statistics with momentum', () => {
     const spec: NetworkSpec = { inputShape: [3], layers: [{ kind: 'batchnorm', epsilon: 1e-5, momentum: 0.9 }] };
     const net = Network.create(spec, new SeededRng(0));
-    const x = tf.tensor2d([[1, 2, 3], [3, 6, 9]]);
+    const x = tf.tensor2d([
+      [1, 2, 3],
+      [3, 6, 9],
+    ]);
     const r = net.forward(x, { mode: 'train', collectStats: true });
     net.updateRunningStats(r.bnStats, 2);
     const mean = Array.from(net.param(0, 'movingMean').dataSync());
@@ -75,9 +78,9 @@ describe('Network IR', () => {
   });
 
   it('rejects inconsistent specs', () => {
-    expect(() => inferShapes({ inputShape: [4], layers: [{ kind: 'conv2d', filters: 2, kernelSize: [3, 3], strides: [1, 1], padding: 'valid', useBias: true }] })).toThrow(
-      /needs an \[H, W, C\] input/,
-    );
+    expect(() =>
+      inferShapes({ inputShape: [4], layers: [{ kind: 'conv2d', filters: 2, kernelSize: [3, 3], strides: [1, 1], padding: 'valid', useBias: true }] }),
+    ).toThrow(/needs an \[H, W, C\] input/);
     expect(() => inferShapes({ inputShape: [4, 4, 1], layers: [{ kind: 'dense', units: 2, useBias: true }] })).toThrow(/add a flatten/);
     expect(() => Network.create(build('mlp'), new SeededRng(0)).tapIndex('nope')).toThrow(/no feature tap named 'nope'/);
   });

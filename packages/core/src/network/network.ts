@@ -104,10 +104,7 @@ export class Network {
           const v = values.get(key);
           if (!v) throw new ModelFormatError(`missing parameter '${key}' (layer ${i}, ${layer.kind})`, source);
           if (!sameShape(v.shape, shape)) {
-            throw new ModelFormatError(
-              `parameter '${key}' has shape [${v.shape}] but layer ${i} (${layer.kind}) needs [${shape}]`,
-              source,
-            );
+            throw new ModelFormatError(`parameter '${key}' has shape [${v.shape}] but layer ${i} (${layer.kind}) needs [${shape}]`, source);
           }
           if (v.dtype !== 'float32') throw new ModelFormatError(`parameter '${key}' has dtype ${v.dtype}, expected float32`, source);
           vars.set(key, tf.variable(v, isTrainableParam(name), `${key}_${uid()}`));

@@ -20,7 +20,10 @@ function mirrored(size: number, localBatch: number, offset = 0): Collective & { 
 const close = (a: tf.Tensor, b: tf.Tensor) => expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(1e-6);
 
 describe('batch helpers', () => {
-  const x = tf.tensor4d(Array.from({ length: 2 * 3 * 3 * 2 }, (_, i) => Math.sin(i)), [2, 3, 3, 2]);
+  const x = tf.tensor4d(
+    Array.from({ length: 2 * 3 * 3 * 2 }, (_, i) => Math.sin(i)),
+    [2, 3, 3, 2],
+  );
   afterAll(() => x.dispose());
 
   it('are the plain tfjs reductions without a collective', () => {

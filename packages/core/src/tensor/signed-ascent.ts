@@ -70,7 +70,8 @@ export function signedGradientAscent(
     throw new ConfigError(`steps must be an integer >= ${includeStart ? 0 : 1}, got ${o.steps}`, undefined, 'steps');
   }
   if (!Number.isInteger(restarts) || restarts < 1) throw new ConfigError(`restarts must be an integer >= 1, got ${restarts}`, undefined, 'restarts');
-  if (!(o.stepSize > 0) || !Number.isFinite(o.stepSize)) throw new ConfigError(`stepSize must be a finite number > 0, got ${o.stepSize}`, undefined, 'stepSize');
+  if (!(o.stepSize > 0) || !Number.isFinite(o.stepSize))
+    throw new ConfigError(`stepSize must be a finite number > 0, got ${o.stepSize}`, undefined, 'stepSize');
   const half = (o.stepMode ?? 'relative') === 'relative' ? halfWidth(box) : undefined;
   const best = new BestTracker();
   let only: tf.Tensor | undefined;

@@ -52,7 +52,10 @@ describe('shared tensor helpers', () => {
   describe('signedGradientAscent', () => {
     // objective: -(x - 0.3)^2 per sample (maximum at 0.3), on a box [0, 1]^2
     const objective = (x: tf.Tensor) => tf.neg(tf.sum(tf.square(tf.sub(x, 0.3)), 1)) as tf.Tensor1D;
-    const x = tf.tensor2d([[0.9, 0.1], [0.5, 0.5]]);
+    const x = tf.tensor2d([
+      [0.9, 0.1],
+      [0.5, 0.5],
+    ]);
     const box = { lower: tf.zerosLike(x), upper: tf.onesLike(x) };
     afterAll(() => tf.dispose([x, box.lower, box.upper]));
 
@@ -93,7 +96,9 @@ describe('shared tensor helpers', () => {
 
     it('refuses bad settings', () => {
       expect(() => signedGradientAscent(objective, x, box, new SeededRng(1), { steps: -1, stepSize: 1, start: 'clean' })).toThrow(/steps/);
-      expect(() => signedGradientAscent(objective, x, box, new SeededRng(1), { steps: 0, stepSize: 1, start: 'clean', includeStart: false })).toThrow(/steps must be an integer >= 1/);
+      expect(() => signedGradientAscent(objective, x, box, new SeededRng(1), { steps: 0, stepSize: 1, start: 'clean', includeStart: false })).toThrow(
+        /steps must be an integer >= 1/,
+      );
       expect(() => signedGradientAscent(objective, x, box, new SeededRng(1), { steps: 1, restarts: 0, stepSize: 1, start: 'clean' })).toThrow(/restarts/);
       expect(() => signedGradientAscent(objective, x, box, new SeededRng(1), { steps: 1, stepSize: 0, start: 'clean' })).toThrow(/stepSize/);
     });

@@ -12,7 +12,14 @@ export function featuresRef(x: number[]): number[] {
 }
 
 /** A fake frozen teacher with fixed features and logits (rows follow X). */
-export function fixedTeacher(features: number[][], logits: number[][] = [[0, 0, 0], [0, 0, 0], [0, 0, 0]]): FeatureTeacher {
+export function fixedTeacher(
+  features: number[][],
+  logits: number[][] = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ],
+): FeatureTeacher {
   return {
     name: 'fixed',
     featureWidth: features[0].length,

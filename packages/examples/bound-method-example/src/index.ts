@@ -31,7 +31,8 @@ export function register(container: DependencyContainer): void {
       name: 'ibp-crown-meet',
       description: 'the meet of the ibp and crown bounds (example bound-method plugin)',
       options: z.object({ relaxations: relaxationChoiceSchema.optional() }).strict(),
-      create: (o, s): BoundMethod => new MeetMethod(['ibp', 'crown'].map((m) => s.registry.create('bound-method', m, o.relaxations ? { relaxations: o.relaxations } : {}))),
+      create: (o, s): BoundMethod =>
+        new MeetMethod(['ibp', 'crown'].map((m) => s.registry.create('bound-method', m, o.relaxations ? { relaxations: o.relaxations } : {}))),
     }),
     '@certkd/example-bound-method',
   );

@@ -50,7 +50,11 @@ describe('example loss package', () => {
     expect(tf.memory().numTensors).toBe(before);
     const parts = tf.tidy(() => {
       const o = loss.compute(ctx);
-      return { keys: Object.keys(o.parts).sort(), total: o.total.arraySync() as number, sum: (o.parts['cc-ibp'].arraySync() as number) + (o.parts['feature-mse'].arraySync() as number) };
+      return {
+        keys: Object.keys(o.parts).sort(),
+        total: o.total.arraySync() as number,
+        sum: (o.parts['cc-ibp'].arraySync() as number) + (o.parts['feature-mse'].arraySync() as number),
+      };
     });
     expect(parts.keys).toEqual(['attack_eps', 'box_eps', 'cc-ibp', 'feature-mse']);
     expect(parts.total).toBeCloseTo(parts.sum, 5);

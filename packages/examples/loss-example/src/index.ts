@@ -21,7 +21,11 @@ export const advFeatureMseLoss = defineLoss({
     const t = batch.teacherFeatures('adv-feature-mse');
     const phi = batch.adversarialFeatures();
     if (phi.shape[1] !== t.shape[1]) {
-      throw new ConfigError(`needs equal feature widths (student ${phi.shape[1]}, teacher ${t.shape[1]}); use cc-dist, which learns an adapter`, undefined, 'adv-feature-mse');
+      throw new ConfigError(
+        `needs equal feature widths (student ${phi.shape[1]}, teacher ${t.shape[1]}); use cc-dist, which learns an adapter`,
+        undefined,
+        'adv-feature-mse',
+      );
     }
     const mse = batchMean(tf.sum(tf.square(tf.sub(phi, t)), 1));
     return { parts: { 'cc-ibp': lossOverLowerBounds(zMix), 'feature-mse': tf.mul(mse, o.beta) as tf.Scalar } };

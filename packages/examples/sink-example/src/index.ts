@@ -7,7 +7,10 @@ import type { EventWriter, PipelineSink } from '@certkd/pipeline';
 export const eventTypesOptions = z
   .object({
     /** File name inside the run directory. */
-    file: z.string().regex(/^[\w.-]+$/, 'a file name inside the run directory').default('event-types.txt'),
+    file: z
+      .string()
+      .regex(/^[\w.-]+$/, 'a file name inside the run directory')
+      .default('event-types.txt'),
   })
   .strict();
 

@@ -8,7 +8,10 @@ export const summaryStageOptions = z
   .object({
     stage: z.literal('summary-file'),
     /** File name inside the run directory. */
-    file: z.string().regex(/^[\w.-]+$/, 'a file name inside the run directory').default('summary.json'),
+    file: z
+      .string()
+      .regex(/^[\w.-]+$/, 'a file name inside the run directory')
+      .default('summary.json'),
   })
   .strict();
 

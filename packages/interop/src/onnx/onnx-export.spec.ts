@@ -48,7 +48,20 @@ const cases: { name: string; spec: () => NetworkSpec; fold: boolean }[] = [
   { name: 'cnn-small with BN', spec: () => build('cnn-small', [12, 12, 3]), fold: true },
   { name: 'cnn7 (pad 1, stride 2)', spec: () => build('cnn7', [6, 6, 3]), fold: false },
   { name: 'avgpool net', spec: () => avgpoolSpec, fold: true },
-  { name: 'vector-input mlp', spec: () => ({ inputShape: [7], layers: [{ kind: 'normalize', mean: [0.5], std: [0.5] }, { kind: 'dense', units: 6, useBias: true }, { kind: 'batchnorm', epsilon: 1e-3, momentum: 0.9 }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] }), fold: true },
+  {
+    name: 'vector-input mlp',
+    spec: () => ({
+      inputShape: [7],
+      layers: [
+        { kind: 'normalize', mean: [0.5], std: [0.5] },
+        { kind: 'dense', units: 6, useBias: true },
+        { kind: 'batchnorm', epsilon: 1e-3, momentum: 0.9 },
+        { kind: 'relu' },
+        { kind: 'dense', units: 3, useBias: true },
+      ],
+    }),
+    fold: true,
+  },
 ];
 
 describe('exportOnnx against onnxruntime-node', () => {
@@ -126,7 +139,9 @@ describe('exportOnnx refuses non-finite weights', () => {
     vals[3] = NaN;
     kernel.assign(tf.tensor(vals, kernel.shape));
     expect(() => exportOnnx(net)).toThrow(ModelFormatError);
-    expect(() => exportOnnx(net)).toThrow(/initializer 'layers.1.weight' would hold NaN at index \d+; refusing to export a network whose weights are not finite/);
+    expect(() => exportOnnx(net)).toThrow(
+      /initializer 'layers.1.weight' would hold NaN at index \d+; refusing to export a network whose weights are not finite/,
+    );
     net.dispose();
     const bn = makeNet(build('cnn-small', [10, 10, 1]), 6);
     const i = bn.layers.findIndex((l) => l.kind === 'batchnorm');

@@ -84,7 +84,9 @@ export function exportOnnx(net: Network, opts: OnnxExportOptions = {}): Uint8Arr
     const values = new Float32Array(t.rawData!.slice().buffer);
     const bad = firstNonFinite(values);
     if (bad >= 0) {
-      throw new ModelFormatError(`initializer '${t.name}' would hold ${values[bad]} at index ${bad}; refusing to export a network whose weights are not finite`);
+      throw new ModelFormatError(
+        `initializer '${t.name}' would hold ${values[bad]} at index ${bad}; refusing to export a network whose weights are not finite`,
+      );
     }
   }
   if (nodes.length === 0) st.emit('Identity', 'identity', [st.cur]);
@@ -238,17 +240,21 @@ function exportLinear(layer: Conv2DLayer | DenseLayer, i: number, st: ExportStat
     // [kh, kw, cin, cout] -> [cout, cin, kh, kw]
     for (let y = 0; y < kh; y++)
       for (let x = 0; x < kw; x++)
-        for (let c = 0; c < cin; c++)
-          for (let m = 0; m < units; m++) wo[((m * cin + c) * kh + y) * kw + x] = w[((y * kw + x) * cin + c) * units + m];
+        for (let c = 0; c < cin; c++) for (let m = 0; m < units; m++) wo[((m * cin + c) * kh + y) * kw + x] = w[((y * kw + x) * cin + c) * units + m];
     st.inits.push(floatTensor(wName, [units, cin, kh, kw], wo));
     const p = explicitPadding(layer, inShape);
-    st.emit('Conv', `layers.${i}.Conv`, [st.cur, wName, bName], [
-      intsAttr('kernel_shape', [kh, kw]),
-      intsAttr('strides', [layer.strides[0], layer.strides[1]]),
-      intsAttr('pads', [p[0][0], p[1][0], p[0][1], p[1][1]]),
-      intsAttr('dilations', [1, 1]),
-      intAttr('group', 1),
-    ]);
+    st.emit(
+      'Conv',
+      `layers.${i}.Conv`,
+      [st.cur, wName, bName],
+      [
+        intsAttr('kernel_shape', [kh, kw]),
+        intsAttr('strides', [layer.strides[0], layer.strides[1]]),
+        intsAttr('pads', [p[0][0], p[1][0], p[0][1], p[1][1]]),
+        intsAttr('dilations', [1, 1]),
+        intAttr('group', 1),
+      ],
+    );
   } else {
     // Gemm with transB = 1: B[u, onnxIndex(k)] = kernel[k, u].
     const wo = new Float64Array(w.length);
@@ -312,7 +318,12 @@ const LAYER_EXPORTS: LayerExports = {
         return n;
       });
       if (st.net.shapes[i].length !== 3 && st.flatPerm) throw new ConfigError(`layer ${i} (batchnorm) after a flatten of an image cannot be exported`);
-      st.emit('BatchNormalization', `layers.${i}.BatchNormalization`, [st.cur, ...names], [floatAttr('epsilon', layer.epsilon), floatAttr('momentum', layer.momentum)]);
+      st.emit(
+        'BatchNormalization',
+        `layers.${i}.BatchNormalization`,
+        [st.cur, ...names],
+        [floatAttr('epsilon', layer.epsilon), floatAttr('momentum', layer.momentum)],
+      );
     },
   },
   relu: { export: (_layer, i, st) => st.emit('Relu', `layers.${i}.Relu`, [st.cur]) },
@@ -331,9 +342,11 @@ const LAYER_EXPORTS: LayerExports = {
   },
   avgpool: {
     export: (layer, i, st) =>
-      st.emit('AveragePool', `layers.${i}.AveragePool`, [st.cur], [
-        intsAttr('kernel_shape', [layer.poolSize[0], layer.poolSize[1]]),
-        intsAttr('strides', [layer.strides[0], layer.strides[1]]),
-      ]),
+      st.emit(
+        'AveragePool',
+        `layers.${i}.AveragePool`,
+        [st.cur],
+        [intsAttr('kernel_shape', [layer.poolSize[0], layer.poolSize[1]]), intsAttr('strides', [layer.strides[0], layer.strides[1]])],
+      ),
   },
 };

@@ -98,7 +98,9 @@ describe('importOnnx errors', () => {
   const gemmInits = [f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]), f32('b', [2], [0.5, -0.5])];
 
   it('a valid hand-built model imports (control for the error cases)', () => {
-    const net = importOnnx(model([{ opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] }], gemmInits));
+    const net = importOnnx(
+      model([{ opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] }], gemmInits),
+    );
     const y = predictData(net, Float32Array.of(1, 0, 0, 1), 1);
     expect(Array.from(y)).toEqual([5.5, 12.5]);
     net.dispose();
@@ -115,10 +117,13 @@ describe('importOnnx errors', () => {
   });
 
   it('an unknown op names the node and the op type', () => {
-    const bytes = model([
-      { opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['h'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
-      { opType: 'Softplus', name: 'act1', input: ['h'], output: ['y'] },
-    ], gemmInits);
+    const bytes = model(
+      [
+        { opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['h'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+        { opType: 'Softplus', name: 'act1', input: ['h'], output: ['y'] },
+      ],
+      gemmInits,
+    );
     const e = importError(bytes, 'm.onnx');
     expect(e.node).toContain('act1');
     expect(e.node).toContain('#1');
@@ -127,16 +132,21 @@ describe('importOnnx errors', () => {
   });
 
   it('reports every unsupported op of a model at once, with the nodes', () => {
-    const bytes = model([
-      { opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['h'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
-      { opType: 'Softplus', name: 'act1', input: ['h'], output: ['h2'] },
-      { opType: 'LeakyRelu', name: 'act2', input: ['h2'], output: ['h3'] },
-      { opType: 'Softplus', name: 'act3', input: ['h3'], output: ['h4'] },
-      { opType: 'Relu', name: 'r', input: ['h4'], output: ['h5'] },
-      { opType: 'Foo', domain: 'com.example', name: 'custom', input: ['h5'], output: ['y'] },
-    ], gemmInits);
+    const bytes = model(
+      [
+        { opType: 'Gemm', name: 'fc', input: ['x', 'W', 'b'], output: ['h'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
+        { opType: 'Softplus', name: 'act1', input: ['h'], output: ['h2'] },
+        { opType: 'LeakyRelu', name: 'act2', input: ['h2'], output: ['h3'] },
+        { opType: 'Softplus', name: 'act3', input: ['h3'], output: ['h4'] },
+        { opType: 'Relu', name: 'r', input: ['h4'], output: ['h5'] },
+        { opType: 'Foo', domain: 'com.example', name: 'custom', input: ['h5'], output: ['y'] },
+      ],
+      gemmInits,
+    );
     const e = importError(bytes, 'm.onnx');
-    expect(e.message).toContain("unsupported op types 'Softplus' (nodes #1 'act1', #3 'act3'), 'LeakyRelu' (node #2 'act2'), 'com.example:Foo' (node #5 'custom')");
+    expect(e.message).toContain(
+      "unsupported op types 'Softplus' (nodes #1 'act1', #3 'act3'), 'LeakyRelu' (node #2 'act2'), 'com.example:Foo' (node #5 'custom')",
+    );
     expect(e.message).toContain('m.onnx');
     expect(e.node).toBe("#1 'act1' (Softplus), #2 'act2' (LeakyRelu), #3 'act3' (Softplus), #5 'custom' (com.example:Foo)");
   });
@@ -210,10 +220,22 @@ describe('importOnnx refuses impossible parameters', () => {
   const bnModel = (variance: number[], epsilon = 1e-5) =>
     model(
       [
-        { opType: 'BatchNormalization', name: 'bn', input: ['x', 'g', 'be', 'mu', 'var'], output: ['h'], attribute: [{ name: 'epsilon', type: 1, f: epsilon }] },
+        {
+          opType: 'BatchNormalization',
+          name: 'bn',
+          input: ['x', 'g', 'be', 'mu', 'var'],
+          output: ['h'],
+          attribute: [{ name: 'epsilon', type: 1, f: epsilon }],
+        },
         { opType: 'Gemm', name: 'fc', input: ['h', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
       ],
-      [f32('g', [4], [1, 1, 1, 1]), f32('be', [4], [0, 0, 0, 0]), f32('mu', [4], [0, 0, 0, 0]), f32('var', [4], variance), f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8])],
+      [
+        f32('g', [4], [1, 1, 1, 1]),
+        f32('be', [4], [0, 0, 0, 0]),
+        f32('mu', [4], [0, 0, 0, 0]),
+        f32('var', [4], variance),
+        f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]),
+      ],
     );
 
   it('a BatchNorm with valid parameters imports (control)', () => {
@@ -222,7 +244,10 @@ describe('importOnnx refuses impossible parameters', () => {
 
   it('NaN or Inf in an initializer names the initializer', () => {
     for (const bad of [NaN, Infinity, -Infinity]) {
-      const bytes = model([{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] }], [f32('W', [2, 4], [1, 2, 3, bad, 5, 6, 7, 8])]);
+      const bytes = model(
+        [{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] }],
+        [f32('W', [2, 4], [1, 2, 3, bad, 5, 6, 7, 8])],
+      );
       expect(() => importOnnx(bytes, 'nan.onnx')).toThrow(new ModelFormatError(`initializer 'W' holds ${bad} at index 3; weights must be finite`, 'nan.onnx'));
     }
   });
@@ -234,7 +259,18 @@ describe('importOnnx refuses impossible parameters', () => {
     ]);
     expect(() => importOnnx(constNan)).toThrow(/node #0 'k' \(Constant\): the constant 'W' holds NaN at index 1/);
     const overflow = model(
-      [{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }, { name: 'alpha', type: 1, f: 3e38 }] }],
+      [
+        {
+          opType: 'Gemm',
+          name: 'fc',
+          input: ['x', 'W'],
+          output: ['y'],
+          attribute: [
+            { name: 'transB', type: 2, i: 1 },
+            { name: 'alpha', type: 1, f: 3e38 },
+          ],
+        },
+      ],
       [f32('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8])],
     );
     expect(() => importOnnx(overflow)).toThrow(/node #0 'fc' \(Gemm\): the dense layer's kernel would hold Infinity at index 1/);
@@ -244,12 +280,17 @@ describe('importOnnx refuses impossible parameters', () => {
     expect(() => importOnnx(bnModel([1, -0.5, 1, 1]), 'bn.onnx')).toThrow(
       new ModelFormatError("BatchNormalization variance 'var' is negative (-0.5) at channel 1", 'bn.onnx', "#0 'bn' (BatchNormalization)"),
     );
-    expect(() => importOnnx(bnModel([1, 1, 1, 1], -1e-3))).toThrow(/'bn' \(BatchNormalization\): BatchNormalization epsilon -0.001\d* must be a finite non-negative number/);
+    expect(() => importOnnx(bnModel([1, 1, 1, 1], -1e-3))).toThrow(
+      /'bn' \(BatchNormalization\): BatchNormalization epsilon -0.001\d* must be a finite non-negative number/,
+    );
     expect(() => importOnnx(bnModel([1, 0, 1, 1], 0))).toThrow(/variance 'var' plus epsilon is 0 at channel 1/);
   });
 
   it('huge declared dims or input shapes are refused before anything is allocated', () => {
-    const huge = model([{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'] }], [{ name: 'W', dims: [1e6, 1e6], dataType: 1, rawData: new Uint8Array(8) }]);
+    const huge = model(
+      [{ opType: 'Gemm', name: 'fc', input: ['x', 'W'], output: ['y'] }],
+      [{ name: 'W', dims: [1e6, 1e6], dataType: 1, rawData: new Uint8Array(8) }],
+    );
     expect(() => importOnnx(huge)).toThrow(/initializer 'W': tensor 'W' declares 1000000000000 elements/);
     const bigInput = model([{ opType: 'Relu', name: 'r', input: ['x'], output: ['y'] }], [], [1, 3, 100000, 100000]);
     expect(() => importOnnx(bigInput)).toThrow(/graph input has shape \[1,3,100000,100000\]: 30000000000 elements per example/);

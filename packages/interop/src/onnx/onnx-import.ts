@@ -161,7 +161,8 @@ class GraphImporter implements OpImporter {
       this.consts.set(t.name ?? '', c);
     }
     const inputs = (g.input as onnx.ValueInfoProto[]).filter((v) => !this.consts.has(v.name));
-    if (inputs.length !== 1) this.fail(`expected exactly one graph input (besides initializers), found ${inputs.length}: ${inputs.map((v) => v.name).join(', ')}`);
+    if (inputs.length !== 1)
+      this.fail(`expected exactly one graph input (besides initializers), found ${inputs.length}: ${inputs.map((v) => v.name).join(', ')}`);
     if (g.output.length !== 1) this.fail(`expected exactly one graph output, found ${g.output.length}`);
     const nodes = g.node as onnx.NodeProto[];
     // Every unsupported op of the model at once, before mapping any node.
@@ -196,13 +197,17 @@ class GraphImporter implements OpImporter {
     const name = v.name ?? '';
     this.ctx = `input '${name}'`;
     if (!tt || !tt.shape) this.fail('the graph input has no tensor type or shape');
-    if (tt.elemType !== onnx.TensorProto.DataType.FLOAT) this.fail(`the graph input has element type ${onnx.TensorProto.DataType[tt.elemType ?? 0]}, expected FLOAT`);
-    const dims = (tt.shape.dim ?? []).map((d) => (d.dimParam || d.dimValue === null || d.dimValue === undefined || toNumber(d.dimValue as IntLike) <= 0 ? -1 : toNumber(d.dimValue as IntLike)));
+    if (tt.elemType !== onnx.TensorProto.DataType.FLOAT)
+      this.fail(`the graph input has element type ${onnx.TensorProto.DataType[tt.elemType ?? 0]}, expected FLOAT`);
+    const dims = (tt.shape.dim ?? []).map((d) =>
+      d.dimParam || d.dimValue === null || d.dimValue === undefined || toNumber(d.dimValue as IntLike) <= 0 ? -1 : toNumber(d.dimValue as IntLike),
+    );
     if (dims.length < 2) this.fail(`the graph input has shape [${dims}]; expected a batch dimension and at least one more`);
     if (dims[0] !== 1 && dims[0] !== -1) this.fail(`the graph input's batch dimension is ${dims[0]}; expected 1 or symbolic`);
     const rest = dims.slice(1);
     if (rest.some((d) => d <= 0)) this.fail(`the graph input has shape [${dims}]; only the batch dimension may be symbolic`);
-    if (prod(rest) > MAX_ACTIVATION_ELEMENTS) this.fail(`the graph input has shape [${dims}]: ${prod(rest)} elements per example, at most ${MAX_ACTIVATION_ELEMENTS} are supported`);
+    if (prod(rest) > MAX_ACTIVATION_ELEMENTS)
+      this.fail(`the graph input has shape [${dims}]: ${prod(rest)} elements per example, at most ${MAX_ACTIVATION_ELEMENTS} are supported`);
     let layout: OnnxInputInfo['layout'];
     if (rest.length === 3) {
       const first = nodes.find((n) => n.input.includes(name));
@@ -232,7 +237,8 @@ class GraphImporter implements OpImporter {
   }
 
   private setAct(name: string, shape: number[], layout: Layout): void {
-    if (prod(shape) > MAX_ACTIVATION_ELEMENTS) this.fail(`the output [N, ${shape}] has more than ${MAX_ACTIVATION_ELEMENTS} elements per example, which is not supported`);
+    if (prod(shape) > MAX_ACTIVATION_ELEMENTS)
+      this.fail(`the output [N, ${shape}] has more than ${MAX_ACTIVATION_ELEMENTS} elements per example, which is not supported`);
     this.stale.add(this.act.name);
     this.act = { name, shape, layout };
   }
@@ -495,7 +501,12 @@ class GraphImporter implements OpImporter {
     const strides = this.intsAttr(node, 'strides') ?? [1, 1];
     if (strides.length !== 2) this.fail(`strides [${strides}] must have two entries`);
     const pads = this.resolvePads(node, [h, w], [kh, kw], strides);
-    const padding: Padding = pads.every((p) => p === 0) ? 'valid' : [[pads[0], pads[2]], [pads[1], pads[3]]];
+    const padding: Padding = pads.every((p) => p === 0)
+      ? 'valid'
+      : [
+          [pads[0], pads[2]],
+          [pads[1], pads[3]],
+        ];
     const kernel = new Float32Array(kh * kw * c * m);
     for (let o = 0; o < m; o++)
       for (let ch = 0; ch < c; ch++)
@@ -634,7 +645,12 @@ class GraphImporter implements OpImporter {
       const perm = a.layout.perm;
       order = (ch) => (perm ? perm[ch] : ch);
     }
-    for (const [t, nm] of [[scale, 'scale'], [bias, 'B'], [mean, 'mean'], [variance, 'var']] as const) {
+    for (const [t, nm] of [
+      [scale, 'scale'],
+      [bias, 'B'],
+      [mean, 'mean'],
+      [variance, 'var'],
+    ] as const) {
       if (t.data.length !== c) this.fail(`BatchNormalization ${nm} has ${t.data.length} values, the activation has ${c} channels`);
     }
     const epsilon = this.floatAttr(node, 'epsilon', 1e-5);
@@ -667,7 +683,9 @@ class GraphImporter implements OpImporter {
     const a = this.act;
     const full = [1, ...a.shape];
     if (t.dims.length > full.length) this.fail(`the constant's shape [${t.dims}] has more dimensions than the activation [N, ${a.shape}]`);
-    const cd = Array(full.length - t.dims.length).fill(1).concat(t.dims) as number[];
+    const cd = Array(full.length - t.dims.length)
+      .fill(1)
+      .concat(t.dims) as number[];
     cd.forEach((d, i) => {
       if (d !== 1 && d !== full[i]) this.fail(`the constant's shape [${t.dims}] does not broadcast to [N, ${a.shape}]`);
     });
@@ -690,7 +708,8 @@ class GraphImporter implements OpImporter {
             const irc = [y, x, ch];
             const v = valueAtOnnx(axes.map((ax) => irc[ax]));
             if (y === 0 && x === 0) per.push(v);
-            else if (per[ch] !== v) this.fail(`the constant's shape [${t.dims}] varies across spatial positions; only per-channel constants are supported on images`);
+            else if (per[ch] !== v)
+              this.fail(`the constant's shape [${t.dims}] varies across spatial positions; only per-channel constants are supported on images`);
           }
       return per;
     }
@@ -737,7 +756,8 @@ class GraphImporter implements OpImporter {
     if (op === 'Add') [mean, std] = [vals.map((v) => -v), [1]];
     else if (op === 'Sub') [mean, std] = [vals, [1]];
     else {
-      if (vals.some((v) => !(v > 0) || !Number.isFinite(v))) this.fail(`${op} by a non-positive or non-finite constant is not supported (normalisation needs positive scales)`);
+      if (vals.some((v) => !(v > 0) || !Number.isFinite(v)))
+        this.fail(`${op} by a non-positive or non-finite constant is not supported (normalisation needs positive scales)`);
       [mean, std] = [[0], op === 'Div' ? vals : vals.map((v) => 1 / v)];
     }
     this.pushNormalize(mean, std);

@@ -61,23 +61,23 @@ function lengthVarints(buf: Uint8Array): { at: number; size: number }[] {
     let p = start;
     while (p < end) {
       const key = varint(p);
-      if (!key || key[0] === 0) return (found.length = mark), false;
+      if (!key || key[0] === 0) return ((found.length = mark), false);
       p += key[1];
       const wire = key[0] % 8;
       if (wire === 0) {
         const v = varint(p);
-        if (!v) return (found.length = mark), false;
+        if (!v) return ((found.length = mark), false);
         p += v[1];
       } else if (wire === 1) p += 8;
       else if (wire === 5) p += 4;
       else if (wire === 2) {
         const len = varint(p);
-        if (!len || p + len[1] + len[0] > end) return (found.length = mark), false;
+        if (!len || p + len[1] + len[0] > end) return ((found.length = mark), false);
         found.push({ at: p, size: len[1] });
         p += len[1];
         if (depth < 6) walk(p, p + len[0], depth + 1);
         p += len[0];
-      } else return (found.length = mark), false;
+      } else return ((found.length = mark), false);
     }
     return p === end || ((found.length = mark), false);
   };
@@ -132,7 +132,31 @@ function mutateBytes(base: Uint8Array, rng: SeededRng, varints: { at: number; si
   return { bytes: Uint8Array.from(b), kind };
 }
 
-const OPS = ['Gemm', 'MatMul', 'Conv', 'Relu', 'Flatten', 'Reshape', 'Transpose', 'AveragePool', 'BatchNormalization', 'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Dropout', 'Constant', 'Shape', 'Gather', 'Concat', 'Softmax', 'MaxPool', 'LSTM', ''];
+const OPS = [
+  'Gemm',
+  'MatMul',
+  'Conv',
+  'Relu',
+  'Flatten',
+  'Reshape',
+  'Transpose',
+  'AveragePool',
+  'BatchNormalization',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Identity',
+  'Dropout',
+  'Constant',
+  'Shape',
+  'Gather',
+  'Concat',
+  'Softmax',
+  'MaxPool',
+  'LSTM',
+  '',
+];
 
 /** The parts of a decoded graph that editGraph touches (decoded messages always have their arrays). */
 interface Graph {
@@ -219,8 +243,16 @@ function editGraph(m: onnx.ModelProto, rng: SeededRng): string {
 
 /** A BatchNormalization that the exporter keeps as a node (not folded): input -> BN -> Gemm. */
 function batchNormModel(): Uint8Array {
-  const f32 = (name: string, dims: number[], vals: number[]): onnx.ITensorProto => ({ name, dims, dataType: 1, rawData: new Uint8Array(Float32Array.from(vals).buffer) });
-  const vi = (name: string, dims: number[]): onnx.IValueInfoProto => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const f32 = (name: string, dims: number[], vals: number[]): onnx.ITensorProto => ({
+    name,
+    dims,
+    dataType: 1,
+    rawData: new Uint8Array(Float32Array.from(vals).buffer),
+  });
+  const vi = (name: string, dims: number[]): onnx.IValueInfoProto => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+  });
   return onnx.ModelProto.encode({
     irVersion: 7,
     opsetImport: [{ domain: '', version: 13 }],
@@ -232,7 +264,18 @@ function batchNormModel(): Uint8Array {
         { opType: 'Flatten', name: 'f', input: ['h2'], output: ['h3'], attribute: [{ name: 'axis', type: 2, i: 1 }] },
         { opType: 'Gemm', name: 'fc', input: ['h3', 'W', 'c'], output: ['y'], attribute: [{ name: 'transB', type: 2, i: 1 }] },
       ],
-      initializer: [f32('g', [2], [1, 2]), f32('b', [2], [0, 1]), f32('mu', [2], [0.5, 0.5]), f32('var', [2], [1, 0.25]), f32('W', [3, 8], Array.from({ length: 24 }, (_, i) => i / 24)), f32('c', [3], [0, 0, 1])],
+      initializer: [
+        f32('g', [2], [1, 2]),
+        f32('b', [2], [0, 1]),
+        f32('mu', [2], [0.5, 0.5]),
+        f32('var', [2], [1, 0.25]),
+        f32(
+          'W',
+          [3, 8],
+          Array.from({ length: 24 }, (_, i) => i / 24),
+        ),
+        f32('c', [3], [0, 0, 1]),
+      ],
       input: [vi('x', [1, 2, 2, 2])],
       output: [vi('y', [1, 3])],
     },

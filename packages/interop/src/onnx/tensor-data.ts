@@ -34,7 +34,8 @@ export function decodeTensor(t: onnx.ITensorProto): ConstTensor {
   const dims = (t.dims ?? []).map((d) => toNumber(d as IntLike));
   if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`tensor '${t.name ?? ''}' has invalid dims [${dims}]`);
   const size = dims.reduce((a, b) => a * b, 1);
-  if (size > MAX_TENSOR_ELEMENTS) throw new Error(`tensor '${t.name ?? ''}' declares ${size} elements (dims [${dims}]); at most ${MAX_TENSOR_ELEMENTS} are supported`);
+  if (size > MAX_TENSOR_ELEMENTS)
+    throw new Error(`tensor '${t.name ?? ''}' declares ${size} elements (dims [${dims}]); at most ${MAX_TENSOR_ELEMENTS} are supported`);
   const type = t.dataType ?? 0;
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     throw new Error(`tensor '${t.name ?? ''}' stores its data in an external file, which is not supported`);

@@ -39,7 +39,8 @@ export function randomInput(shape: number[], seed: number, lo = 0, hi = 1): Floa
 export function nhwcToNchw(x: Float32Array, n: number, h: number, w: number, c: number): Float32Array {
   const out = new Float32Array(x.length);
   for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch];
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch];
   return out;
 }
 

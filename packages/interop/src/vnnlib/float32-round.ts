@@ -5,7 +5,7 @@ const i32 = new Int32Array(f32.buffer);
 function step(f: number, dir: 1 | -1): number {
   if (f === 0) return dir * 1.401298464324817e-45;
   f32[0] = f;
-  i32[0] += (f > 0) === (dir > 0) ? 1 : -1;
+  i32[0] += f > 0 === dir > 0 ? 1 : -1;
   return f32[0];
 }
 

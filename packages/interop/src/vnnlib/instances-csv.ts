@@ -53,10 +53,14 @@ function locate(dir: string, rel: string): string {
 export function writeInstancesCsv(rows: VnncompInstance[]): string {
   return rows
     .map((r, i) => {
-      for (const [k, v] of [['onnx', r.onnx], ['vnnlib', r.vnnlib]] as const) {
+      for (const [k, v] of [
+        ['onnx', r.onnx],
+        ['vnnlib', r.vnnlib],
+      ] as const) {
         if (!v || /[,\r\n]/.test(v)) throw new ConfigError(`row ${i}: ${k} path '${v}' is empty or contains a comma or newline`, undefined, k);
       }
-      if (!(r.timeout > 0) || !Number.isFinite(r.timeout)) throw new ConfigError(`row ${i}: timeout ${r.timeout} must be a positive number`, undefined, 'timeout');
+      if (!(r.timeout > 0) || !Number.isFinite(r.timeout))
+        throw new ConfigError(`row ${i}: timeout ${r.timeout} must be a positive number`, undefined, 'timeout');
       return `${r.onnx},${r.vnnlib},${r.timeout}\n`;
     })
     .join('');

@@ -1,9 +1,7 @@
 import { PropertyFormatError } from '@certkd/core';
 
 /** An S-expression node with its 1-based source position. */
-export type SExpr =
-  | { kind: 'atom'; text: string; line: number; column: number }
-  | { kind: 'list'; items: SExpr[]; line: number; column: number };
+export type SExpr = { kind: 'atom'; text: string; line: number; column: number } | { kind: 'list'; items: SExpr[]; line: number; column: number };
 
 /**
  * Deepest parenthesis nesting accepted. Real VNN-LIB files nest a handful of levels; the
@@ -33,8 +31,16 @@ export function isVnnlibSpace(code: number): boolean {
   if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
   if (code < 0x85) return false;
   return (
-    code === 0x85 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) ||
-    code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff
+    code === 0x85 ||
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
   );
 }
 

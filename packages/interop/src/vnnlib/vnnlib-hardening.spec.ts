@@ -23,8 +23,16 @@ interface ChildResult {
 
 /** Parse each case in a child process limited to `limitMs` and 512 MB; one result per finished case. */
 function parseInChild(cases: { name: string; text?: string; file?: string }[], limitMs: number): { results: ChildResult[]; timedOut: boolean; stderr: string } {
-  const r = spawnSync(process.execPath, ['--max-old-space-size=512', CHILD], { input: JSON.stringify(cases), encoding: 'utf8', timeout: limitMs, maxBuffer: 64 << 20 });
-  const results = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChildResult);
+  const r = spawnSync(process.execPath, ['--max-old-space-size=512', CHILD], {
+    input: JSON.stringify(cases),
+    encoding: 'utf8',
+    timeout: limitMs,
+    maxBuffer: 64 << 20,
+  });
+  const results = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ChildResult);
   return { results, timedOut: r.error !== undefined || r.signal !== null, stderr: r.stderr };
 }
 
@@ -52,12 +60,32 @@ function expectRefusal(r: ChildResult | undefined, file: string) {
   expect(r!.error!.message.startsWith(`${file}:`)).toBe(true);
 }
 
-const WHITESPACE = [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, ...Array.from({ length: 11 }, (_, i) => 0x2000 + i), 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff];
+const WHITESPACE = [
+  0x09,
+  0x0a,
+  0x0b,
+  0x0c,
+  0x0d,
+  0x20,
+  0x85,
+  0xa0,
+  0x1680,
+  ...Array.from({ length: 11 }, (_, i) => 0x2000 + i),
+  0x2028,
+  0x2029,
+  0x202f,
+  0x205f,
+  0x3000,
+  0xfeff,
+];
 
 describe('VNN-LIB reader hardening', () => {
   it('treats form feed, vertical tab, NBSP and every other Unicode whitespace as whitespace (once an endless loop)', () => {
     const base = `${decl(1, 2)}\n${box1}\n(assert (or (<= Y_0 Y_1) (>= Y_1 0.5)))`;
-    const cases = WHITESPACE.map((code) => ({ name: `ws-${code.toString(16)}.vnnlib`, text: String.fromCharCode(code) + base.replace(/ /g, String.fromCharCode(code)) }));
+    const cases = WHITESPACE.map((code) => ({
+      name: `ws-${code.toString(16)}.vnnlib`,
+      text: String.fromCharCode(code) + base.replace(/ /g, String.fromCharCode(code)),
+    }));
     const { results, timedOut } = parseInChild(cases, 20000);
     expect(timedOut).toBe(false);
     expect(results.map((r) => [r.name, r.ok, r.boxes, r.disjuncts])).toEqual(cases.map((c) => [c.name, true, 1, 2]));
@@ -108,7 +136,10 @@ describe('VNN-LIB reader hardening', () => {
       expectRefusal(r, r.name);
       expect(r.error!.message).toMatch(`nested deeper than ${MAX_NESTING} levels`);
     }
-    expect(results.slice(4).map((r) => [r.name, r.ok, r.disjuncts])).toEqual([['and-limit.vnnlib', true, 1], ['term-limit.vnnlib', true, 1]]);
+    expect(results.slice(4).map((r) => [r.name, r.ok, r.disjuncts])).toEqual([
+      ['and-limit.vnnlib', true, 1],
+      ['term-limit.vnnlib', true, 1],
+    ]);
   });
 
   it('assertions after an `or` parse in about linear time: a 2 MB property well under the bound (once over 120 s)', () => {
@@ -131,7 +162,10 @@ describe('VNN-LIB reader hardening', () => {
     const { results, timedOut } = parseInChild(
       [
         { name: 'd1000.vnnlib', text: `${decl(1, 2)}\n${disj(1000, 'Y_0')}\n${box1}\n(assert (<= Y_1 3))` },
-        { name: 'boxes.vnnlib', text: `${decl(1, 1)}\n(assert (or ${Array.from({ length: 1000 }, (_, i) => `(and (>= X_0 ${i}) (<= X_0 ${i + 1}))`).join(' ')}))\n(assert (<= Y_0 0))` },
+        {
+          name: 'boxes.vnnlib',
+          text: `${decl(1, 1)}\n(assert (or ${Array.from({ length: 1000 }, (_, i) => `(and (>= X_0 ${i}) (<= X_0 ${i + 1}))`).join(' ')}))\n(assert (<= Y_0 0))`,
+        },
         { name: 'product.vnnlib', text: `${decl(1, 2)}\n${box1}\n${disj(1000, 'Y_0')}\n${disj(1000, 'Y_1')}` },
       ],
       20000,
@@ -165,10 +199,17 @@ describe('VNN-LIB reader hardening', () => {
   });
 
   it('an empty input box is refused naming file:line:column and the input', () => {
-    const e = errorOf(() => parseVnnlib(`${decl(2, 1)}\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (>= X_1 0.5))\n(assert (<= X_1 0.25))\n(assert (<= Y_0 0))`, 'empty.vnnlib'));
+    const e = errorOf(() =>
+      parseVnnlib(
+        `${decl(2, 1)}\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (>= X_1 0.5))\n(assert (<= X_1 0.25))\n(assert (<= Y_0 0))`,
+        'empty.vnnlib',
+      ),
+    );
     expect(e.message).toBe('empty.vnnlib:7:9: the input box is empty: X_1 has lower bound 0.5 above upper bound 0.25');
     // also when only one box of a disjunction is empty
-    const e2 = errorOf(() => parseVnnlib(`${decl(1, 1)}\n(assert (or (and (>= X_0 0) (<= X_0 1)) (and (>= X_0 3) (<= X_0 2))))\n(assert (<= Y_0 0))`, 'e2.vnnlib'));
+    const e2 = errorOf(() =>
+      parseVnnlib(`${decl(1, 1)}\n(assert (or (and (>= X_0 0) (<= X_0 1)) (and (>= X_0 3) (<= X_0 2))))\n(assert (<= Y_0 0))`, 'e2.vnnlib'),
+    );
     expect(e2.message).toMatch(/^e2\.vnnlib:3:\d+: the input box is empty: X_0/);
   });
 
@@ -191,7 +232,13 @@ describe('VNN-LIB reader hardening', () => {
     let calls = 0;
     expect(parseVnnlib(text, 'i.vnnlib', { interrupt: () => void calls++ }).outputConstraints[0]).toHaveLength(20000);
     expect(calls).toBeGreaterThan(5);
-    expect(() => parseVnnlib(text, 'i.vnnlib', { interrupt: () => { throw new Stop('stop'); } })).toThrow(Stop);
+    expect(() =>
+      parseVnnlib(text, 'i.vnnlib', {
+        interrupt: () => {
+          throw new Stop('stop');
+        },
+      }),
+    ).toThrow(Stop);
   });
 
   it('positions in messages stay one line, long or odd symbols are shortened and escaped', () => {

@@ -457,7 +457,10 @@ export function loadVnnlib(file: string, opts: ParseOptions = {}): VnnlibPropert
       bytes = zlib.gunzipSync(bytes, { maxOutputLength: limit });
     } catch (e) {
       const tooLarge = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-      throw new PropertyFormatError(tooLarge ? `the decompressed text is larger than ${limit} bytes` : `cannot decompress the gzip data: ${(e as Error).message}`, file);
+      throw new PropertyFormatError(
+        tooLarge ? `the decompressed text is larger than ${limit} bytes` : `cannot decompress the gzip data: ${(e as Error).message}`,
+        file,
+      );
     }
   } else if (file.endsWith('.gz')) {
     throw new PropertyFormatError('the file ends in .gz but is not gzip data', file);

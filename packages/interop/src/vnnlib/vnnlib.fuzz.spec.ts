@@ -16,10 +16,57 @@ const VNNCOMP = sharedPath('vnncomp');
 /** Every ASCII control character and the common Unicode whitespace. */
 const ODD_CHARS = [
   ...Array.from({ length: 0x20 }, (_, i) => i),
-  0x7f, 0x85, 0xa0, 0x1680, ...Array.from({ length: 11 }, (_, i) => 0x2000 + i), 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff,
+  0x7f,
+  0x85,
+  0xa0,
+  0x1680,
+  ...Array.from({ length: 11 }, (_, i) => 0x2000 + i),
+  0x2028,
+  0x2029,
+  0x202f,
+  0x205f,
+  0x3000,
+  0xfeff,
 ].map((c) => String.fromCharCode(c));
 
-const TOKENS = ['(', ')', '(', ')', ' ', '\n', 'and', 'or', 'assert', 'declare-const', 'X_0', 'X_1', 'Y_0', 'Y_1', 'Real', '<=', '>=', '<', '=', '+', '-', '*', '/', '0', '1', '-0.5', '1e999', '1e-320', 'NaN', 'inf', 'true', 'false', ';', '|', 'X_01', 'Z'];
+const TOKENS = [
+  '(',
+  ')',
+  '(',
+  ')',
+  ' ',
+  '\n',
+  'and',
+  'or',
+  'assert',
+  'declare-const',
+  'X_0',
+  'X_1',
+  'Y_0',
+  'Y_1',
+  'Real',
+  '<=',
+  '>=',
+  '<',
+  '=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '0',
+  '1',
+  '-0.5',
+  '1e999',
+  '1e-320',
+  'NaN',
+  'inf',
+  'true',
+  'false',
+  ';',
+  '|',
+  'X_01',
+  'Z',
+];
 
 const SMALL = `; a small valid property
 (declare-const X_0 Real)
@@ -48,7 +95,8 @@ function check(text: string, file: string): Outcome {
   try {
     p = parseVnnlib(text, file, { interrupt });
   } catch (e) {
-    if (!(e instanceof PropertyFormatError)) throw new Error(`${file}: expected a PropertyFormatError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    if (!(e instanceof PropertyFormatError))
+      throw new Error(`${file}: expected a PropertyFormatError, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     expect(e).toBeInstanceOf(CertkdError);
     expect(e.exitCode).toBe(2);
     if (/[\r\n\u2028\u2029\u0085]/.test(e.message) || !e.message.startsWith(`${file}:`)) throw new Error(`bad message: ${JSON.stringify(e.message)}`);
@@ -76,10 +124,17 @@ function mutate(rng: SeededRng, text: string, alphabet: readonly string[]): stri
   for (let k = 1 + int(rng, 3); k > 0; k--) {
     const at = int(rng, s.length + 1);
     switch (int(rng, 4)) {
-      case 0: s = s.slice(0, at) + pick(rng, alphabet) + s.slice(at); break;
-      case 1: s = s.slice(0, at) + s.slice(at + 1 + int(rng, 8)); break;
-      case 2: s = s.slice(0, at) + s.slice(at, at + 1 + int(rng, 40)) + s.slice(at); break;
-      default: s = s.slice(0, at) + pick(rng, alphabet) + s.slice(at + 1);
+      case 0:
+        s = s.slice(0, at) + pick(rng, alphabet) + s.slice(at);
+        break;
+      case 1:
+        s = s.slice(0, at) + s.slice(at + 1 + int(rng, 8));
+        break;
+      case 2:
+        s = s.slice(0, at) + s.slice(at, at + 1 + int(rng, 40)) + s.slice(at);
+        break;
+      default:
+        s = s.slice(0, at) + pick(rng, alphabet) + s.slice(at + 1);
     }
   }
   return s;
@@ -90,7 +145,11 @@ function realFiles(): string[] {
   const add = (dir: string, re: RegExp, n: number) => {
     const d = path.join(VNNCOMP, dir);
     if (!requireData(d, 'VNN-LIB fuzz seeds from VNN-COMP')) return;
-    for (const f of fs.readdirSync(d).filter((f) => re.test(f)).sort().slice(0, n)) {
+    for (const f of fs
+      .readdirSync(d)
+      .filter((f) => re.test(f))
+      .sort()
+      .slice(0, n)) {
       const raw = fs.readFileSync(path.join(d, f));
       out.push((f.endsWith('.gz') ? zlib.gunzipSync(raw) : raw).toString('utf8'));
     }
@@ -113,7 +172,9 @@ describe(`VNN-LIB reader fuzzing (seed ${SEED})`, () => {
   const t0 = Date.now();
   afterAll(() => {
     // eslint-disable-next-line no-console
-    console.log(`vnnlib fuzz: ${stats.inputs} inputs (${stats.parsed} parsed, ${stats.refused} refused), slowest ${stats.maxMs} ms, ${((Date.now() - t0) / 1000).toFixed(1)} s in all`);
+    console.log(
+      `vnnlib fuzz: ${stats.inputs} inputs (${stats.parsed} parsed, ${stats.refused} refused), slowest ${stats.maxMs} ms, ${((Date.now() - t0) / 1000).toFixed(1)} s in all`,
+    );
   });
 
   it('every control character and Unicode whitespace, anywhere in a valid property', () => {
@@ -165,13 +226,15 @@ describe(`VNN-LIB reader fuzzing (seed ${SEED})`, () => {
     for (let k = 0; k < 40; k++) {
       const depth = 1 + int(rng, 3000);
       const op = pick(rng, ['and', 'or', '+', '- 1', '']);
-      const inner = op === '+' || op === '- 1' ? `(<= ${`(${op} `.repeat(depth)}Y_0${')'.repeat(depth)} 0)` : `${`(${op} `.repeat(depth)}(<= Y_0 0)${')'.repeat(depth)}`;
+      const inner =
+        op === '+' || op === '- 1' ? `(<= ${`(${op} `.repeat(depth)}Y_0${')'.repeat(depth)} 0)` : `${`(${op} `.repeat(depth)}(<= Y_0 0)${')'.repeat(depth)}`;
       run(`${head}(assert ${inner})`, `deep-${k}.vnnlib`);
     }
     for (let k = 0; k < 12; k++) {
       const n = 500 + int(rng, 4000);
       const d = Array.from({ length: n }, (_, i) => (rng.next() < 0.5 ? `(<= Y_${i % 2} ${i})` : `(and (>= Y_0 Y_1) (<= Y_1 ${-i}))`)).join(' ');
-      const inputs = rng.next() < 0.5 ? '' : `(assert (or ${Array.from({ length: 1 + int(rng, 50) }, (_, i) => `(and (>= X_0 ${i}) (<= X_0 ${i + 0.5}))`).join(' ')}))\n`;
+      const inputs =
+        rng.next() < 0.5 ? '' : `(assert (or ${Array.from({ length: 1 + int(rng, 50) }, (_, i) => `(and (>= X_0 ${i}) (<= X_0 ${i + 0.5}))`).join(' ')}))\n`;
       const o = run(`${head}${inputs}(assert (or ${d}))\n(assert (<= Y_1 5))`, `disj-${k}.vnnlib`);
       expect(o.ms).toBeLessThan(LIMIT_MS);
     }

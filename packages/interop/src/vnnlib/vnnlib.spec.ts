@@ -53,7 +53,13 @@ ${decl(2, 3)}
     // 0.5 (Y1 - Y0) >= Y2 / 4  <=>  Y2/4 - 0.5 Y1 + 0.5 Y0 <= 0
     expect(p.outputConstraints[2]).toEqual([{ c: [0.5, -0.5, 0.25], d: 0 }]);
     const m = outputConstraintMatrices(p);
-    expect(m[0]).toEqual({ C: [[1, -1, 0], [0, 0, -1]], d: [0, -0.2] });
+    expect(m[0]).toEqual({
+      C: [
+        [1, -1, 0],
+        [0, 0, -1],
+      ],
+      d: [0, -0.2],
+    });
   });
 
   it('rounds box bounds outwards to float32', () => {
@@ -70,7 +76,10 @@ ${decl(2, 3)}
 (assert (or (and (>= X_0 0) (<= X_0 1)) (and (>= X_0 2) (<= X_0 3))))
 (assert (>= Y_0 Y_1))`;
     const p = parseVnnlib(text);
-    expect(p.boxes.map((b) => [b.lower[0], b.upper[0]])).toEqual([[0, 1], [2, 3]]);
+    expect(p.boxes.map((b) => [b.lower[0], b.upper[0]])).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
     expect(p.outputConstraints).toEqual([[{ c: [-1, 1], d: 0 }]]);
   });
 
@@ -89,9 +98,7 @@ ${decl(2, 3)}
     expect(e5.message).toMatch(/'not'/);
     const e6 = errorOf(() => parseVnnlib(`(declare-const X_0 Real)\n(declare-const X_2 Real)\n(declare-const Y_0 Real)`));
     expect(e6.message).toMatch(/X_1 is not declared/);
-    const e7 = errorOf(() =>
-      parseVnnlib(`${decl(1, 2)}\n(assert (or (and (>= X_0 0) (<= X_0 1) (>= Y_0 Y_1)) (and (>= X_0 2) (<= X_0 3) (>= Y_1 Y_0))))`),
-    );
+    const e7 = errorOf(() => parseVnnlib(`${decl(1, 2)}\n(assert (or (and (>= X_0 0) (<= X_0 1) (>= Y_0 Y_1)) (and (>= X_0 2) (<= X_0 3) (>= Y_1 Y_0))))`));
     expect(e7.message).toMatch(/different output constraints/);
     expect(() => parseVnnlib(`${decl(1, 1)}\n(assert (<= (* X_0 Y_0) 1))`)).toThrow(/not linear/);
   });
@@ -171,7 +178,11 @@ describe('instances csv', () => {
 });
 
 describeData('VNN-COMP 2021 properties', () => {
-  const list = (dir: string, re: RegExp) => fs.readdirSync(path.join(VNNCOMP, dir)).filter((f) => re.test(f)).map((f) => path.join(VNNCOMP, dir, f));
+  const list = (dir: string, re: RegExp) =>
+    fs
+      .readdirSync(path.join(VNNCOMP, dir))
+      .filter((f) => re.test(f))
+      .map((f) => path.join(VNNCOMP, dir, f));
 
   it('parses every mnistfc and eran mnist property: 784 inputs, 10 outputs, one box in [0,1], 9 disjuncts', () => {
     const files = [...list('2021/mnistfc', /\.vnnlib$/), ...list('2021/eran/specs/mnist', /\.vnnlib$/)];

@@ -5,7 +5,10 @@ import { ARCHITECTURES, Network, SeededRng, architectureOptions, exitCodeOf } fr
 import { BN_CONVENTION, CheckpointError, TrainCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { readRunState, writeRunState } from './run-state';
 
-const spec = ARCHITECTURES.find((a) => a.name === 'mlp')!.build({ shape: [4, 4, 1], classes: 3, mean: [0.5], std: [0.25] }, architectureOptions.parse({ hidden: [6] }));
+const spec = ARCHITECTURES.find((a) => a.name === 'mlp')!.build(
+  { shape: [4, 4, 1], classes: 3, mean: [0.5], std: [0.25] },
+  architectureOptions.parse({ hidden: [6] }),
+);
 
 const state: TrainCheckpoint = {
   stageIndex: 0,
@@ -81,7 +84,9 @@ describe('checkpoint reading', () => {
     const file = path.join(ck, 'optimizer.bin');
     const size = fs.statSync(file).size;
     fs.truncateSync(file, size - 6);
-    expect(failure(ck)?.message).toMatch(new RegExp(`^${file}: holds ${size - 6} bytes, state.json describes ${size} .*; it is truncated or from another checkpoint; delete`));
+    expect(failure(ck)?.message).toMatch(
+      new RegExp(`^${file}: holds ${size - 6} bytes, state.json describes ${size} .*; it is truncated or from another checkpoint; delete`),
+    );
     fs.truncateSync(file, 2 ** 31);
     expect(failure(ck)?.message).toContain(`holds ${2 ** 31} bytes`);
     fs.rmSync(file);
@@ -90,7 +95,7 @@ describe('checkpoint reading', () => {
     expect(e?.message).toMatch(new RegExp(`^${file}: is missing; the checkpoint is incomplete; delete ${ck}`));
   });
 
-  it("a damaged checkpoint model exits 2 naming the model", () => {
+  it('a damaged checkpoint model exits 2 naming the model', () => {
     fs.truncateSync(path.join(ck, 'model', 'weights.bin'), 10);
     const e = failure(ck);
     expect(e).toBeInstanceOf(CheckpointError);

@@ -129,7 +129,11 @@ export function readCheckpoint(dir: string): LoadedCheckpoint | undefined {
   const stat = fs.statSync(optFile, { throwIfNoEntry: false });
   if (!stat) throw new CheckpointError('is missing; the checkpoint is incomplete', optFile);
   if (!stat.isFile()) throw new CheckpointError('is not a file', optFile);
-  if (stat.size !== 4 * need) throw new CheckpointError(`holds ${stat.size} bytes, state.json describes ${4 * need} (${need} float32 values); it is truncated or from another checkpoint`, optFile);
+  if (stat.size !== 4 * need)
+    throw new CheckpointError(
+      `holds ${stat.size} bytes, state.json describes ${4 * need} (${need} float32 values); it is truncated or from another checkpoint`,
+      optFile,
+    );
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(optFile);

@@ -23,8 +23,27 @@ describe.each([
       eps: 0.05,
       dataset: { name: 'synthetic', options: { n: 96, testN: 8, shape: [8, 8, 1], classes: 4, seed: 3, noise: 0.9 } },
       stages: [
-        { stage: 'train-teacher', model: 'teacher', architecture: { name: 'mlp', options: { hidden: [16] } }, loss: { kind: 'teacher', name: 'pgd-at', options: { steps: 1, stepSize: 1.25 } }, epochs: 1, batchSize: 32, workers: 1, eps: { max: 0.05 } },
-        { stage: 'train-student', model: 'student', teacher: 'teacher', architecture: { name: 'mlp', options: { hidden: [16] } }, loss: { kind, name, options }, epochs: 3, batchSize: 32, workers: 1, eps: { max: 0.05, start: 0, ramp: 1 } },
+        {
+          stage: 'train-teacher',
+          model: 'teacher',
+          architecture: { name: 'mlp', options: { hidden: [16] } },
+          loss: { kind: 'teacher', name: 'pgd-at', options: { steps: 1, stepSize: 1.25 } },
+          epochs: 1,
+          batchSize: 32,
+          workers: 1,
+          eps: { max: 0.05 },
+        },
+        {
+          stage: 'train-student',
+          model: 'student',
+          teacher: 'teacher',
+          architecture: { name: 'mlp', options: { hidden: [16] } },
+          loss: { kind, name, options },
+          epochs: 3,
+          batchSize: 32,
+          workers: 1,
+          eps: { max: 0.05, start: 0, ramp: 1 },
+        },
       ],
     });
     const go = (run: string, opts: { resume?: boolean; signal?: AbortSignal } = {}, on: (e: PipelineEvent) => void = () => undefined) =>

@@ -59,10 +59,16 @@ describe('paired seeds', () => {
 
   it('CC-Dist with beta = 0 after a teacher stage reproduces CC-IBP weights exactly at the same seed', async () => {
     const ccibp = await run('ccibp', [student({ kind: 'certified-loss', name: 'cc-ibp', options: radius })]);
-    const ccdist0 = await run('ccdist0', [teacher, student({ kind: 'distill-loss', name: 'cc-dist', options: { ...radius, beta: 0 } }, { teacher: 'teacher' })]);
+    const ccdist0 = await run('ccdist0', [
+      teacher,
+      student({ kind: 'distill-loss', name: 'cc-dist', options: { ...radius, beta: 0 } }, { teacher: 'teacher' }),
+    ]);
     expect(maxDiff(ccibp, ccdist0)).toBe(0);
     // The check can fail: a positive beta, or another seed, gives other weights.
-    const ccdist = await run('ccdist', [teacher, student({ kind: 'distill-loss', name: 'cc-dist', options: { ...radius, beta: 0.5 } }, { teacher: 'teacher' })]);
+    const ccdist = await run('ccdist', [
+      teacher,
+      student({ kind: 'distill-loss', name: 'cc-dist', options: { ...radius, beta: 0.5 } }, { teacher: 'teacher' }),
+    ]);
     expect(maxDiff(ccibp, ccdist)).toBeGreaterThan(1e-4);
     const other = await run('ccibp-seed5', [student({ kind: 'certified-loss', name: 'cc-ibp', options: radius })], 5);
     expect(maxDiff(ccibp, other)).toBeGreaterThan(1e-4);

@@ -45,7 +45,10 @@ export class KernelProfile {
     const rows = this.rows();
     const width = Math.max(24, ...rows.map((r) => r.kernel.length));
     const lines = [`${label}: ${(this.wallMs / n).toFixed(1)} ms/step wall (profiled), ${total.toFixed(1)} ms/step kernel time, ${this.runs} steps`];
-    for (const r of rows) lines.push(`  ${r.kernel.padEnd(width)} ${r.ms.toFixed(2).padStart(9)} ms ${String(r.calls).padStart(6)} calls  ${((100 * r.ms) / Math.max(total, 1e-9)).toFixed(1).padStart(5)}%`);
+    for (const r of rows)
+      lines.push(
+        `  ${r.kernel.padEnd(width)} ${r.ms.toFixed(2).padStart(9)} ms ${String(r.calls).padStart(6)} calls  ${((100 * r.ms) / Math.max(total, 1e-9)).toFixed(1).padStart(5)}%`,
+      );
     return lines.join('\n');
   }
 }

@@ -78,7 +78,8 @@ export function createRunContainer(plugins: string[] = [], baseDir = process.cwd
     } catch (e) {
       throw new ConfigError(`cannot load plugin package ${quoteName(spec)}: ${(e as Error).message.split('\n')[0]}`, source.file, field);
     }
-    if (typeof mod.register !== 'function') throw new ConfigError(`plugin package ${quoteName(spec)} does not export a register(container) function`, source.file, field);
+    if (typeof mod.register !== 'function')
+      throw new ConfigError(`plugin package ${quoteName(spec)} does not export a register(container) function`, source.file, field);
     mod.register(container);
   });
   return container;

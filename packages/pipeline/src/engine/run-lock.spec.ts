@@ -15,7 +15,8 @@ describe('RunLock', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const holder = (pid: number, hostname = os.hostname()) => fs.writeFileSync(file, JSON.stringify({ pid, hostname, startedAt: '2024-05-01T10:00:00.000Z', command: 'certkd run r.yaml' }) + '\n');
+  const holder = (pid: number, hostname = os.hostname()) =>
+    fs.writeFileSync(file, JSON.stringify({ pid, hostname, startedAt: '2024-05-01T10:00:00.000Z', command: 'certkd run r.yaml' }) + '\n');
   const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid;
 
   it('holds pid, host, start time and command, and is released once', () => {

@@ -44,7 +44,8 @@ export class RunLock {
         fs.writeFileSync(file, text, { flag: 'wx' });
         return new RunLock(file, text);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new IoError(`cannot create the run lock: ${(e as Error).message}`, file, (e as NodeJS.ErrnoException).code);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw new IoError(`cannot create the run lock: ${(e as Error).message}`, file, (e as NodeJS.ErrnoException).code);
       }
       const found = readLock(file);
       if (!found) continue; // released meanwhile
@@ -107,7 +108,8 @@ export function readLock(file: string): FoundLock | undefined {
     let holder: LockHolder | undefined;
     try {
       const j = JSON.parse(raw) as Partial<LockHolder>;
-      if (Number.isInteger(j.pid) && typeof j.hostname === 'string') holder = { pid: j.pid!, hostname: j.hostname, startedAt: String(j.startedAt), command: String(j.command) };
+      if (Number.isInteger(j.pid) && typeof j.hostname === 'string')
+        holder = { pid: j.pid!, hostname: j.hostname, startedAt: String(j.startedAt), command: String(j.command) };
     } catch {
       holder = undefined;
     }

@@ -81,7 +81,12 @@ describe('runRecipe', () => {
     expect(fs.existsSync(path.join(dir, 'tiny', 'models', 'net', 'model.json'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'tiny', 'recipe.yaml'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'tiny', 'checkpoint', 'model', 'weights.bin'))).toBe(true);
-    expect(fs.readFileSync(path.join(dir, 'tiny', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(0);
+    expect(
+      fs
+        .readFileSync(path.join(dir, 'tiny', 'events.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean).length,
+    ).toBeGreaterThan(0);
   });
 
   it('refuses to overwrite an existing run without --resume or --force', async () => {
@@ -171,7 +176,20 @@ describe('trainStep with a one-part loss', () => {
     const x = tf.tensor2d([[1, 2, 3]]);
     const y = tf.tensor1d([1], 'int32');
     const before = tf.memory().numTensors;
-    const out = trainStep({ net, loss: loss as never, adam, vars, x, y, eps: 0, epsMax: 0, rng: new SeededRng(1), progress: { epoch: 0, step: 0, fraction: 0 }, lr: 0.1, gradClip: 0 });
+    const out = trainStep({
+      net,
+      loss: loss as never,
+      adam,
+      vars,
+      x,
+      y,
+      eps: 0,
+      epsMax: 0,
+      rng: new SeededRng(1),
+      progress: { epoch: 0, step: 0, fraction: 0 },
+      lr: 0.1,
+      gradClip: 0,
+    });
     expect(out.parts.only).toBeCloseTo(out.loss, 6);
     expect(tf.memory().numTensors).toBe(before);
     adam.dispose();
@@ -189,8 +207,25 @@ describe('resume across stages', () => {
       eps: 0.05,
       dataset: { name: 'synthetic', options: { n: 48, testN: 8, shape: [4, 4, 1], classes: 3, seed: 1 } },
       stages: [
-        { stage: 'train-teacher', model: 'teacher', architecture: { name: 'mlp', options: { hidden: [8] } }, epochs: 1, batchSize: 16, loss: { kind: 'teacher', name: 'pgd-at', options: { steps: 1, stepSize: 1.25 } }, eps: { max: 0.05 } },
-        { stage: 'train-student', model: 'student', teacher: 'teacher', architecture: { name: 'mlp', options: { hidden: [8] } }, epochs: 2, batchSize: 16, loss: { kind: 'distill-loss', name: 'cc-dist', options: {} }, eps: { max: 0.05, start: 0, ramp: 1 } },
+        {
+          stage: 'train-teacher',
+          model: 'teacher',
+          architecture: { name: 'mlp', options: { hidden: [8] } },
+          epochs: 1,
+          batchSize: 16,
+          loss: { kind: 'teacher', name: 'pgd-at', options: { steps: 1, stepSize: 1.25 } },
+          eps: { max: 0.05 },
+        },
+        {
+          stage: 'train-student',
+          model: 'student',
+          teacher: 'teacher',
+          architecture: { name: 'mlp', options: { hidden: [8] } },
+          epochs: 2,
+          batchSize: 16,
+          loss: { kind: 'distill-loss', name: 'cc-dist', options: {} },
+          eps: { max: 0.05, start: 0, ramp: 1 },
+        },
       ],
     });
     const go = (name: string, opts: { resume?: boolean; signal?: AbortSignal } = {}, onEvent: (e: PipelineEvent) => void = () => undefined) =>

@@ -3,7 +3,18 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
 import { Observable, concat, defer, tap, catchError, throwError, from, switchMap, finalize } from 'rxjs';
-import { BackendChoice, CertkdError, ConfigError, PipelineEvent, loadBackend, loadModel, pluginRegistry, writeFileAtomic, CancelledError, releaseOrtSessions } from '@certkd/core';
+import {
+  BackendChoice,
+  CertkdError,
+  ConfigError,
+  PipelineEvent,
+  loadBackend,
+  loadModel,
+  pluginRegistry,
+  writeFileAtomic,
+  CancelledError,
+  releaseOrtSessions,
+} from '@certkd/core';
 import { loadTeacher } from '@certkd/teachers';
 import { Recipe, SinkRef, Stage } from '../recipe/schema';
 import { RunContext, ModelResults } from './context';
@@ -80,7 +91,10 @@ function withSinks(ctx: RunContext, events: Observable<PipelineEvent>, extra: Si
 
 async function setup(recipe: Recipe, opts: RunOptions): Promise<RunContext> {
   // Validate everything first: nothing is created, removed or locked for an invalid run.
-  const paths = opts.name === undefined ? RunPaths.forRun(opts.runsDir ?? 'runs', recipe.name, opts.recipeFile, 'name') : RunPaths.forRun(opts.runsDir ?? 'runs', opts.name, undefined, '--name');
+  const paths =
+    opts.name === undefined
+      ? RunPaths.forRun(opts.runsDir ?? 'runs', recipe.name, opts.recipeFile, 'name')
+      : RunPaths.forRun(opts.runsDir ?? 'runs', opts.name, undefined, '--name');
   const recipeDir = fs.existsSync(opts.recipeFile) ? path.dirname(opts.recipeFile) : process.cwd();
   const container = createRunContainer(recipe.plugins, recipeDir, { file: opts.recipeFile, allowExternal: opts.allowExternalPlugins });
   const registry = pluginRegistry(container);
@@ -134,7 +148,11 @@ function claimRunDir(paths: RunPaths, recipe: Recipe, opts: RunOptions, warnings
   const name = path.basename(paths.root);
   const command = `certkd run ${opts.recipeFile}${opts.resume ? ' --resume' : ''}${opts.force ? ' --force' : ''}`;
   const stat = fs.lstatSync(paths.root, { throwIfNoEntry: false });
-  if (stat && !stat.isDirectory()) throw new ConfigError(`${paths.root} exists and is not a run directory (${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); remove it or choose another --name`, opts.recipeFile);
+  if (stat && !stat.isDirectory())
+    throw new ConfigError(
+      `${paths.root} exists and is not a run directory (${stat.isSymbolicLink() ? 'a symbolic link' : 'a file'}); remove it or choose another --name`,
+      opts.recipeFile,
+    );
   if (!stat) {
     fs.mkdirSync(paths.runsDir, { recursive: true });
     try {
@@ -148,10 +166,17 @@ function claimRunDir(paths: RunPaths, recipe: Recipe, opts: RunOptions, warnings
   }
   const entries = fs.readdirSync(paths.root);
   if (entries.length > 0 && !opts.resume && !opts.force) {
-    throw new ConfigError(`run directory ${paths.root} already exists; use --resume to continue it, --name to start another, or --force to replace it`, opts.recipeFile);
+    throw new ConfigError(
+      `run directory ${paths.root} already exists; use --resume to continue it, --name to start another, or --force to replace it`,
+      opts.recipeFile,
+    );
   }
   if (opts.force && entries.length > 0 && !entries.some((e) => RUN_DIR_MARKERS.includes(e))) {
-    throw new ConfigError(`--force replaces only a CertKD run directory, and ${paths.root} holds none of ${RUN_DIR_MARKERS.join(', ')}; remove it by hand or choose another --name`, undefined, '--force');
+    throw new ConfigError(
+      `--force replaces only a CertKD run directory, and ${paths.root} holds none of ${RUN_DIR_MARKERS.join(', ')}; remove it by hand or choose another --name`,
+      undefined,
+      '--force',
+    );
   }
   // Resume and force take the lock before touching anything: a live run keeps its directory.
   const lock = RunLock.acquire(paths.lock, command, (w) => warnings.push(w));
@@ -162,7 +187,8 @@ function claimRunDir(paths: RunPaths, recipe: Recipe, opts: RunOptions, warnings
         throw new ConfigError(`the recipe changed since run '${name}' started (it would not resume the same run); use a new --name`, opts.recipeFile);
       }
     } else if (opts.force) {
-      for (const e of fs.readdirSync(paths.root)) if (path.join(paths.root, e) !== paths.lock) fs.rmSync(path.join(paths.root, e), { recursive: true, force: true });
+      for (const e of fs.readdirSync(paths.root))
+        if (path.join(paths.root, e) !== paths.lock) fs.rmSync(path.join(paths.root, e), { recursive: true, force: true });
     }
     return lock;
   } catch (e) {
@@ -190,7 +216,10 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
     if (done) {
       return defer(() => {
         restoreStage(ctx, done);
-        return events({ type: 'stage-start', stage: s.stage, index: i + 1, total }, { type: 'stage-end', stage: s.stage, index: i + 1, wall_s: 0, skipped: true });
+        return events(
+          { type: 'stage-start', stage: s.stage, index: i + 1, total },
+          { type: 'stage-end', stage: s.stage, index: i + 1, wall_s: 0, skipped: true },
+        );
       });
     }
     const stage = ctx.registry.create('stage', s.stage, s, `stages.${i}`, ctx.recipeFile);
@@ -208,7 +237,14 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
   };
   const t0 = Date.now();
   return concat(
-    events({ type: 'run-start', run: ctx.paths.root.split(/[\\/]/).pop()!, recipe: recipe.name, backend: ctx.backend.name, seed: recipe.seed, resumed: ctx.resume }),
+    events({
+      type: 'run-start',
+      run: ctx.paths.root.split(/[\\/]/).pop()!,
+      recipe: recipe.name,
+      backend: ctx.backend.name,
+      seed: recipe.seed,
+      resumed: ctx.resume,
+    }),
     ...(ctx.warnings ?? []).map((message) => events({ type: 'warning', stage: 'run', message })),
     events({ type: 'stage-start', stage: 'prepare-data', index: 0, total }),
     prepareDataStage(ctx),
@@ -243,7 +279,14 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
 function restoreStage(ctx: RunContext, done: RunState['completed'][number]): void {
   for (const m of done.models) {
     const { network } = loadModel(m.path);
-    ctx.models.set(m.name, { name: m.name, network, architecture: m.architecture, role: m.role as 'student' | 'teacher' | 'model', path: m.path, trainedWith: m.trainedWith });
+    ctx.models.set(m.name, {
+      name: m.name,
+      network,
+      architecture: m.architecture,
+      role: m.role as 'student' | 'teacher' | 'model',
+      path: m.path,
+      trainedWith: m.trainedWith,
+    });
   }
   for (const t of done.teachers) {
     const local = ctx.models.get(t.name);

@@ -7,7 +7,12 @@ import { readStateJson } from './checkpoint';
 /** What a run has finished, persisted after every stage so --resume can skip it. */
 export interface RunState {
   recipeHash: string;
-  completed: { index: number; stage: string; models: { name: string; role: string; architecture: string; path: string; trainedWith?: string }[]; teachers: { name: string; path: string; tap: string }[] }[];
+  completed: {
+    index: number;
+    stage: string;
+    models: { name: string; role: string; architecture: string; path: string; trainedWith?: string }[];
+    teachers: { name: string; path: string; tap: string }[];
+  }[];
   results: Record<string, ModelResults>;
   history: Record<string, EpochRecord[]>;
   wall_s: number;
@@ -17,7 +22,9 @@ export interface RunState {
 const runStateSchema = z
   .object({
     recipeHash: z.string(),
-    completed: z.array(z.object({ index: z.number().int().nonnegative(), stage: z.string(), models: z.array(z.unknown()), teachers: z.array(z.unknown()) }).loose()),
+    completed: z.array(
+      z.object({ index: z.number().int().nonnegative(), stage: z.string(), models: z.array(z.unknown()), teachers: z.array(z.unknown()) }).loose(),
+    ),
     results: z.record(z.string(), z.unknown()),
     history: z.record(z.string(), z.array(z.unknown())),
     wall_s: z.number(),

@@ -1,5 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, Attack, BatchStatsMap, Collective, FeatureTeacher, LossContext, Network, NumericalError, SeededRng, TrainingLoss, clipByGlobalNorm, withCollective } from '@certkd/core';
+import {
+  Adam,
+  Attack,
+  BatchStatsMap,
+  Collective,
+  FeatureTeacher,
+  LossContext,
+  Network,
+  NumericalError,
+  SeededRng,
+  TrainingLoss,
+  clipByGlobalNorm,
+  withCollective,
+} from '@certkd/core';
 
 export interface StepInput {
   net: Network;

@@ -56,7 +56,7 @@ describe('recipe validation', () => {
     expectConfig({ ...base, stages: [{ stage: 'Fit Me' }] }, /^stages\.0\.stage$/, /kebab-case/);
   });
 
-  it('validates a registered stage plugin\'s entry with its schema, naming the file and field', () => {
+  it("validates a registered stage plugin's entry with its schema, naming the file and field", () => {
     const plugins = createRunContainer();
     pluginRegistry(plugins).register({
       kind: 'stage',
@@ -75,13 +75,22 @@ describe('recipe validation', () => {
 
   it('checks certify methods entries: registered bound methods and relaxations, naming the field', () => {
     const reg = createRegistry();
-    const certify = (methods: unknown, extra: object = {}) => parseRecipe({ ...base, stages: [...base.stages, { stage: 'certify', methods, ...extra }] }, 'r.yaml');
+    const certify = (methods: unknown, extra: object = {}) =>
+      parseRecipe({ ...base, stages: [...base.stages, { stage: 'certify', methods, ...extra }] }, 'r.yaml');
     expect(() => validateRecipe(certify(['ibp', { name: 'crown', relaxations: { relu: 'relu' } }]), reg, 'r.yaml')).not.toThrow();
     expect(() => validateRecipe(certify(['zonotope']), reg, 'r.yaml')).toThrow(/^r\.yaml: stages\.1\.methods\.0: unknown bound-method 'zonotope'/);
-    expect(() => validateRecipe(certify([{ name: 'crown', relaxations: { relu: 'zero-slope' } }]), reg, 'r.yaml')).toThrow(/^r\.yaml: stages\.1\.methods\.0\.relaxations\.relu: unknown relaxation 'zero-slope'/);
-    expect(() => validateRecipe(certify(['crown'], { relaxations: { relu: 'dense' } }), reg, 'r.yaml')).toThrow(/^r\.yaml: stages\.1\.relaxations\.relu: relaxation 'dense' covers layer kind 'dense', not 'relu'/);
-    expect(() => validateRecipe(certify([{ name: 'alpha-crown', options: { iterations: -1 } }]), reg, 'r.yaml')).toThrow(/^r\.yaml: stages\.1\.methods\.0\.options\.iterations: /);
-    expect(() => validateRecipe(certify(['crown-ibp'], { timeout: 1 }), reg, 'r.yaml')).toThrow(/^r\.yaml: stages\.1\.methods\.0: unknown method 'crown-ibp' for complete certification/);
+    expect(() => validateRecipe(certify([{ name: 'crown', relaxations: { relu: 'zero-slope' } }]), reg, 'r.yaml')).toThrow(
+      /^r\.yaml: stages\.1\.methods\.0\.relaxations\.relu: unknown relaxation 'zero-slope'/,
+    );
+    expect(() => validateRecipe(certify(['crown'], { relaxations: { relu: 'dense' } }), reg, 'r.yaml')).toThrow(
+      /^r\.yaml: stages\.1\.relaxations\.relu: relaxation 'dense' covers layer kind 'dense', not 'relu'/,
+    );
+    expect(() => validateRecipe(certify([{ name: 'alpha-crown', options: { iterations: -1 } }]), reg, 'r.yaml')).toThrow(
+      /^r\.yaml: stages\.1\.methods\.0\.options\.iterations: /,
+    );
+    expect(() => validateRecipe(certify(['crown-ibp'], { timeout: 1 }), reg, 'r.yaml')).toThrow(
+      /^r\.yaml: stages\.1\.methods\.0: unknown method 'crown-ibp' for complete certification/,
+    );
   });
 
   it('rejects unknown fields, wrong types and missing fields', () => {

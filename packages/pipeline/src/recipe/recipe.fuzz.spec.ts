@@ -64,10 +64,16 @@ describe('recipe fuzz', () => {
 
   it('damaged recipe text (cut short, bytes flipped) ends in a ConfigError naming the file', () => {
     const rng = prng(SEED + 1);
-    const texts = fs.readdirSync(path.resolve(__dirname, '../../../../recipes')).filter((f) => /\.ya?ml$/.test(f)).map((f) => fs.readFileSync(path.resolve(__dirname, '../../../../recipes', f), 'utf8'));
+    const texts = fs
+      .readdirSync(path.resolve(__dirname, '../../../../recipes'))
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => fs.readFileSync(path.resolve(__dirname, '../../../../recipes', f), 'utf8'));
     for (let i = 0; i < 200; i++) {
       let text: string = texts[rng.int(texts.length)];
-      text = i % 2 ? text.slice(0, rng.int(text.length)) : text.slice(0, rng.int(text.length)) + String.fromCharCode(rng.int(128)) + text.slice(rng.int(text.length));
+      text =
+        i % 2
+          ? text.slice(0, rng.int(text.length))
+          : text.slice(0, rng.int(text.length)) + String.fromCharCode(rng.int(128)) + text.slice(rng.int(text.length));
       const file = path.join(dir, `text-${i}.yaml`);
       fs.writeFileSync(file, text);
       try {

@@ -26,28 +26,34 @@ function smoke(r: Recipe): Recipe {
     ...r,
     backend: 'wasm',
     dataset: { ...r.dataset, name: 'synthetic', root: undefined, options: { n: 2, testN: 2, shape: s.shape, classes: s.classes, seed: 1 } },
-    stages: r.stages.filter((st) => st.stage !== 'report').map((st) => {
-      switch (st.stage) {
-        case 'train':
-        case 'train-teacher':
-        case 'train-student':
-          return { ...(st as TrainStage), epochs: 1, batchSize: 2, optimizer: { ...(st as TrainStage).optimizer, milestones: [] } };
-        // Evaluation and certification have their own tests; here they only need to start.
-        case 'evaluate':
-          return { ...st, metrics: ['clean' as const], n: 2, batchSize: 2 };
-        case 'certify':
-          return { ...st, methods: ['ibp'], timeout: 0, n: 2, batchSize: 2 };
-        default:
-          return st;
-      }
-    }),
+    stages: r.stages
+      .filter((st) => st.stage !== 'report')
+      .map((st) => {
+        switch (st.stage) {
+          case 'train':
+          case 'train-teacher':
+          case 'train-student':
+            return { ...(st as TrainStage), epochs: 1, batchSize: 2, optimizer: { ...(st as TrainStage).optimizer, milestones: [] } };
+          // Evaluation and certification have their own tests; here they only need to start.
+          case 'evaluate':
+            return { ...st, metrics: ['clean' as const], n: 2, batchSize: 2 };
+          case 'certify':
+            return { ...st, methods: ['ibp'], timeout: 0, n: 2, batchSize: 2 };
+          default:
+            return st;
+        }
+      }),
   };
 }
 
 describe('every shipped recipe starts and runs one batch per training stage on data of its shape', () => {
   const dir = path.resolve(__dirname, '../../../../recipes');
   // The recipes at the top and the study's (recipes/sweeps holds sweep files, not recipes).
-  const yaml = (sub: string) => fs.readdirSync(path.join(dir, sub)).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(sub, f));
+  const yaml = (sub: string) =>
+    fs
+      .readdirSync(path.join(dir, sub))
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => path.join(sub, f));
   const files = [...yaml('.'), ...yaml('study')];
   let runs: string;
   beforeAll(async () => {
@@ -56,24 +62,33 @@ describe('every shipped recipe starts and runs one batch per training stage on d
   });
   afterAll(() => fs.rmSync(runs, { recursive: true, force: true }));
 
-  it.each(files)('%s', async (file) => {
-    const recipe = smoke(loadRecipe(path.join(dir, file)));
-    const first = recipe.stages.find((s): s is TrainStage => ['train', 'train-teacher', 'train-student'].includes(s.stage));
-    if (first) {
-      const { ARCHITECTURES, architectureOptions, specParamCount } = await import('@certkd/core');
-      const s = SHAPES[loadRecipe(path.join(dir, file)).dataset.name];
-      const spec = ARCHITECTURES.find((a) => a.name === first.architecture.name)!.build({ ...s, mean: [0], std: [1] }, architectureOptions.parse(first.architecture.options));
-      const tooBig = specParamCount(spec) * 4 * PARAM_COPIES_PER_STEP > WASM_HEAP_BYTES;
-      if (tooBig) {
-        // Models beyond the wasm heap are refused up front with a message that names the way out.
-        await expect(lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }))).rejects.toThrow(/more than the wasm backend's 2 GiB heap: run it with --backend tensorflow/);
-        return;
+  it.each(files)(
+    '%s',
+    async (file) => {
+      const recipe = smoke(loadRecipe(path.join(dir, file)));
+      const first = recipe.stages.find((s): s is TrainStage => ['train', 'train-teacher', 'train-student'].includes(s.stage));
+      if (first) {
+        const { ARCHITECTURES, architectureOptions, specParamCount } = await import('@certkd/core');
+        const s = SHAPES[loadRecipe(path.join(dir, file)).dataset.name];
+        const spec = ARCHITECTURES.find((a) => a.name === first.architecture.name)!.build(
+          { ...s, mean: [0], std: [1] },
+          architectureOptions.parse(first.architecture.options),
+        );
+        const tooBig = specParamCount(spec) * 4 * PARAM_COPIES_PER_STEP > WASM_HEAP_BYTES;
+        if (tooBig) {
+          // Models beyond the wasm heap are refused up front with a message that names the way out.
+          await expect(lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }))).rejects.toThrow(
+            /more than the wasm backend's 2 GiB heap: run it with --backend tensorflow/,
+          );
+          return;
+        }
       }
-    }
-    const events = await lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }).pipe(toArray()));
-    expect(events[events.length - 1]).toMatchObject({ type: 'run-end', status: 'ok' });
-    const trainStages = recipe.stages.filter((s) => s.stage.startsWith('train')).length;
-    expect(events.filter((e) => e.type === 'batch-end')).toHaveLength(trainStages);
-    expect(events.some((e) => e.type === 'batch-end' && !Number.isFinite(e.loss))).toBe(false);
-  }, 300000);
+      const events = await lastValueFrom(runRecipe(recipe, { recipeFile: path.join(dir, file), runsDir: runs }).pipe(toArray()));
+      expect(events[events.length - 1]).toMatchObject({ type: 'run-end', status: 'ok' });
+      const trainStages = recipe.stages.filter((s) => s.stage.startsWith('train')).length;
+      expect(events.filter((e) => e.type === 'batch-end')).toHaveLength(trainStages);
+      expect(events.some((e) => e.type === 'batch-end' && !Number.isFinite(e.loss))).toBe(false);
+    },
+    300000,
+  );
 });

@@ -178,9 +178,7 @@ export const BUILTIN_STAGE_NAMES = ['train', 'train-teacher', 'train-student', '
  * A stage of a plugin package: its name and its options, checked by the stage plugin's own
  * schema once the recipe's plugins are loaded (validateRecipe).
  */
-export const pluginStageSchema = z
-  .object({ stage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a stage name is lowercase kebab-case') })
-  .catchall(z.unknown());
+export const pluginStageSchema = z.object({ stage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a stage name is lowercase kebab-case') }).catchall(z.unknown());
 
 const isBuiltin = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && (BUILTIN_STAGE_NAMES as readonly unknown[]).includes((v as { stage?: unknown }).stage);

@@ -41,7 +41,11 @@ export function checkTrainStage(registry: PluginRegistry, file: string, st: Trai
   checkPlugin(registry, file, st.loss.kind, st.loss.name, st.loss.options, `${where}.loss`);
   if (st.attack) checkPlugin(registry, file, 'attack', st.attack.name, st.attack.options, `${where}.attack`);
   if (st.teacher !== undefined && !teachers.includes(st.teacher)) {
-    throw new ConfigError(`unknown teacher ${quoteName(st.teacher)}; known: ${teachers.join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`, file, `${where}.teacher`);
+    throw new ConfigError(
+      `unknown teacher ${quoteName(st.teacher)}; known: ${teachers.join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`,
+      file,
+      `${where}.teacher`,
+    );
   }
   if (st.loss.kind === 'distill-loss' && st.teacher === undefined) throw new ConfigError('a distillation loss needs a teacher', file, `${where}.teacher`);
 }
@@ -52,7 +56,11 @@ export function checkCertifyMethods(registry: PluginRegistry, file: string, st: 
     const ref = methodRef(m);
     const at = `${where}.methods.${k}`;
     if (st.timeout > 0 && !(VERIFY_METHODS as readonly string[]).includes(ref.name)) {
-      throw new ConfigError(`unknown method ${quoteName(ref.name)} for complete certification; allowed: ${VERIFY_METHODS.join(', ')}`, file, typeof m === 'string' ? at : `${at}.name`);
+      throw new ConfigError(
+        `unknown method ${quoteName(ref.name)} for complete certification; allowed: ${VERIFY_METHODS.join(', ')}`,
+        file,
+        typeof m === 'string' ? at : `${at}.name`,
+      );
     }
     try {
       registry.get('bound-method', ref.name);
@@ -70,7 +78,8 @@ export function checkCertifyMethods(registry: PluginRegistry, file: string, st: 
 /** Every relaxation named is registered and covers the layer kind it is named for. */
 export function checkRelaxations(registry: PluginRegistry, file: string | undefined, choice: Record<string, string>, field: string): void {
   for (const [kind, name] of Object.entries(choice)) {
-    if (!registry.has('relaxation', name)) throw new ConfigError(`unknown relaxation ${quoteName(name)}; registered: ${registry.names('relaxation').join(', ')}`, file, `${field}.${kind}`);
+    if (!registry.has('relaxation', name))
+      throw new ConfigError(`unknown relaxation ${quoteName(name)}; registered: ${registry.names('relaxation').join(', ')}`, file, `${field}.${kind}`);
   }
   try {
     relaxationsFromRegistry(registry, choice, field);
@@ -87,7 +96,10 @@ export function methodRef(m: MethodRef): { name: string; options: Record<string,
 }
 
 /** The bound-method plugin options of a methods entry: its options plus its relaxations (else the stage's). */
-export function boundMethodOptions(ref: { options: Record<string, unknown>; relaxations?: Record<string, string> }, stageRelaxations?: Record<string, string>): Record<string, unknown> {
+export function boundMethodOptions(
+  ref: { options: Record<string, unknown>; relaxations?: Record<string, string> },
+  stageRelaxations?: Record<string, string>,
+): Record<string, unknown> {
   const relaxations = ref.relaxations ?? stageRelaxations;
   return relaxations ? { ...ref.options, relaxations } : ref.options;
 }

@@ -54,7 +54,9 @@ export class ConsoleSink {
         }
         break;
       case 'epoch-end': {
-        const parts = Object.entries(e.parts).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+        const parts = Object.entries(e.parts)
+          .map(([k, v]) => `${k} ${fmt(v)}`)
+          .join(', ');
         this.line(
           `  epoch ${e.epoch}/${e.epochs}: loss ${fmt(e.loss)}${parts ? ` (${parts})` : ''}` +
             `${e.train_acc !== undefined ? `, train acc ${pct(e.train_acc)}` : ''}${e.val_acc !== undefined ? `, val acc ${pct(e.val_acc)}` : ''}, eps ${fmt(e.eps, 3)}, lr ${Number(e.lr.toPrecision(3))}, ${e.wall_s.toFixed(1)} s`,

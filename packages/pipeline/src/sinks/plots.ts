@@ -41,8 +41,7 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
   if (lossRows.length) {
     const file = 'loss-and-eps.png';
     jobs.push({
-      spec:
-      {
+      spec: {
         title: 'Training loss parts and eps per epoch',
         resolve: { scale: { color: 'independent', strokeDash: 'independent' } },
         hconcat: [
@@ -84,8 +83,7 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
   if (accRows.length) {
     const file = 'accuracy.png';
     jobs.push({
-      spec:
-      {
+      spec: {
         title: 'Train / validation / test accuracy',
         width: 520,
         height: 260,
@@ -108,15 +106,24 @@ export async function renderPlots(ctx: RunContext, dir: string): Promise<Plot[]>
   if (pts.length) {
     const file = 'standard-vs-certified.png';
     jobs.push({
-      spec:
-      {
+      spec: {
         title: 'Standard vs certified accuracy',
         width: 360,
         height: 300,
         data: { values: pts },
         layer: [
-          { mark: { type: 'point', filled: true, size: 120 }, encoding: { x: { field: 'standard', type: 'quantitative', scale: { zero: false }, axis: { format: '%' } }, y: { field: 'certified', type: 'quantitative', axis: { format: '%' } }, color: { field: 'model', type: 'nominal' } } },
-          { mark: { type: 'text', dy: -12 }, encoding: { x: { field: 'standard', type: 'quantitative' }, y: { field: 'certified', type: 'quantitative' }, text: { field: 'model' } } },
+          {
+            mark: { type: 'point', filled: true, size: 120 },
+            encoding: {
+              x: { field: 'standard', type: 'quantitative', scale: { zero: false }, axis: { format: '%' } },
+              y: { field: 'certified', type: 'quantitative', axis: { format: '%' } },
+              color: { field: 'model', type: 'nominal' },
+            },
+          },
+          {
+            mark: { type: 'text', dy: -12 },
+            encoding: { x: { field: 'standard', type: 'quantitative' }, y: { field: 'certified', type: 'quantitative' }, text: { field: 'model' } },
+          },
         ],
       },
       file: path.join(dir, file),

@@ -15,7 +15,11 @@ import { boundMethodOptions, methodRef } from '../recipe/validate-recipe';
 export function methodLabel(m: CertifyStage['methods'][number], stageRelaxations?: Record<string, string>): string {
   const ref = methodRef(m);
   const rel = ref.relaxations ?? stageRelaxations;
-  const choice = rel ? Object.entries(rel).map(([k, v]) => `${k}=${v}`).join(',') : '';
+  const choice = rel
+    ? Object.entries(rel)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')
+    : '';
   return choice ? `${ref.name}[${choice}]` : ref.name;
 }
 
@@ -30,7 +34,9 @@ export function certifyStage(ctx: RunContext, st: CertifyStage, index: number) {
     const ds = ctx.dataset;
     if (!test || !ds) throw new ConfigError('no dataset is loaded', ctx.recipeFile, `stages.${index}`);
     if (st.timeout > 0) return completeCertification(ctx, st, index, emit);
-    const methods = st.methods.map((m, k) => ctx.registry.create('bound-method', methodRef(m).name, boundMethodOptions(methodRef(m), st.relaxations), `stages.${index}.methods.${k}`, ctx.recipeFile));
+    const methods = st.methods.map((m, k) =>
+      ctx.registry.create('bound-method', methodRef(m).name, boundMethodOptions(methodRef(m), st.relaxations), `stages.${index}.methods.${k}`, ctx.recipeFile),
+    );
     const labels = st.methods.map((m) => methodLabel(m, st.relaxations));
     const eps = st.eps ?? ctx.recipe.eps;
     const n = Math.min(st.n ?? test.size, test.size);
@@ -71,7 +77,11 @@ export function certifyStage(ctx: RunContext, st: CertifyStage, index: number) {
       res.certified_acc = verified / n;
       res.certified_by_method = Object.fromEntries(Object.entries(byMethod).map(([k, v]) => [k, v / n]));
       res.certifier = labels.join('>');
-      res.verdicts = { ...Object.fromEntries(Object.entries(decidedBy).map(([k, v]) => [`verified-${k}`, v])), misclassified: wrong, unknown: n - verified - wrong };
+      res.verdicts = {
+        ...Object.fromEntries(Object.entries(decidedBy).map(([k, v]) => [`verified-${k}`, v])),
+        misclassified: wrong,
+        unknown: n - verified - wrong,
+      };
       res.eps = eps;
       emit({ type: 'evaluation', stage: 'certify', model: name, metric: 'certified_acc', value: verified / n, n, eps });
     }
@@ -89,7 +99,12 @@ async function completeCertification(ctx: RunContext, st: CertifyStage, index: n
   const where = `stages.${index}`;
   const refs = st.methods.map(methodRef);
   refs.forEach((m, k) => {
-    if (!(VERIFY_METHODS as readonly string[]).includes(m.name)) throw new ConfigError(`unknown method '${m.name}' for complete certification; allowed: ${VERIFY_METHODS.join(', ')}`, ctx.recipeFile, `${where}.methods.${k}`);
+    if (!(VERIFY_METHODS as readonly string[]).includes(m.name))
+      throw new ConfigError(
+        `unknown method '${m.name}' for complete certification; allowed: ${VERIFY_METHODS.join(', ')}`,
+        ctx.recipeFile,
+        `${where}.methods.${k}`,
+      );
   });
   // The escalation takes one relaxation set for every method and for branch and bound.
   const relaxations = st.relaxations ?? refs.find((m) => m.relaxations)?.relaxations;
@@ -114,7 +129,8 @@ async function completeCertification(ctx: RunContext, st: CertifyStage, index: n
       out: `${ctx.paths.root}/certify-${name}.jsonl`,
       falsifier,
       seed: keyedSeed(ctx.recipe.seed, 'certify'),
-      onProgress: (done, total, s) => emit({ type: 'certification-progress', stage: 'certify', done, total, verified: s.certified, falsified: s.counts.falsified ?? 0 }),
+      onProgress: (done, total, s) =>
+        emit({ type: 'certification-progress', stage: 'certify', done, total, verified: s.certified, falsified: s.counts.falsified ?? 0 }),
     });
     const res = (ctx.results[name] ??= { architecture: ctx.models.get(name)!.architecture, role: ctx.models.get(name)!.role });
     res.certified_acc = summary.certified_acc;

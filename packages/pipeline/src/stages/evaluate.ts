@@ -36,7 +36,9 @@ export function evaluateStage(ctx: RunContext, st: EvaluateStage, index: number)
       const attacks: [string, Attack][] = [];
       if (st.metrics.includes('pgd')) attacks.push(['pgd_acc', ctx.registry.create('attack', 'pgd', { ...EVAL_PGD_OPTIONS })]);
       if (st.metrics.includes('apgd')) attacks.push(['apgd_acc', ctx.registry.create('attack', 'apgd-ce', { ...EVAL_APGD_OPTIONS })]);
-      st.attacks?.forEach((a, k) => attacks.push([`robust_acc.${a.name}`, ctx.registry.create('attack', a.name, a.options, `stages.${index}.attacks.${k}.options`, ctx.recipeFile)]));
+      st.attacks?.forEach((a, k) =>
+        attacks.push([`robust_acc.${a.name}`, ctx.registry.create('attack', a.name, a.options, `stages.${index}.attacks.${k}.options`, ctx.recipeFile)]),
+      );
       for (const [metric, attack] of attacks) {
         // The same attack randomness for every model and recipe with this seed (paired evaluation).
         const rng = new SeededRng(keyedSeed(ctx.recipe.seed, 'evaluate', metric));

@@ -18,7 +18,8 @@ export function prepareDataStage(ctx: RunContext) {
     let train = ds.train;
     if (d.validation > 0) {
       const count = d.validation < 1 ? Math.round(d.validation * train.size) : d.validation;
-      if (count >= train.size) throw new ConfigError(`validation (${count}) must be smaller than the training set (${train.size})`, ctx.recipeFile, 'dataset.validation');
+      if (count >= train.size)
+        throw new ConfigError(`validation (${count}) must be smaller than the training set (${train.size})`, ctx.recipeFile, 'dataset.validation');
       const parts = splitTrainValidation(train, count, rng);
       train = parts.train;
       ctx.validation = parts.validation;

@@ -10,7 +10,16 @@ import { itWithData } from '../../../../tools/jest/shared-data.cjs';
 
 // Debian's chromium (.ci/run installs it): missing under CI is a failure, elsewhere a skip.
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p)) ?? '/usr/bin/chromium';
-const CHROME_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROME_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('report stage', () => {
   let dir: string;
@@ -24,7 +33,15 @@ describe('report stage', () => {
       eps: 0.05,
       dataset: { name: 'synthetic', options: { n: 64, testN: 16, shape: [6, 6, 1], classes: 3, seed: 1 } },
       stages: [
-        { stage: 'train', model: 'net', architecture: { name: 'mlp', options: { hidden: [16] } }, epochs: 3, batchSize: 16, loss: { kind: 'certified-loss', name: 'cc-ibp', options: {} }, eps: { max: 0.05, start: 0, ramp: 2 } },
+        {
+          stage: 'train',
+          model: 'net',
+          architecture: { name: 'mlp', options: { hidden: [16] } },
+          epochs: 3,
+          batchSize: 16,
+          loss: { kind: 'certified-loss', name: 'cc-ibp', options: {} },
+          eps: { max: 0.05, start: 0, ramp: 2 },
+        },
         { stage: 'evaluate', metrics: ['clean', 'pgd'] },
         { stage: 'certify', methods: ['ibp', 'crown'] },
         { stage: 'report' },
@@ -47,22 +64,41 @@ describe('report stage', () => {
     }
   });
 
-  itWithData(chromium, 'the HTML page renders its table and images in headless Chromium', () => {
-    const html = path.join(report, 'report.html');
-    const dom = spawnSync(chromium, [...CHROME_FLAGS, `--user-data-dir=${path.join(dir, 'chrome-dom')}`, '--dump-dom', `file://${html}`], { encoding: 'utf8', timeout: 60000 });
-    expect(dom.stdout).toContain('<table id="results">');
-    expect(dom.stdout).toMatch(/<td>net<\/td><td>model<\/td><td>mlp<\/td>/);
-    expect((dom.stdout.match(/<img /g) ?? []).length).toBe(3);
-    const shot = path.join(dir, 'shot.png');
-    spawnSync(chromium, [...CHROME_FLAGS, `--user-data-dir=${path.join(dir, 'chrome-shot')}`, `--screenshot=${shot}`, '--window-size=1200,2600', '--hide-scrollbars', `file://${html}`], { timeout: 60000 });
-    const png = PNG.sync.read(fs.readFileSync(shot));
-    // The plots draw in colour; the page around them is black, white and grey. Coloured pixels
-    // in the screenshot mean the inlined PNG images were decoded and drawn.
-    let coloured = 0;
-    for (let i = 0; i < png.data.length; i += 4) {
-      const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
-      if (Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured++;
-    }
-    expect(coloured).toBeGreaterThan(500);
-  }, 120000);
+  itWithData(
+    chromium,
+    'the HTML page renders its table and images in headless Chromium',
+    () => {
+      const html = path.join(report, 'report.html');
+      const dom = spawnSync(chromium, [...CHROME_FLAGS, `--user-data-dir=${path.join(dir, 'chrome-dom')}`, '--dump-dom', `file://${html}`], {
+        encoding: 'utf8',
+        timeout: 60000,
+      });
+      expect(dom.stdout).toContain('<table id="results">');
+      expect(dom.stdout).toMatch(/<td>net<\/td><td>model<\/td><td>mlp<\/td>/);
+      expect((dom.stdout.match(/<img /g) ?? []).length).toBe(3);
+      const shot = path.join(dir, 'shot.png');
+      spawnSync(
+        chromium,
+        [
+          ...CHROME_FLAGS,
+          `--user-data-dir=${path.join(dir, 'chrome-shot')}`,
+          `--screenshot=${shot}`,
+          '--window-size=1200,2600',
+          '--hide-scrollbars',
+          `file://${html}`,
+        ],
+        { timeout: 60000 },
+      );
+      const png = PNG.sync.read(fs.readFileSync(shot));
+      // The plots draw in colour; the page around them is black, white and grey. Coloured pixels
+      // in the screenshot mean the inlined PNG images were decoded and drawn.
+      let coloured = 0;
+      for (let i = 0; i < png.data.length; i += 4) {
+        const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
+        if (Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured++;
+      }
+      expect(coloured).toBeGreaterThan(500);
+    },
+    120000,
+  );
 });

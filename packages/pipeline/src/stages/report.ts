@@ -8,7 +8,8 @@ import { asyncStage } from '../engine/async-stage';
 import { renderPlots } from '../sinks/plots';
 
 /** The report pages' style sheet (also used by other CertKD HTML reports, such as sweep reports). */
-export const REPORT_CSS = 'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0;border:1px solid #ddd}pre{background:#f6f6f6;padding:1em;overflow:auto}.warning{color:#a00;font-weight:bold}';
+export const REPORT_CSS =
+  'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0;border:1px solid #ddd}pre{background:#f6f6f6;padding:1em;overflow:auto}.warning{color:#a00;font-weight:bold}';
 
 /** Text for HTML. */
 export const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -25,8 +26,16 @@ export function resultRows(ctx: RunContext): string[][] {
     pct(r.clean_acc),
     pct(r.pgd_acc),
     pct(r.certified_acc),
-    [...Object.entries(r.certified_by_method ?? {}).map(([m, v]) => `${m} ${pct(v)}`), ...Object.entries(r.decided_by ?? {}).map(([m, v]) => `${m} decided ${pct(v)}`)].join(', ') || '–',
-    r.verdicts ? Object.entries(r.verdicts).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') : '–',
+    [
+      ...Object.entries(r.certified_by_method ?? {}).map(([m, v]) => `${m} ${pct(v)}`),
+      ...Object.entries(r.decided_by ?? {}).map(([m, v]) => `${m} decided ${pct(v)}`),
+    ].join(', ') || '–',
+    r.verdicts
+      ? Object.entries(r.verdicts)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')
+      : '–',
     r.train_wall_s === undefined ? '–' : `${r.train_wall_s.toFixed(0)} s`,
   ]);
 }
@@ -44,7 +53,12 @@ export function teacherChecks(ctx: RunContext): { line: string; weak: boolean }[
     const gap = 100 * (t.pgd_acc - r.pgd_acc);
     const weak = gap <= 0;
     const what = `teacher '${r.teacher}' PGD-40 ${pct(t.pgd_acc)} (standard ${pct(t.clean_acc)}) vs student '${name}' PGD-40 ${pct(r.pgd_acc)} (standard ${pct(r.clean_acc)})`;
-    out.push({ weak, line: weak ? `WARNING: the ${what}: the teacher is not stronger than the student it teaches, so it has nothing to give (METHODS 7)` : `The ${what}: the teacher is stronger by ${gap.toFixed(2)} points` });
+    out.push({
+      weak,
+      line: weak
+        ? `WARNING: the ${what}: the teacher is not stronger than the student it teaches, so it has nothing to give (METHODS 7)`
+        : `The ${what}: the teacher is stronger by ${gap.toFixed(2)} points`,
+    });
   }
   return out;
 }

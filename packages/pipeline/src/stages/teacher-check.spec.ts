@@ -15,7 +15,10 @@ describe('teacherChecks (METHODS 7: a teacher must be stronger than its student)
       }),
     );
     expect(checks).toHaveLength(2);
-    expect(checks[0]).toEqual({ weak: true, line: expect.stringMatching(/^WARNING: the teacher 'weak' PGD-40 94\.50%.*student 'a' PGD-40 96\.75%.*not stronger/) });
+    expect(checks[0]).toEqual({
+      weak: true,
+      line: expect.stringMatching(/^WARNING: the teacher 'weak' PGD-40 94\.50%.*student 'a' PGD-40 96\.75%.*not stronger/),
+    });
     expect(checks[1]).toEqual({ weak: false, line: expect.stringMatching(/teacher 'strong' PGD-40 97\.50%.*stronger by 0\.75 points/) });
   });
 });

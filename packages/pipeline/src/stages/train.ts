@@ -89,7 +89,8 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const seed = keyedSeed(ctx.recipe.seed, 'model', seedKeyOf(st));
   const builder = ctx.registry.create('architecture', st.architecture.name, {}, `${where}.architecture`);
   const archOpts = architectureOptions.safeParse(st.architecture.options);
-  if (!archOpts.success) throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
+  if (!archOpts.success)
+    throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
   const spec = builder.build(dataset.input, archOpts.data);
   checkWasmMemory(ctx, spec, st, where);
   const net = Network.create(spec, new SeededRng(seed), st.init);
@@ -97,7 +98,11 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const attack = st.attack ? ctx.registry.create('attack', st.attack.name, st.attack.options, `${where}.attack`) : undefined;
   const teacher = st.teacher ? ctx.teachers.get(st.teacher) : undefined;
   if (st.teacher && !teacher) {
-    throw new ConfigError(`unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`, ctx.recipeFile, `${where}.teacher`);
+    throw new ConfigError(
+      `unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`,
+      ctx.recipeFile,
+      `${where}.teacher`,
+    );
   }
   if (st.loss.kind === 'distill-loss' && !teacher) throw new ConfigError('a distillation loss needs a teacher', ctx.recipeFile, `${where}.teacher`);
   loss.prepare?.(net, teacher, new SeededRng(deriveSeed(seed, 0x1a)));
@@ -158,7 +163,13 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       bnConvention: BN_CONVENTION,
       extraVariables: extras.length,
     };
-    writeCheckpoint(ctx.paths.checkpoint, state, net, adam.getState(), extras.map((v) => v.dataSync() as Float32Array));
+    writeCheckpoint(
+      ctx.paths.checkpoint,
+      state,
+      net,
+      adam.getState(),
+      extras.map((v) => v.dataSync() as Float32Array),
+    );
     emit({ type: 'checkpoint', stage: stageName, epoch: e, path: ctx.paths.checkpoint });
   };
 
@@ -214,7 +225,8 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         const eps = schedule(stepIndex);
         const progress = { epoch, step: stepIndex, fraction: stepIndex / totalSteps };
         const common = { eps, epsMax: st.eps.max, progress, lr, gradClip: st.optimizer.gradClip };
-        if (parallel) return { rows: idx.length, eps, submitted, result: parallel.step({ x: pixels, shape: [idx.length, h, w, c], y: batch.y, rng: lossRng, ...common }) };
+        if (parallel)
+          return { rows: idx.length, eps, submitted, result: parallel.step({ x: pixels, shape: [idx.length, h, w, c], y: batch.y, rng: lossRng, ...common }) };
         const x = tf.tensor4d(pixels, [idx.length, h, w, c]);
         const y = tf.tensor1d(batch.y, 'int32');
         const run = () => trainStep({ net, loss, adam, vars, x, y, rng: lossRng, teacher, attack, ...common });
@@ -327,7 +339,14 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     });
     emit({ type: 'artifact', stage: stageName, kind: 'model', path: dir });
     if (cacheKey) {
-      const entry = storeCachedTeacher(path.dirname(ctx.paths.root), cacheKey, dir, { key: cacheKey, run: path.basename(ctx.paths.root), model: name, history, train_wall_s: trainWall, train_workers: trainWorkers });
+      const entry = storeCachedTeacher(path.dirname(ctx.paths.root), cacheKey, dir, {
+        key: cacheKey,
+        run: path.basename(ctx.paths.root),
+        model: name,
+        history,
+        train_wall_s: trainWall,
+        train_workers: trainWorkers,
+      });
       emit({ type: 'log', stage: stageName, message: `teacher '${name}' stored in the teacher cache: ${entry}` });
     }
     ctx.models.set(name, {
@@ -339,7 +358,15 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       trainedWith: `${st.loss.kind}/${st.loss.name}`,
     });
     ctx.history[name] = history;
-    ctx.results[name] = { ...(ctx.results[name] ?? {}), architecture: st.architecture.name, role: ctx.models.get(name)!.role, train_wall_s: trainWall, train_workers: trainWorkers, trained_with: st.loss.name, ...(st.teacher ? { teacher: st.teacher } : {}) };
+    ctx.results[name] = {
+      ...(ctx.results[name] ?? {}),
+      architecture: st.architecture.name,
+      role: ctx.models.get(name)!.role,
+      train_wall_s: trainWall,
+      train_workers: trainWorkers,
+      trained_with: st.loss.name,
+      ...(st.teacher ? { teacher: st.teacher } : {}),
+    };
   } catch (e) {
     net.dispose();
     throw e;
@@ -354,7 +381,11 @@ function useCachedTeacher(ctx: RunContext, st: TrainStage, name: string, cached:
   const dir = ctx.paths.model(name);
   copyCachedTeacher(cached, dir);
   const { network } = loadModel(dir);
-  emit({ type: 'log', stage: st.stage, message: `teacher '${name}' from the teacher cache (${cached.dir}, trained by run '${cached.meta.run}'); not retrained` });
+  emit({
+    type: 'log',
+    stage: st.stage,
+    message: `teacher '${name}' from the teacher cache (${cached.dir}, trained by run '${cached.meta.run}'); not retrained`,
+  });
   emit({ type: 'artifact', stage: st.stage, kind: 'model', path: dir });
   ctx.models.set(name, { name, network, architecture: st.architecture.name, role: 'teacher', path: dir, trainedWith: `${st.loss.kind}/${st.loss.name}` });
   ctx.history[name] = cached.meta.history;

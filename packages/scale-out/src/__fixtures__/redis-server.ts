@@ -45,7 +45,9 @@ export class RedisServer {
   async start(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     const persistence = this.aof ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--appendonly', 'no', '--save', ''];
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, ...persistence], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, ...persistence], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.proc = proc;
     let out = '';
     await new Promise<void>((resolve, reject) => {

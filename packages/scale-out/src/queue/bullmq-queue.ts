@@ -66,7 +66,10 @@ const jobOptions = (id: string) => ({
 function toStatus(id: string, job: Job | undefined, state: string): JobStatus {
   if (!job || state === 'unknown') return { id, state: 'missing', attempts: 0 };
   const mapped: JobStatus['state'] = state === 'completed' ? 'done' : state === 'failed' ? 'failed' : state === 'active' ? 'running' : 'queued';
-  const progress = job.progress && typeof job.progress === 'object' && 'fraction' in (job.progress as object) ? (job.progress as { label: string; fraction: number }) : undefined;
+  const progress =
+    job.progress && typeof job.progress === 'object' && 'fraction' in (job.progress as object)
+      ? (job.progress as { label: string; fraction: number })
+      : undefined;
   return {
     id,
     state: mapped,
@@ -182,7 +185,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       for (const dep of data.after) {
         const state = await queue.getJobState(dep);
         if (state === 'completed') continue;
-        if (state === 'failed' || state === 'unknown') throw new UnrecoverableError(`${what}: it needs ${dep}, which ${state === 'failed' ? 'failed' : 'is not in the queue'}`);
+        if (state === 'failed' || state === 'unknown')
+          throw new UnrecoverableError(`${what}: it needs ${dep}, which ${state === 'failed' ? 'failed' : 'is not in the queue'}`);
         return later(`waiting for ${dep}`);
       }
     }

@@ -74,7 +74,10 @@ export class LocalQueue implements JobQueue {
           if (running.size >= concurrency) break;
           if (e.status.state !== 'queued' || e.notBefore > now) continue;
           if (!depsOf(e).every((d) => this.entries.get(d)?.status.state === 'done')) continue;
-          running.set(e.job.id, this.start(e, opts, update).finally(() => running.delete(e.job.id)));
+          running.set(
+            e.job.id,
+            this.start(e, opts, update).finally(() => running.delete(e.job.id)),
+          );
         }
       }
       if (running.size === 0) {
@@ -84,7 +87,13 @@ export class LocalQueue implements JobQueue {
         if (startable.length === 0) {
           // Only jobs waiting for jobs this queue does not hold (or a cycle): nothing can start.
           for (const e of waiting) {
-            e.status = { ...e.status, state: 'failed', error: `${describeJob(e.job.data)}: it needs ${depsOf(e).filter((d) => this.entries.get(d)?.status.state !== 'done').join(', ')}, which will not run here` };
+            e.status = {
+              ...e.status,
+              state: 'failed',
+              error: `${describeJob(e.job.data)}: it needs ${depsOf(e)
+                .filter((d) => this.entries.get(d)?.status.state !== 'done')
+                .join(', ')}, which will not run here`,
+            };
             update(e);
           }
           break;

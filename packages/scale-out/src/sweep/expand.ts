@@ -69,7 +69,9 @@ export function expandSweep(loaded: LoadedSweep): SweepPlan {
       if (seen.has(k)) throw new ConfigError(`value ${JSON.stringify(v)} appears twice`, file, `grid.${a.path}`);
       seen.add(k);
     }
-    if (a.path === 'seed') for (const v of a.values) if (!Number.isInteger(v) || (v as number) < 0) throw new ConfigError(`seeds are integers >= 0, got ${JSON.stringify(v)}`, file, 'grid.seed');
+    if (a.path === 'seed')
+      for (const v of a.values)
+        if (!Number.isInteger(v) || (v as number) < 0) throw new ConfigError(`seeds are integers >= 0, got ${JSON.stringify(v)}`, file, 'grid.seed');
   }
   checkPairs(loaded, axes);
   const points = cartesian(axes);
@@ -130,9 +132,15 @@ function checkPairs(loaded: LoadedSweep, axes: Axis[]): void {
     const field = `pairs.${name}.baseline.${key}`;
     if (!axis) throw new ConfigError(`no grid axis '${key}'; axes: ${axes.map((a) => a.short).join(', ')}`, loaded.file, field);
     if (axis.path === 'seed') throw new ConfigError('runs are paired by seed; compare along another axis', loaded.file, field);
-    if (!axis.values.some((v) => canonical(v) === canonical(value))) throw new ConfigError(`${JSON.stringify(value)} is not a value of the axis (values: ${axis.values.map((v) => JSON.stringify(v)).join(', ')})`, loaded.file, field);
+    if (!axis.values.some((v) => canonical(v) === canonical(value)))
+      throw new ConfigError(
+        `${JSON.stringify(value)} is not a value of the axis (values: ${axis.values.map((v) => JSON.stringify(v)).join(', ')})`,
+        loaded.file,
+        field,
+      );
     for (const t of pair.treatments ?? []) {
-      if (!axis.values.some((v) => canonical(v) === canonical(t))) throw new ConfigError(`${JSON.stringify(t)} is not a value of axis '${axis.short}'`, loaded.file, `pairs.${name}.treatments`);
+      if (!axis.values.some((v) => canonical(v) === canonical(t)))
+        throw new ConfigError(`${JSON.stringify(t)} is not a value of axis '${axis.short}'`, loaded.file, `pairs.${name}.treatments`);
     }
   }
 }
@@ -175,13 +183,20 @@ function nameRuns(sweep: string, axes: Axis[], points: Record<string, unknown>[]
       return `${n.slice(0, RUN_NAME_MAX - 9)}-${h}`;
     });
   };
-  const runNames = fix(points.map((p) => build(p, true)), points.map((p) => canonical(p)));
+  const runNames = fix(
+    points.map((p) => build(p, true)),
+    points.map((p) => canonical(p)),
+  );
   const settingKeys = points.map((p) => canonical(Object.fromEntries(axes.filter((a) => a.path !== 'seed').map((a) => [a.short, p[a.short]]))));
   // Setting names collide legitimately across seeds; fix only collisions between different settings.
   const rawSettings = points.map((p) => build(p, false));
   const distinct = new Map<string, Set<string>>();
   rawSettings.forEach((s, i) => distinct.set(s, (distinct.get(s) ?? new Set()).add(settingKeys[i])));
-  const settings = rawSettings.map((s, i) => (distinct.get(s)!.size > 1 || s.length > RUN_NAME_MAX ? `${s.slice(0, RUN_NAME_MAX - 9)}-${crypto.createHash('sha256').update(settingKeys[i]).digest('hex').slice(0, 8)}` : s));
+  const settings = rawSettings.map((s, i) =>
+    distinct.get(s)!.size > 1 || s.length > RUN_NAME_MAX
+      ? `${s.slice(0, RUN_NAME_MAX - 9)}-${crypto.createHash('sha256').update(settingKeys[i]).digest('hex').slice(0, 8)}`
+      : s,
+  );
   return runNames.map((name, i) => ({ name, setting: settings[i] }));
 }
 
@@ -210,7 +225,8 @@ export function setPath(raw: Record<string, unknown>, dotted: string, value: unk
       continue;
     }
     if (Array.isArray(cur)) {
-      if (!/^\d+$/.test(key) || Number(key) >= cur.length) throw new ConfigError(`'${where}' is a list of ${cur.length}; '${key}' is not an index of it`, file, field);
+      if (!/^\d+$/.test(key) || Number(key) >= cur.length)
+        throw new ConfigError(`'${where}' is a list of ${cur.length}; '${key}' is not an index of it`, file, field);
       if (lastPart) {
         cur[Number(key)] = value;
         return;
@@ -291,7 +307,16 @@ function shareTeachers(runs: ExpandedRun[]): SharedTeacher[] {
       const model = st.model ?? 'teacher';
       const g = groups.get(hash) ?? {
         model,
-        recipe: parseRecipe({ name: `teacher-${hash}`, description: `teacher '${model}' shared by the runs of a sweep`, seed: r.seed, backend: r.backend, plugins: r.plugins, dataset: r.dataset, eps: r.eps, stages: [st] }),
+        recipe: parseRecipe({
+          name: `teacher-${hash}`,
+          description: `teacher '${model}' shared by the runs of a sweep`,
+          seed: r.seed,
+          backend: r.backend,
+          plugins: r.plugins,
+          dataset: r.dataset,
+          eps: r.eps,
+          stages: [st],
+        }),
         uses: [],
       };
       g.uses.push({ run, index });

@@ -8,7 +8,10 @@ import { ConfigError } from '@certkd/core';
 export const MAX_SWEEP_RUNS = 10_000;
 
 const NAME_HINT = 'a letter or digit, then letters, digits, ".", "_" and "-" (at most 60)';
-const sweepName = z.string().max(60, NAME_HINT).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, NAME_HINT);
+const sweepName = z
+  .string()
+  .max(60, NAME_HINT)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, NAME_HINT);
 
 /** One grid axis: the path it overrides in the base recipe and its values. */
 const axisValues = z.array(z.unknown()).min(1, 'give at least one value');
@@ -44,7 +47,10 @@ export const sweepSchema = z
       )
       .default({}),
     /** Which results.json fields the report aggregates. */
-    metrics: z.array(z.string().regex(/^[A-Za-z0-9_]+$/)).min(1).default(['clean_acc', 'pgd_acc', 'certified_acc']),
+    metrics: z
+      .array(z.string().regex(/^[A-Za-z0-9_]+$/))
+      .min(1)
+      .default(['clean_acc', 'pgd_acc', 'certified_acc']),
   })
   .strict();
 
@@ -69,12 +75,16 @@ export function loadSweep(file: string): LoadedSweep {
     const issue = r.error.issues[0];
     const field = issue.path.map(String).join('.') || '(root)';
     const got = valueAt(raw, issue.path);
-    const what = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}` : `${issue.message} (${got === undefined ? 'missing' : `got ${JSON.stringify(got)}`})`;
+    const what =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`
+        : `${issue.message} (${got === undefined ? 'missing' : `got ${JSON.stringify(got)}`})`;
     throw new ConfigError(what, file, field);
   }
   const sweep = r.data;
   const recipeFile = path.resolve(path.dirname(file), sweep.recipe);
-  if (!fs.existsSync(recipeFile) || !fs.statSync(recipeFile).isFile()) throw new ConfigError(`base recipe ${recipeFile} not found (paths are relative to the sweep file)`, file, 'recipe');
+  if (!fs.existsSync(recipeFile) || !fs.statSync(recipeFile).isFile())
+    throw new ConfigError(`base recipe ${recipeFile} not found (paths are relative to the sweep file)`, file, 'recipe');
   const baseRaw = parseText(recipeFile, 'recipe');
   if (baseRaw === null || typeof baseRaw !== 'object' || Array.isArray(baseRaw)) throw new ConfigError('a recipe is a mapping of fields', recipeFile);
   return { sweep, file, recipeFile, baseRaw: baseRaw as Record<string, unknown> };

@@ -13,7 +13,9 @@ export interface BatchNormLayer {
 
 export const batchnormKind = defineLayerKind<BatchNormLayer>({
   kind: 'batchnorm',
-  schema: z.object({ kind: z.literal('batchnorm'), epsilon: z.number().positive(), momentum: z.number().min(0).max(1), name: z.string().min(1).optional() }).strict(),
+  schema: z
+    .object({ kind: z.literal('batchnorm'), epsilon: z.number().positive(), momentum: z.number().min(0).max(1), name: z.string().min(1).optional() })
+    .strict(),
   outputShape: (_layer, s) => s.slice(),
   paramShapes(_layer, inShape) {
     const c = inShape[inShape.length - 1];

@@ -25,7 +25,11 @@ function convOut(n: number, k: number, s: number, padding: Padding, axis: 0 | 1)
 
 /** Explicit [top, bottom], [left, right] padding that a conv layer applies. */
 export function explicitPadding(layer: Conv2DLayer, inShape: number[]): ExplicitPadding {
-  if (layer.padding === 'valid') return [[0, 0], [0, 0]];
+  if (layer.padding === 'valid')
+    return [
+      [0, 0],
+      [0, 0],
+    ];
   if (Array.isArray(layer.padding)) return layer.padding;
   const pads = [0, 1].map((ax) => {
     const n = inShape[ax];

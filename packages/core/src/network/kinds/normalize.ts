@@ -13,7 +13,9 @@ export interface NormalizeLayer {
 
 export const normalizeKind = defineLayerKind<NormalizeLayer>({
   kind: 'normalize',
-  schema: z.object({ kind: z.literal('normalize'), mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1), name: z.string().min(1).optional() }).strict(),
+  schema: z
+    .object({ kind: z.literal('normalize'), mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1), name: z.string().min(1).optional() })
+    .strict(),
   checkInput(layer, s, i) {
     if (layer.mean.length !== s[s.length - 1] && layer.mean.length !== 1) {
       throw new ConfigError(`layer ${i} (normalize) has ${layer.mean.length} channels, input has ${s[s.length - 1]}`);

@@ -11,11 +11,10 @@ const { addHook } = require('pirates');
 const { transformSync } = require('@swc/core');
 
 const root = path.resolve(__dirname, '../../../../..');
-addHook(
-  (code, filename) =>
-    transformSync(code, { filename, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }).code,
-  { exts: ['.ts'], ignoreNodeModules: true },
-);
+addHook((code, filename) => transformSync(code, { filename, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }).code, {
+  exts: ['.ts'],
+  ignoreNodeModules: true,
+});
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, ...rest) {
   if (request === '@certkd/core') return path.join(root, 'packages/core/src/errors/errors.ts');

@@ -73,7 +73,9 @@ describe('data-parallel train stage', () => {
     await run(2, 'straight');
     const controller = new AbortController();
     let batches = 0;
-    await expect(run(2, 'cut', { signal: controller.signal, onEvent: (e) => e.type === 'batch-end' && ++batches === 5 && controller.abort() })).rejects.toBeInstanceOf(CancelledError);
+    await expect(
+      run(2, 'cut', { signal: controller.signal, onEvent: (e) => e.type === 'batch-end' && ++batches === 5 && controller.abort() }),
+    ).rejects.toBeInstanceOf(CancelledError);
     await run(2, 'cut', { resume: true });
     const [a, b] = [weights('straight'), weights('cut')];
     const other = new Map(b.namedParams());
@@ -90,7 +92,9 @@ describe('data-parallel train stage', () => {
     const one = await go(1, 'one-long');
     const logs = auto.flatMap((e) => (e.type === 'log' ? [e.message] : []));
     if (os.availableParallelism() >= 2) {
-      expect(logs.some((m) => /^workers: auto: \d+ ms\/step on 2 worker threads, \d+ ms\/step in-process: training (on 2 worker threads|in-process)/.test(m))).toBe(true);
+      expect(
+        logs.some((m) => /^workers: auto: \d+ ms\/step on 2 worker threads, \d+ ms\/step in-process: training (on 2 worker threads|in-process)/.test(m)),
+      ).toBe(true);
     }
     // The first steps run in-process either way: identical losses.
     expect(losses(auto).slice(0, 10)).toEqual(losses(one).slice(0, 10));

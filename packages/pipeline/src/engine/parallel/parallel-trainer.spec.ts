@@ -40,7 +40,13 @@ function batches(steps: number, n: number): { x: Float32Array; y: Int32Array }[]
   }));
 }
 
-const stepArgs = (i: number, steps: number) => ({ eps: 0.02 + 0.01 * i, epsMax: 0.05, progress: { epoch: 0, step: i, fraction: i / steps }, lr: ADAM.lr, gradClip: 10 });
+const stepArgs = (i: number, steps: number) => ({
+  eps: 0.02 + 0.01 * i,
+  epsMax: 0.05,
+  progress: { epoch: 0, step: i, fraction: i / steps },
+  lr: ADAM.lr,
+  gradClip: 10,
+});
 
 function runSingle(s: Setup, data: ReturnType<typeof batches>): StepOutput[] {
   const rng = new SeededRng(21);
@@ -73,7 +79,9 @@ async function runParallel(s: Setup, lossRef: PluginRefMessage, data: ReturnType
   try {
     const rng = new SeededRng(21);
     // All steps submitted at once, as the train stage's look-ahead does one step at a time.
-    const out = await Promise.all(data.map((b, i) => trainer.step({ x: b.x, shape: [b.y.length, 12, 12, 1], y: b.y, rng: rng.fork(), ...stepArgs(i, data.length) })));
+    const out = await Promise.all(
+      data.map((b, i) => trainer.step({ x: b.x, shape: [b.y.length, 12, 12, 1], y: b.y, rng: rng.fork(), ...stepArgs(i, data.length) })),
+    );
     await trainer.pull();
     return out;
   } finally {
@@ -116,12 +124,14 @@ function maxRelDiff(a: Network, b: Network): number {
   const probe = batches(1, 16)[0];
   worst = Math.max(
     worst,
-    tf.tidy(() => {
-      const x = tf.tensor4d(probe.x, [16, 12, 12, 1]);
-      const ya = a.forward(x, { mode: 'train' }).output;
-      const yb = b.forward(x, { mode: 'train' }).output;
-      return tf.div(tf.max(tf.abs(tf.sub(ya, yb))), tf.max(tf.abs(ya)));
-    }).dataSync()[0],
+    tf
+      .tidy(() => {
+        const x = tf.tensor4d(probe.x, [16, 12, 12, 1]);
+        const ya = a.forward(x, { mode: 'train' }).output;
+        const yb = b.forward(x, { mode: 'train' }).output;
+        return tf.div(tf.max(tf.abs(tf.sub(ya, yb))), tf.max(tf.abs(ya)));
+      })
+      .dataSync()[0],
   );
   return worst;
 }
@@ -136,7 +146,14 @@ describe('data-parallel training', () => {
   // component near zero may flip sign in later steps of either run; one step covers the attack,
   // BatchNorm, teacher and adapter, and the attack-free losses run four steps.
   const cases: [string, PluginRefMessage, boolean, number, number, number][] = [
-    ['cc-dist (BatchNorm, attack, adapter, teacher), 2 workers', { kind: 'distill-loss', name: 'cc-dist', options: { alpha: 0.3, trainEpsMul: 2, l1: 1e-5 } }, true, 32, 2, 1],
+    [
+      'cc-dist (BatchNorm, attack, adapter, teacher), 2 workers',
+      { kind: 'distill-loss', name: 'cc-dist', options: { alpha: 0.3, trainEpsMul: 2, l1: 1e-5 } },
+      true,
+      32,
+      2,
+      1,
+    ],
     ['ibp with the Shi et al. regularisers, uneven split (17 + 16)', { kind: 'certified-loss', name: 'ibp', options: { regularisers: true } }, false, 33, 2, 4],
     ['standard cross-entropy, 3 workers', { kind: 'certified-loss', name: 'standard', options: {} }, false, 30, 3, 4],
   ];
@@ -166,7 +183,18 @@ describe('data-parallel training', () => {
     const lossRef: PluginRefMessage = { kind: 'certified-loss', name: 'standard', options: {} };
     const s = setup(lossRef, false);
     await expect(
-      ParallelTrainer.start({ workers: 2, backend: 'wasm', plugins: [], baseDir: process.cwd(), net: s.net, loss: { ...lossRef, name: 'no-such-loss' }, prepareSeed: 0, extras: [], adam: s.adam, adamConfig: ADAM }),
+      ParallelTrainer.start({
+        workers: 2,
+        backend: 'wasm',
+        plugins: [],
+        baseDir: process.cwd(),
+        net: s.net,
+        loss: { ...lossRef, name: 'no-such-loss' },
+        prepareSeed: 0,
+        extras: [],
+        adam: s.adam,
+        adamConfig: ADAM,
+      }),
     ).rejects.toThrow(/no-such-loss/);
     dispose(s);
   });
@@ -188,7 +216,9 @@ describe('data-parallel training', () => {
     const b = batches(1, 8)[0];
     const t0 = Date.now();
     try {
-      await expect(trainer.step({ x: b.x, shape: [8, 12, 12, 1], y: b.y, rng: new SeededRng(1), ...stepArgs(0, 1) })).rejects.toThrow(/deliberate failure in worker 1/);
+      await expect(trainer.step({ x: b.x, shape: [8, 12, 12, 1], y: b.y, rng: new SeededRng(1), ...stepArgs(0, 1) })).rejects.toThrow(
+        /deliberate failure in worker 1/,
+      );
       // Released by the abort, not by the 120 s barrier timeout.
       expect(Date.now() - t0).toBeLessThan(20_000);
     } finally {

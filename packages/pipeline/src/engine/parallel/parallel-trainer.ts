@@ -2,16 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Worker } from 'worker_threads';
-import {
-  Adam,
-  AdamConfig,
-  ConfigError,
-  Network,
-  NumericalError,
-  SeededRng,
-  sharedCollectiveBuffer,
-  splitBatch,
-} from '@certkd/core';
+import { Adam, AdamConfig, ConfigError, Network, NumericalError, SeededRng, sharedCollectiveBuffer, splitBatch } from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import type { StepOutput } from '../train-step';
 import { paramValues, type FromWorker, type InitMessage, type PluginRefMessage, type StateReply, type StepReply, type ToWorker } from './protocol';
@@ -55,7 +46,8 @@ export interface ParallelStepInput {
 /** Rebuild an error raised in a worker, keeping the classes the engine reacts to. */
 function workerError(r: Extract<FromWorker, { type: 'error' }>, rank: number): Error {
   const message = r.name === 'CollectiveAbortedError' ? r.message : `training worker ${rank}: ${r.message}`;
-  const e: Error & { aborted?: boolean } = r.name === 'NumericalError' ? new NumericalError(r.message) : r.name === 'ConfigError' ? new ConfigError(r.message) : new Error(message);
+  const e: Error & { aborted?: boolean } =
+    r.name === 'NumericalError' ? new NumericalError(r.message) : r.name === 'ConfigError' ? new ConfigError(r.message) : new Error(message);
   if (r.stack) e.stack = r.stack;
   e.aborted = r.name === 'CollectiveAbortedError';
   return e;

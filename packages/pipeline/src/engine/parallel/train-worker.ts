@@ -4,7 +4,19 @@
 import 'reflect-metadata';
 import { parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, Attack, BackendChoice, Network, SeededRng, SharedMemoryCollective, TrainingLoss, inferShapes, loadBackend, paramKey, paramShapes } from '@certkd/core';
+import {
+  Adam,
+  Attack,
+  BackendChoice,
+  Network,
+  SeededRng,
+  SharedMemoryCollective,
+  TrainingLoss,
+  inferShapes,
+  loadBackend,
+  paramKey,
+  paramShapes,
+} from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import { createRegistry } from '../registry';
 import { trainStep } from '../train-step';

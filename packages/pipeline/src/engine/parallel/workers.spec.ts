@@ -11,7 +11,9 @@ describe('WorkerCalibration', () => {
     expect(feed(c, 120, CALIBRATION_STEPS)).toEqual(['decided']);
     expect(c.done).toBe(true);
     expect(c.workersWin).toBe(true);
-    expect(c.describe()).toBe('workers: auto: 120 ms/step on 2 worker threads, 200 ms/step in-process: training on 2 worker threads (set workers to a number to choose)');
+    expect(c.describe()).toBe(
+      'workers: auto: 120 ms/step on 2 worker threads, 200 ms/step in-process: training on 2 worker threads (set workers to a number to choose)',
+    );
     expect(feed(c, 1, 5)).toEqual([]);
   });
 

@@ -86,8 +86,14 @@ export function resolveWorkers(ctx: RunContext, st: TrainStage, where: string, o
   if (requested !== 'auto') {
     const n = requested;
     if (n === 1) return { count: 1 };
-    if (!parallelBackend) throw new ConfigError(`data-parallel workers run the wasm or cpu backend; the ${backend} backend already uses every core: use workers: 1`, ctx.recipeFile, `${where}.workers`);
-    if (!portableTeacher) throw new ConfigError(`teacher '${o.teacher!.name}' cannot be copied into worker threads; use workers: 1`, ctx.recipeFile, `${where}.workers`);
+    if (!parallelBackend)
+      throw new ConfigError(
+        `data-parallel workers run the wasm or cpu backend; the ${backend} backend already uses every core: use workers: 1`,
+        ctx.recipeFile,
+        `${where}.workers`,
+      );
+    if (!portableTeacher)
+      throw new ConfigError(`teacher '${o.teacher!.name}' cannot be copied into worker threads; use workers: 1`, ctx.recipeFile, `${where}.workers`);
     if (st.batchSize < 2 * n) throw new ConfigError(`batch size ${st.batchSize} is too small to split over ${n} workers`, ctx.recipeFile, `${where}.workers`);
     return { count: n, message: `data-parallel training on ${n} worker threads` };
   }
