@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { LAYER_KINDS, createPluginContainer, pluginRegistry } from '@certkd/core';
 import { registerBounds, relaxationsFromRegistry } from './register';
-import { BoundMethod, Relaxation } from './types';
 import { ReluRelaxation } from './relaxations/activation';
 import { buildConformanceNetwork } from './conformance/networks';
 import { boundReport } from './report';

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ModelFormatError } from '../errors/errors';
 import { SeededRng } from '../rng/seeded-rng';
-import { batchMoments } from '../parallel/collective';
 import { BatchNormLayer, LayerSpec, NetworkSpec, isTrainableParam, paramShapes } from './layers';
 import { layerKindModule } from './kinds/table';
 import type { LayerContext } from './kinds/layer-kind';
