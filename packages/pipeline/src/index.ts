@@ -1,5 +1,5 @@
 export * from './recipe/schema';
-export { loadRecipe, parseRecipe } from './recipe/load-recipe';
+export { loadRecipe, parseRecipe, valueAt } from './recipe/load-recipe';
 export type { RunContext, ModelArtifact, ModelResults, EpochRecord } from './engine/context';
 export { RunPaths } from './engine/run-paths';
 export { runRecipe, recipeHash, writeResults, type RunOptions } from './engine/run-recipe';

@@ -72,7 +72,8 @@ function stageNames(): string[] {
   return ['train', 'train-teacher', 'train-student', 'load-teacher', 'evaluate', 'certify', 'report'];
 }
 
-function valueAt(raw: unknown, p: PropertyKey[]): unknown {
+/** The value at path `p` inside parsed YAML/JSON (undefined where the path leaves the objects). */
+export function valueAt(raw: unknown, p: PropertyKey[]): unknown {
   let v: unknown = raw;
   for (const k of p) {
     if (v === null || typeof v !== 'object') return undefined;

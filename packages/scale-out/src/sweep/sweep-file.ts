@@ -3,6 +3,7 @@ import * as path from 'path';
 import * as YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@certkd/core';
+import { valueAt } from '@certkd/pipeline';
 
 /** The longest grid a sweep may expand to (a typo such as a 1000-value axis is refused before anything is enqueued). */
 export const MAX_SWEEP_RUNS = 10_000;
@@ -99,11 +100,3 @@ function parseText(file: string, what: string): unknown {
   }
 }
 
-function valueAt(raw: unknown, p: PropertyKey[]): unknown {
-  let v: unknown = raw;
-  for (const k of p) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
-}
