@@ -6,6 +6,8 @@ export { alphaCrown } from './methods/alpha-crown';
 export {
   DEFAULT_MEMORY_BUDGET,
   backwardBytes,
+  backwardFlopsPerRow,
+  FLOPS_PER_STEP,
   optimisedPassBytes,
   intervalBytes,
   methodRowBytes,

@@ -70,7 +70,11 @@ describe('backend faults', () => {
       if (++calls > 2) throw new Error(FAULT);
       return predict(x);
     };
-    const v = verifyProperty(net, { boxes: [{ lower: Float32Array.of(0, 0), upper: Float32Array.of(1, 1) }], disjuncts: [[{ c: [1, 0, 0], d: -1e9 }]] }, { timeoutS: 5 });
+    const v = verifyProperty(
+      net,
+      { boxes: [{ lower: Float32Array.of(0, 0), upper: Float32Array.of(1, 1) }], disjuncts: [[{ c: [1, 0, 0], d: -1e9 }]] },
+      { timeoutS: 5 },
+    );
     expect(v.kind).toBe('error');
     expect(v.kind === 'error' && v.message).toMatch(/^backend fault: memory access out of bounds/);
     expect(backendFaulted()).toBe(true);

@@ -36,7 +36,11 @@ describe('memory planning', () => {
     const v = verifyProperty(net, { boxes: [box], disjuncts: robustnessDisjuncts(label, 10) }, { timeoutS: 10, memoryBudget: 1000, branchAndBound: false });
     expect(v.kind).toBe('verified-incomplete');
     expect(v.method).toBe('ibp');
-    const w = verifyProperty(net, { boxes: [{ lower: x.map((v) => v - 0.3), upper: x.map((v) => v + 0.3) }], disjuncts: robustnessDisjuncts(label, 10) }, { timeoutS: 10, memoryBudget: 1000, branchAndBound: false, pgdRestarts: 0 });
+    const w = verifyProperty(
+      net,
+      { boxes: [{ lower: x.map((v) => v - 0.3), upper: x.map((v) => v + 0.3) }], disjuncts: robustnessDisjuncts(label, 10) },
+      { timeoutS: 10, memoryBudget: 1000, branchAndBound: false, pgdRestarts: 0 },
+    );
     expect(w.skipped).toEqual(expect.arrayContaining(['crown', 'alpha-crown']));
     expect(tf.memory().numTensors).toBe(before);
     net.dispose();

@@ -109,7 +109,15 @@ export class Net64 {
    * Backward pass of row A (over the input of op `from`) to the input, concretised over the
    * box; uses `lower`/`upper` (sound) for the ReLUs and the certificate's alpha/beta if given.
    */
-  private backward(A0: Float64Array, from: number, lo: Float64Array, hi: Float64Array, lower: Float64Array[], upper: Float64Array[], cert?: RowCertificate): number {
+  private backward(
+    A0: Float64Array,
+    from: number,
+    lo: Float64Array,
+    hi: Float64Array,
+    lower: Float64Array[],
+    upper: Float64Array[],
+    cert?: RowCertificate,
+  ): number {
     let A = A0;
     let bias = 0;
     for (let o = from - 1; o >= 0; o--) {
@@ -170,7 +178,11 @@ export class Net64 {
    * `root` bounds are intersected when given (valid for every sub-domain of the same box).
    * Returns null when the sub-domain is empty (some lower bound exceeds its upper bound).
    */
-  bounds(lo: Float64Array, hi: Float64Array, opts: { clamp?: (Int8Array | undefined)[]; root?: Bounds64; crown?: boolean } = {}): Bounds64 | null {
+  bounds(
+    lo: Float64Array,
+    hi: Float64Array,
+    opts: { clamp?: (Int8Array | undefined)[]; root?: Bounds64; crown?: boolean; check?: () => void } = {},
+  ): Bounds64 | null {
     const g = gamma64(this.chainLength());
     let mag = new Float64Array(this.inputSize);
     for (let i = 0; i < this.inputSize; i++) mag[i] = Math.max(Math.abs(lo[i]), Math.abs(hi[i]));
@@ -246,6 +258,7 @@ export class Net64 {
           const e = new Float64Array(op.n);
           for (let k = 0; k < op.n; k++) {
             if (!(L[k] < 0 && Uu[k] > 0)) continue;
+            if ((k & 7) === 0) opts.check?.(); // abandon (throw) when the time budget is spent
             e.fill(0);
             e[k] = 1;
             const lb = this.backward(e, o, lo, hi, lower, upper) - err * mag[k];
@@ -311,4 +324,3 @@ export class Net64 {
     });
   }
 }
-

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedLayerError } from '@certkd/core';
 import type { Network } from '@certkd/core';
-import { DEFAULT_MEMORY_BUDGET, backwardLower } from '@certkd/bounds';
+import { DEFAULT_MEMORY_BUDGET, FLOPS_PER_STEP, backwardFlopsPerRow, backwardLower } from '@certkd/bounds';
 import type { BoundProblem, Interval, LayerContext, LowerUpper, Relaxation, RelaxationSet } from '@certkd/bounds';
 
 /**
@@ -179,9 +179,11 @@ export function boundBatch(
           if (picked.length > 0) {
             let widest = 1;
             for (let k = 0; k <= i; k++) widest = Math.max(widest, net.widthAt(k));
-            const chunk = Math.max(1, Math.floor(ROW_BUDGET / (2 * B * widest)));
+            const byWork = Math.floor(FLOPS_PER_STEP / (2 * B * Math.max(1, backwardFlopsPerRow(net, i))));
+            const chunk = Math.max(1, Math.min(Math.floor(ROW_BUDGET / (2 * B * widest)), byWork));
             const lows: tf.Tensor[] = [], ups: tf.Tensor[] = [];
             for (let c0 = 0; c0 < picked.length; c0 += chunk) {
+              opts.checkTime?.(); // between chunks: one chunk's pass stays short
               const idx = picked.slice(c0, c0 + chunk);
               const c = idx.length;
               const e = tf.oneHot(tf.tensor1d(idx, 'int32'), w).toFloat();

@@ -11,7 +11,11 @@ import type { OutputRow } from './verdict';
  * 1e8 are 8 apart) whatever the backend's accumulation precision, so float32 gives y = 0.
  */
 function cancelling(relu: boolean): Network {
-  const layers = [{ kind: 'dense' as const, units: 2, useBias: false }, ...(relu ? [{ kind: 'relu' as const }] : []), { kind: 'dense' as const, units: 1, useBias: false }];
+  const layers = [
+    { kind: 'dense' as const, units: 2, useBias: false },
+    ...(relu ? [{ kind: 'relu' as const }] : []),
+    { kind: 'dense' as const, units: 1, useBias: false },
+  ];
   return Network.fromTensors(
     { inputShape: [3], layers },
     new Map<string, tf.Tensor>([
@@ -46,7 +50,11 @@ describe('rounding re-check of verified claims', () => {
     expect(evalFlat(net, x, 1)[0]).not.toBe(2);
     const disjuncts: OutputRow[][] = [[{ c: [-1], d: -1 }]];
     for (const babMode of ['input', 'relu'] as const) {
-      const v = verifyProperty(net, { boxes: [{ lower: x.slice(), upper: x.slice() }], disjuncts }, { timeoutS: 3, methods: ['ibp', 'crown'], babMode, pgdRestarts: 0 });
+      const v = verifyProperty(
+        net,
+        { boxes: [{ lower: x.slice(), upper: x.slice() }], disjuncts },
+        { timeoutS: 3, methods: ['ibp', 'crown'], babMode, pgdRestarts: 0 },
+      );
       expect(['unknown', 'timeout']).toContain(v.kind);
       expect(v.downgraded ?? 0).toBeGreaterThanOrEqual(1);
     }
@@ -61,12 +69,14 @@ describe('rounding re-check of verified claims', () => {
     const c = Float32Array.of(0.3, 0.6, 0.2, 0.9);
     const y = evalFlat(net, c, 1);
     const label = y.indexOf(Math.max(...y));
-    const disjuncts: OutputRow[][] = [0, 1, 2].filter((j) => j !== label).map((j) => {
-      const cc = [0, 0, 0];
-      cc[label] = 1;
-      cc[j] = -1;
-      return [{ c: cc, d: 0 }];
-    });
+    const disjuncts: OutputRow[][] = [0, 1, 2]
+      .filter((j) => j !== label)
+      .map((j) => {
+        const cc = [0, 0, 0];
+        cc[label] = 1;
+        cc[j] = -1;
+        return [{ c: cc, d: 0 }];
+      });
     const box = { lower: c.map((v) => v - 1e-3), upper: c.map((v) => v + 1e-3) };
     const v = verifyProperty(net, { boxes: [box], disjuncts }, { timeoutS: 10, methods: ['crown'] });
     expect(v.kind).toBe('verified-incomplete');
@@ -77,7 +87,16 @@ describe('rounding re-check of verified claims', () => {
   it('bounds the actual float32 error: float32 CROWN/IBP vs float64 interval arithmetic on random networks', () => {
     for (let seed = 1; seed <= 4; seed++) {
       const net = Network.create(
-        { inputShape: [6], layers: [{ kind: 'dense', units: 32, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 32, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 2, useBias: true }] },
+        {
+          inputShape: [6],
+          layers: [
+            { kind: 'dense', units: 32, useBias: true },
+            { kind: 'relu' },
+            { kind: 'dense', units: 32, useBias: true },
+            { kind: 'relu' },
+            { kind: 'dense', units: 2, useBias: true },
+          ],
+        },
         new SeededRng(seed),
       );
       // a point box: every bound equals the network output, computed exactly in float64 here

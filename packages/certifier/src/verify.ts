@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, NumericalError, SeededRng } from '@certkd/core';
 import type { Attack, Network } from '@certkd/core';
-import { DEFAULT_MEMORY_BUDGET, methodFits, methodRowBytes, optimisedPassBytes, roundingErrorBound, rowsThatFit } from '@certkd/bounds';
+import { DEFAULT_MEMORY_BUDGET, backwardFlopsPerRow, methodFits, methodRowBytes, optimisedPassBytes, roundingErrorBound, rowsThatFit } from '@certkd/bounds';
 import type { BoundOptions, RoundingErrorBound } from '@certkd/bounds';
 import { CertifierBounds, builtinCertifierBounds } from './bound-source';
 import { isBackendFault, markBackendFault } from './backend-health';
@@ -52,8 +52,9 @@ export interface VerifyOptions {
   /** Bound methods and relaxations (this thread only; default: the built-in plugins). */
   bounds?: CertifierBounds;
   /**
-   * Share of the budget the falsifier may spend before any bound (default 0.1; at least one
-   * round of restarts always runs). More rounds run before branch and bound.
+   * Share of the budget the falsifier's long rounds may spend, after IBP and CROWN and before
+   * alpha-CROWN and branch and bound (default 0.15; at least one round runs). One short round
+   * runs before any bound.
    */
   attackShare?: number;
   /**
@@ -107,6 +108,10 @@ const prod = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
 const ROWS_PER_BOUND_CALL = 128;
 /** Most (sub-domain, spec row) pairs ReLU branch and bound bounds in one batch. */
 const BAB_ROWS_PER_BATCH = 4096;
+/** Multiply-adds of one backward pass of a batch (the first batch's size; later ones follow STEP_MS). */
+const BAB_FLOPS_PER_STEP = 1.5e8;
+/** Target milliseconds of one branch-and-bound optimisation step (the clock is checked between steps). */
+const STEP_MS = 300;
 
 /** Thrown internally when the budget is spent. */
 class Timeout extends Error {}
@@ -346,10 +351,11 @@ function recheckBox(ctx: Ctx, lo: Float32Array, hi: Float32Array, reuseRoot: boo
   const lo64 = Float64Array.from(lo);
   const hi64 = Float64Array.from(hi);
   let bb: Bounds64 | null;
+  const check = () => checkTime(ctx);
   if (reuseRoot) {
-    ctx.root64 ??= net64.bounds(lo64, hi64);
+    ctx.root64 ??= net64.bounds(lo64, hi64, { check });
     bb = ctx.root64;
-  } else bb = net64.bounds(lo64, hi64);
+  } else bb = net64.bounds(lo64, hi64, { check });
   checkTime(ctx);
   return bb ? net64.rowLower(ctx.rows64, lo64, hi64, bb) : null;
 }
@@ -389,7 +395,9 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
   }
   // 3. built-in targeted projected-gradient falsifier: one short round before any bound (the
   // long rounds run after the cheap bounds, before alpha-CROWN and branch and bound)
-  const attackUntil = ctx.start + opts.attackShare * (ctx.deadline - ctx.start);
+  // the long rounds get attackShare of the budget from when they start (after the cheap bounds)
+  const share = opts.attackShare * (ctx.deadline - ctx.start);
+  let attackUntil = Date.now() + share;
   if (opts.pgdRestarts > 0) {
     const w = falsify(ctx, box, Math.min(opts.pgdRestarts, 4), Math.min(opts.pgdSteps, 20), 1, attackUntil);
     if (w) return { kind: 'falsified', method: 'pgd', ...w };
@@ -408,7 +416,8 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
     checkTime(ctx);
     if (m === 'alpha-crown' && !attacked) {
       attacked = true;
-      if (Date.now() < attackUntil) {
+      attackUntil = Date.now() + share;
+      {
         const w = falsify(ctx, box, opts.pgdRestarts, opts.pgdSteps, 1 << 20, attackUntil);
         if (w) return { kind: 'falsified', method: 'pgd', ...w };
       }
@@ -418,7 +427,8 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
     last = m;
     if (boxVerified(ctx, lbs, 0, undefined, () => recheckBox(ctx, box.lower, box.upper, true))) return { kind: 'verified', method: m, complete: false };
   }
-  if (!attacked && Date.now() < attackUntil) {
+  if (!attacked) {
+    attackUntil = Date.now() + share;
     const w = falsify(ctx, box, opts.pgdRestarts, opts.pgdSteps, 1 << 20, attackUntil);
     if (w) return { kind: 'falsified', method: 'pgd', ...w };
   }
@@ -504,8 +514,13 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
   const common = { lr: 0.1, dvec: targets, checkTime: checkTimeHere, gapTol, betaWeights };
   const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { ...common, iters: 0 });
   // Domains per batch: as many as the memory budget allows for their slopes, multipliers and tape.
+  // Domains per batch: as many as the memory budget allows for their slopes, multipliers and
+  // tape, and few enough that one optimisation step stays short (the clock is checked between steps).
   const perDomain = optimisedPassBytes(ctx.net, 1, R) * 2;
-  const batchSize = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R)), rowsThatFit(perDomain, ctx.budget)));
+  const byWork = Math.floor(BAB_FLOPS_PER_STEP / Math.max(1, R * backwardFlopsPerRow(ctx.net)));
+  const maxBatch = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R)), rowsThatFit(perDomain, ctx.budget)));
+  // start from the work estimate, then follow the measured step time (STEP_MS per optimisation step)
+  let batchSize = Math.max(1, Math.min(maxBatch, byWork));
   const root = rootRes.pre;
   const stack: Domain[] = [{ splits: zero(), depth: 0 }];
   let rounds = 0;
@@ -514,7 +529,11 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
     if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'relu-bab' };
     const batch = stack.splice(Math.max(0, stack.length - batchSize));
     const B = batch.length;
+    const t0 = Date.now();
     const res = boundBatch(p, box, batch, ctx.Cflat, R, { ...common, root, iters: opts.babIters, refine: opts.babRefine });
+    const stepMs = (Date.now() - t0) / (opts.babIters + 2);
+    if (stepMs > STEP_MS) batchSize = Math.max(1, Math.floor((B * STEP_MS) / stepMs));
+    else if (stepMs < STEP_MS / 3 && B === batchSize) batchSize = Math.min(maxBatch, Math.ceil(batchSize * 1.5));
     const lbs = res.lbs; // lower bounds of c_r·y (without d_r)
     // witness candidates: the minimisers of the open rows' linear bounds
     const cands: number[] = [];
@@ -540,7 +559,7 @@ function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, op
       const net64 = ctx.net64 as Net64;
       const lo64 = Float64Array.from(box.lower);
       const hi64 = Float64Array.from(box.upper);
-      ctx.root64 ??= net64.bounds(lo64, hi64);
+      ctx.root64 ??= net64.bounds(lo64, hi64, { check: checkTimeHere });
       const bb = net64.bounds(lo64, hi64, { clamp: batch[b].splits, root: ctx.root64 as Bounds64 });
       if (!bb) return null;
       const certs: RowCertificate[] = [];
@@ -605,7 +624,7 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     offsets.push(R);
     R += conj.length;
   }
-  const attackShare = opts.attackShare ?? 0.1;
+  const attackShare = opts.attackShare ?? 0.15;
   if (!(attackShare >= 0 && attackShare <= 1)) throw new ConfigError(`attackShare must be in [0, 1], got ${attackShare}`, undefined, 'attackShare');
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   if (!(budget > 0)) throw new ConfigError(`memoryBudget must be > 0 bytes, got ${budget}`, undefined, 'memoryBudget');

@@ -15,7 +15,10 @@ function mlp(seed: number, depth: number, width = 24): Network {
 function problem(seed: number, n: number, eps: number) {
   const x = tf.randomUniform([n, 8], 0, 1, 'float32', seed);
   const box = boxAround(x, eps, -10, 10);
-  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 4), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => i % 4),
+    'int32',
+  );
   const C = specMatrix(y, 4);
   return { x, box, C, dispose: () => tf.dispose([x, box.lower, box.upper, y, C]) };
 }
@@ -25,7 +28,12 @@ const sum = (t: tf.Tensor) => tf.tidy(() => tf.sum(t).dataSync()[0]);
 describe('alphaCrown: slopes of every layer, schedule, early stop, budget', () => {
   it('is at least as tight as final-layer-only slopes and CROWN, and strictly tighter on deeper networks', () => {
     const gains: number[] = [];
-    for (const [seed, depth] of [[1, 2], [2, 3], [3, 4], [4, 5]] as const) {
+    for (const [seed, depth] of [
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ] as const) {
       const net = mlp(seed, depth);
       const pr = problem(seed, 2, 0.15);
       const before = tf.memory().numTensors;
@@ -88,7 +96,15 @@ describe('alphaCrown: slopes of every layer, schedule, early stop, budget', () =
     const cut = alphaCrown(net, wide.box, { spec: wide.C, iterations: 100000, deadlineMs: Date.now() + 300 });
     expect(Date.now() - t0).toBeLessThan(3000);
     let calls = 0;
-    expect(() => alphaCrown(net, wide.box, { spec: wide.C, iterations: 100000, interrupt: () => { if (++calls > 40) throw new Error('budget spent'); } })).toThrow('budget spent');
+    expect(() =>
+      alphaCrown(net, wide.box, {
+        spec: wide.C,
+        iterations: 100000,
+        interrupt: () => {
+          if (++calls > 40) throw new Error('budget spent');
+        },
+      }),
+    ).toThrow('budget spent');
     tf.dispose([quick.lower, quick.upper, cut.lower, cut.upper]);
     wide.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -3,7 +3,7 @@ import { ConfigError, InputBox, Network } from '@certkd/core';
 import type { BoundOptions, Bounds, Interval, LowerUpper } from '../types';
 import { Problem, backwardLower, boundRows, boxInterval, prepare, rowsToBounds, tidyBounds } from './engine';
 import { crownState } from './crown';
-import { optimisedPassBytes, rowsThatFit } from './memory';
+import { FLOPS_PER_STEP, backwardFlopsPerRow, optimisedPassBytes, rowsThatFit } from './memory';
 
 export interface AlphaCrownOptions {
   /** Projected gradient steps on the slopes of the final rows (default 20). */
@@ -57,7 +57,8 @@ function resolve(opts: AlphaCrownOptions | undefined): Resolved {
   if (!(lr > 0) || !Number.isFinite(lr)) throw new ConfigError(`lr must be a finite number > 0, got ${lr}`, undefined, 'lr');
   if (!(lrDecay > 0 && lrDecay <= 1)) throw new ConfigError(`lrDecay must be in (0, 1], got ${lrDecay}`, undefined, 'lrDecay');
   const slopes = opts?.slopes ?? 'per-spec';
-  if (slopes !== 'per-spec' && slopes !== 'shared') throw new ConfigError(`slopes must be 'per-spec' or 'shared', got '${String(slopes)}'`, undefined, 'slopes');
+  if (slopes !== 'per-spec' && slopes !== 'shared')
+    throw new ConfigError(`slopes must be 'per-spec' or 'shared', got '${String(slopes)}'`, undefined, 'slopes');
   return {
     iterations,
     interIterations,
@@ -188,11 +189,17 @@ function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined
       }
     }
     if (picked.length === 0) continue;
+    // chunks of neurons that fit the memory budget and keep one step short (the clock is checked between steps)
     const perRow = optimisedPassBytes(p.net, p.n, 1, i, cfg.shared);
-    const chunk = Math.max(1, Math.floor(rowsThatFit(perRow, p.budget) / 2));
+    const byWork = Math.floor(FLOPS_PER_STEP / (3 * p.n * Math.max(1, backwardFlopsPerRow(p.net, i))));
+    const chunk = Math.max(1, Math.floor(Math.min(rowsThatFit(perRow, p.budget), byWork) / 2));
     const lows: tf.Tensor[] = [];
     const ups: tf.Tensor[] = [];
     for (let c0 = 0; c0 < picked.length; c0 += chunk) {
+      if (c0 > 0 && Date.now() > cfg.deadlineMs) {
+        picked.length = c0; // the rest keep their CROWN bounds
+        break;
+      }
       const idx = picked.slice(c0, c0 + chunk);
       const c = idx.length;
       const [lo, up] = tf.tidy(() => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { InputBox, Network } from '@certkd/core';
 import type { BoundOptions, Bounds, Interval, LowerUpper } from '../types';
 import { Problem, affineTailStart, backwardLower, backwardLowerChunked, boundRows, boxInterval, prepare, rowsToBounds, toInterval, toLowerUpper, tidyBounds } from './engine';
-import { backwardBytes } from './memory';
+import { FLOPS_PER_STEP, backwardBytes, backwardFlopsPerRow } from './memory';
 import { propagateIntervals, specOverTail } from './ibp';
 
 /**
@@ -82,7 +82,10 @@ function refine(p: Omit<Problem, 'box'>, i: number, lu: LowerUpper, base: Interv
   if (picked.length === 0) return lu;
   let widest = 1;
   for (let k = 0; k <= i; k++) widest = Math.max(widest, p.net.widthAt(k));
-  const chunk = Math.max(1, Math.min(Math.floor(ROW_BUDGET / (2 * p.n * widest)), Math.floor(p.budget / (2 * backwardBytes(p.net, p.n, 1, i)))));
+  // rows per chunk: within ROW_BUDGET floats, the memory budget, and few enough multiply-adds
+  // that the interrupt (checked between chunks) is seen often
+  const byWork = Math.floor(FLOPS_PER_STEP / (2 * p.n * Math.max(1, backwardFlopsPerRow(p.net, i))));
+  const chunk = Math.max(1, Math.min(Math.floor(ROW_BUDGET / (2 * p.n * widest)), Math.floor(p.budget / (2 * backwardBytes(p.net, p.n, 1, i))), byWork));
   const lows: tf.Tensor[] = [];
   const ups: tf.Tensor[] = [];
   for (let c0 = 0; c0 < picked.length; c0 += chunk) {

@@ -7,7 +7,16 @@ import { crownState } from './crown';
 describe('backwardLower hooks', () => {
   it('captures every ReLU layer, exposes the input coefficients, and subtracts the terms exactly', () => {
     const net = Network.create(
-      { inputShape: [5], layers: [{ kind: 'dense', units: 7, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 6, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] },
+      {
+        inputShape: [5],
+        layers: [
+          { kind: 'dense', units: 7, useBias: true },
+          { kind: 'relu' },
+          { kind: 'dense', units: 6, useBias: true },
+          { kind: 'relu' },
+          { kind: 'dense', units: 3, useBias: true },
+        ],
+      },
       new SeededRng(3),
     );
     const before = tf.memory().numTensors;
@@ -17,13 +26,25 @@ describe('backwardLower hooks', () => {
       const p = prepare(net, box, {}, 'test');
       const base = boxInterval(box);
       const { pre } = crownState(p, base);
-      const rows = tf.tile(tf.tensor3d([[[1, -1, 0], [0, 1, -1]]]), [2, 1, 1]);
+      const rows = tf.tile(
+        tf.tensor3d([
+          [
+            [1, -1, 0],
+            [0, 1, -1],
+          ],
+        ]),
+        [2, 1, 1],
+      );
       const plain = backwardLower(p, rows, p.end, 0, base, pre).arraySync() as number[][];
       const seen: number[] = [];
       let input: tf.Tensor | undefined;
       const zeroTerms: (tf.Tensor | undefined)[] = [];
       zeroTerms[3] = tf.zeros([2, 2, 6]);
-      const hooked = backwardLower(p, rows, p.end, 0, base, pre, undefined, { terms: zeroTerms, capture: (i) => seen.push(i), input: (A) => (input = A) }).arraySync() as number[][];
+      const hooked = backwardLower(p, rows, p.end, 0, base, pre, undefined, {
+        terms: zeroTerms,
+        capture: (i) => seen.push(i),
+        input: (A) => (input = A),
+      }).arraySync() as number[][];
       expect(seen).toEqual([3, 1]);
       expect(input?.shape).toEqual([2, 2, 5]);
       hooked.forEach((r, s) => r.forEach((v, m) => expect(v).toBeCloseTo(plain[s][m], 5)));

@@ -74,3 +74,22 @@ export function intervalBytes(net: Network, n: number, end = net.layers.length):
 export function methodFits(net: Network, method: string, n: number, budget = DEFAULT_MEMORY_BUDGET): boolean {
   return intervalBytes(net, n) + methodRowBytes(net, method, n) <= budget;
 }
+
+/**
+ * Multiply-adds of one backward pass of one row through layers [0, end): for each layer,
+ * the input width times the work per input (the output width for a dense layer, kernel area
+ * times output channels for a convolution, a few for element-wise layers).
+ */
+export function backwardFlopsPerRow(net: Network, end = net.layers.length): number {
+  let f = 0;
+  for (let i = 0; i < end; i++) {
+    const layer = net.layers[i];
+    if (layer.kind === 'dense') f += net.widthAt(i) * layer.units;
+    else if (layer.kind === 'conv2d') f += net.widthAt(i) * layer.kernelSize[0] * layer.kernelSize[1] * layer.filters;
+    else f += 4 * net.widthAt(i);
+  }
+  return f;
+}
+
+/** Multiply-adds one optimisation step over a chunk of rows may take, so that the clock (checked between steps) is seen often. */
+export const FLOPS_PER_STEP = 1e8;

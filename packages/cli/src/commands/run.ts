@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { BackendChoice, ConfigError } from '@certkd/core';
 import { RunPaths, loadRecipe, runRecipe } from '@certkd/pipeline';
-import { parseInteger, useBackend } from './common';
+import { parseInteger } from './common';
 import { lastValueFrom, tap } from 'rxjs';
 
 export function runCommand(): Command {
@@ -48,9 +48,6 @@ export function runCommand(): Command {
         const stageTimes: [string, number][] = [];
         if (o.seed !== undefined) recipe.seed = parseInteger(o.seed, '--seed', 0);
         if (o.ortThreads !== undefined) process.env.CERTKD_ORT_THREADS = String(parseInteger(o.ortThreads, '--ort-threads', 1));
-        // Load the backend first so that the first line names it and says why a choice fell back
-        // (runRecipe's own loadBackend call then returns the same backend).
-        await useBackend(o.backend ?? recipe.backend, !!o.json);
         const controller = new AbortController();
         let interrupts = 0;
         const onSigint = () => {

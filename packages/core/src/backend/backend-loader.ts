@@ -139,14 +139,23 @@ async function tryBackend(name: BackendName, calibrate = false): Promise<string>
 
 function requireNative(): string {
   const errors: string[] = [];
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional native packages, probed at run time
-      require(pkg);
-      return pkg;
-    } catch {
-      errors.push(`${pkg} not installed or its native library is missing`);
+  // A native package whose library is missing fails after registering its kernels, so the next
+  // probe re-registers them and tfjs warns once per kernel (about 150 lines): the probe is quiet,
+  // and the loader reports what was skipped and why.
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional native packages, probed at run time
+        require(pkg);
+        return pkg;
+      } catch {
+        errors.push(`${pkg} not installed or its native library is missing`);
+      }
     }
+  } finally {
+    console.warn = warn;
   }
   throw new Error(errors.join(', '));
 }

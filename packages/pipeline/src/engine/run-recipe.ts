@@ -242,6 +242,7 @@ function execute(ctx: RunContext): Observable<PipelineEvent> {
       run: ctx.paths.root.split(/[\\/]/).pop()!,
       recipe: recipe.name,
       backend: ctx.backend.name,
+      backendDetail: ctx.backend.detail,
       seed: recipe.seed,
       resumed: ctx.resume,
     }),
