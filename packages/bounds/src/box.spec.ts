@@ -23,8 +23,14 @@ describe('specMatrix', () => {
     const c = specMatrix(y, 3);
     expect(c.shape).toEqual([2, 2, 3]);
     expect(c.arraySync()).toEqual([
-      [[-1, 0, 1], [0, -1, 1]],
-      [[1, -1, 0], [1, 0, -1]],
+      [
+        [-1, 0, 1],
+        [0, -1, 1],
+      ],
+      [
+        [1, -1, 0],
+        [1, 0, -1],
+      ],
     ]);
     tf.dispose([y, c]);
   });

@@ -169,7 +169,8 @@ export function workerScript(): string {
 }
 
 async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRecord[]> {
-  if (opts.bounds && (opts.workers ?? 0) > 0) throw new ConfigError('a choice of bound methods or relaxations applies in this thread only: use workers 0', undefined, 'workers');
+  if (opts.bounds && (opts.workers ?? 0) > 0)
+    throw new ConfigError('a choice of bound methods or relaxations applies in this thread only: use workers 0', undefined, 'workers');
   repairJsonl(opts.out);
   const done = doneKeys(opts.out);
   const todo = tasks.filter((t) => !done.has(t.key));

@@ -37,7 +37,8 @@ export const linfBox = linfBoxFlat;
 export function certifyPoint(net: Network, x: Float32Array, label: number, index: number, opts: CertifyPointsOptions): PointResult {
   if (!(opts.eps >= 0)) throw new ConfigError(`eps must be >= 0, got ${opts.eps}`, undefined, 'eps');
   const K = net.outputShape.reduce((a, b) => a * b, 1);
-  if (!Number.isInteger(label) || label < 0 || label >= K) throw new ConfigError(`label ${label} of point ${index} is outside 0..${K - 1}`, undefined, 'labels');
+  if (!Number.isInteger(label) || label < 0 || label >= K)
+    throw new ConfigError(`label ${label} of point ${index} is outside 0..${K - 1}`, undefined, 'labels');
   const y = evalFlat(net, x, 1);
   let predicted = 0;
   for (let j = 1; j < K; j++) if (y[j] > y[predicted]) predicted = j;
@@ -50,7 +51,8 @@ export function certifyPoint(net: Network, x: Float32Array, label: number, index
 export function summarize(results: readonly PointResult[]): CertifySummary {
   const byVerdict: Partial<Record<VerdictKind, number>> = {};
   const byMethod: Partial<Record<DecidingMethod, number>> = {};
-  let correct = 0, certified = 0;
+  let correct = 0,
+    certified = 0;
   for (const r of results) {
     byVerdict[r.verdict.kind] = (byVerdict[r.verdict.kind] ?? 0) + 1;
     byMethod[r.verdict.method] = (byMethod[r.verdict.method] ?? 0) + 1;

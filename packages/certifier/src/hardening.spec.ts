@@ -47,7 +47,14 @@ describe('verifier: non-finite networks', () => {
     ['an all-NaN hidden layer', (net: Network) => fill(net, 0, 'kernel', NaN)],
     ['an all-NaN output layer', (net: Network) => fill(net, 2, 'kernel', NaN)],
     ['an infinite bias', (net: Network) => fill(net, 2, 'bias', Infinity)],
-    ['outputs that overflow to infinity', (net: Network) => { fill(net, 0, 'kernel', 1e30); fill(net, 0, 'bias', 1e30); fill(net, 2, 'kernel', 1e30); }],
+    [
+      'outputs that overflow to infinity',
+      (net: Network) => {
+        fill(net, 0, 'kernel', 1e30);
+        fill(net, 0, 'bias', 1e30);
+        fill(net, 2, 'kernel', 1e30);
+      },
+    ],
   ])('a network with %s gets an error verdict, never sat or unsat', (_, breakIt) => {
     for (const disjuncts of [robustnessDisjuncts(0, 3), [[]], [[{ c: [1, 0, 0], d: 1e9 }]]]) {
       const net = smallNet(2);
@@ -78,32 +85,38 @@ describe('verifier: always-true output constraints', () => {
     expect(() => checkProperty(rows([1, NaN, 0], 0), 2, 3)).toThrow(/not finite/);
     expect(() => checkProperty(rows([1, 0, 0], NaN), 2, 3)).toThrow(/not finite/);
     expect(() => checkProperty(rows([1, 0, 0], Infinity), 2, 3)).toThrow(ConfigError);
-    expect(() => checkProperty({ boxes: [{ lower: Float32Array.of(-Infinity, 0), upper: Float32Array.of(1, 1) }], disjuncts: [[]] }, 2, 3)).toThrow(/not finite/);
+    expect(() => checkProperty({ boxes: [{ lower: Float32Array.of(-Infinity, 0), upper: Float32Array.of(1, 1) }], disjuncts: [[]] }, 2, 3)).toThrow(
+      /not finite/,
+    );
     expect(() => checkProperty({ boxes: [box], disjuncts: [[]] }, 2, 3)).not.toThrow();
   });
 });
 
 describe('verifyVnnlib: the time budget covers parsing', () => {
-  itData('a property that takes longer to read than the budget ends as timeout, close to the budget', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-budget-'));
-    try {
-      // about 6 MB of input bounds: several seconds to read, whatever the verifier then does
-      const lines = [0, 1, 2, 3, 4].flatMap((i) => [`(declare-const X_${i} Real)`, `(declare-const Y_${i} Real)`]);
-      for (let k = 0; k < 160_000; k++) lines.push(`(assert (>= X_${k % 5} -${1 + (k % 1000) / 1e4}))`, `(assert (<= X_${k % 5} ${1 + (k % 997) / 1e4}))`);
-      lines.push('(assert (<= Y_0 Y_1))');
-      const prop = path.join(dir, 'big.vnnlib');
-      fs.writeFileSync(prop, lines.join('\n'));
-      const t0 = Date.now();
-      const r = verifyVnnlib(NET, prop, { timeoutS: 0.5 });
-      const took = (Date.now() - t0) / 1000;
-      expect(r.result).toBe('timeout');
-      expect(r.verdict.kind).toBe('timeout');
-      expect(took).toBeLessThan(0.5 + 1);
-      expect(r.verdict.time_s).toBeGreaterThanOrEqual(0.5);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60000);
+  itData(
+    'a property that takes longer to read than the budget ends as timeout, close to the budget',
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkd-budget-'));
+      try {
+        // about 6 MB of input bounds: several seconds to read, whatever the verifier then does
+        const lines = [0, 1, 2, 3, 4].flatMap((i) => [`(declare-const X_${i} Real)`, `(declare-const Y_${i} Real)`]);
+        for (let k = 0; k < 160_000; k++) lines.push(`(assert (>= X_${k % 5} -${1 + (k % 1000) / 1e4}))`, `(assert (<= X_${k % 5} ${1 + (k % 997) / 1e4}))`);
+        lines.push('(assert (<= Y_0 Y_1))');
+        const prop = path.join(dir, 'big.vnnlib');
+        fs.writeFileSync(prop, lines.join('\n'));
+        const t0 = Date.now();
+        const r = verifyVnnlib(NET, prop, { timeoutS: 0.5 });
+        const took = (Date.now() - t0) / 1000;
+        expect(r.result).toBe('timeout');
+        expect(r.verdict.kind).toBe('timeout');
+        expect(took).toBeLessThan(0.5 + 1);
+        expect(r.verdict.time_s).toBeGreaterThanOrEqual(0.5);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60000,
+  );
 });
 
 describe('instance runs: errors, keys and counts', () => {

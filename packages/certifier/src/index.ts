@@ -13,7 +13,20 @@ export { registerCertifier, escalationOptions } from './register';
 export type { CertifierBounds } from './bound-source';
 export { certifierBounds, builtinCertifierBounds } from './bound-source';
 export type { VnnlibTask, TaskRecord, BatchOptions, RunSummary } from './batch';
-export { runVnnlibTask, runVnnlibTaskSafely, runInstancesCsv, instanceTasks, runDatasetPoints, doneKeys, repairJsonl, workerScript, instanceKey, readTaskRecords, summarizeTaskRecords, ERROR_RESULT } from './batch';
+export {
+  runVnnlibTask,
+  runVnnlibTaskSafely,
+  runInstancesCsv,
+  instanceTasks,
+  runDatasetPoints,
+  doneKeys,
+  repairJsonl,
+  workerScript,
+  instanceKey,
+  readTaskRecords,
+  summarizeTaskRecords,
+  ERROR_RESULT,
+} from './batch';
 export type { CertifyPointsRunOptions, PointRecord, PointsSummary, PointTask, PointVerifyKnobs } from './points';
 export { certifyPoints, readPointRecords, summarizeRecords, pointRecord } from './points';
 export { isBackendFault, markBackendFault, backendFaulted, rebuildBackend, rebuildBackendIfFaulted } from './backend-health';

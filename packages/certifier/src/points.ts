@@ -79,7 +79,8 @@ export function summarizeRecords(records: readonly PointRecord[]): PointsSummary
   const counts: PointsSummary['counts'] = {};
   const by_method: PointsSummary['by_method'] = {};
   const time_by_method: PointsSummary['time_by_method'] = {};
-  let correct = 0, certified = 0;
+  let correct = 0,
+    certified = 0;
   for (const r of records) {
     const v = r.verdict;
     counts[v.kind] = (counts[v.kind] ?? 0) + 1;
@@ -89,7 +90,16 @@ export function summarizeRecords(records: readonly PointRecord[]): PointsSummary
     if (r.correct && (v.kind === 'verified-complete' || v.kind === 'verified-incomplete')) certified++;
   }
   const n = records.length;
-  return { certified_acc: n ? certified / n : 0, n, correct, certified, counts, by_method, time_by_method, records: [...records].sort((a, b) => a.index - b.index) };
+  return {
+    certified_acc: n ? certified / n : 0,
+    n,
+    correct,
+    certified,
+    counts,
+    by_method,
+    time_by_method,
+    records: [...records].sort((a, b) => a.index - b.index),
+  };
 }
 
 /** Plain-data task for one point (what a worker receives). */
@@ -113,9 +123,27 @@ export function pointRecord(
   x: Float32Array,
   label: number,
   index: number,
-  o: { eps: number; timeoutS: number; methods?: VerifyMethod[]; clip?: [number, number]; seed: number; verify?: PointVerifyKnobs; falsifier?: Attack; bounds?: CertifierBounds },
+  o: {
+    eps: number;
+    timeoutS: number;
+    methods?: VerifyMethod[];
+    clip?: [number, number];
+    seed: number;
+    verify?: PointVerifyKnobs;
+    falsifier?: Attack;
+    bounds?: CertifierBounds;
+  },
 ): PointRecord {
-  const r = certifyPoint(net, x, label, index, { ...o.verify, eps: o.eps, clip: o.clip, timeoutS: o.timeoutS, methods: o.methods, falsifier: o.falsifier, bounds: o.bounds, rng: new SeededRng(o.seed + index) });
+  const r = certifyPoint(net, x, label, index, {
+    ...o.verify,
+    eps: o.eps,
+    clip: o.clip,
+    timeoutS: o.timeoutS,
+    methods: o.methods,
+    falsifier: o.falsifier,
+    bounds: o.bounds,
+    rng: new SeededRng(o.seed + index),
+  });
   const v = r.verdict;
   const verdict: PointRecord['verdict'] = { kind: v.kind, method: v.method, time_s: v.time_s };
   if (v.kind === 'error') verdict.message = v.message;
@@ -154,7 +182,11 @@ export async function certifyPoints(net: Network, xs: Float32Array, labels: Int3
     throw new ConfigError('a chosen bound method or relaxation set cannot be passed to worker threads; use workers <= 1', undefined, 'workers');
   }
   if (workers > 1 && opts.falsifier) {
-    throw new ConfigError('an injected falsifier cannot be passed to worker threads; use workers <= 1 or drop the falsifier (the built-in projected-gradient falsifier still runs)', undefined, 'falsifier');
+    throw new ConfigError(
+      'an injected falsifier cannot be passed to worker threads; use workers <= 1 or drop the falsifier (the built-in projected-gradient falsifier still runs)',
+      undefined,
+      'falsifier',
+    );
   }
   const seed = opts.seed ?? 0;
   if (opts.out) repairJsonl(opts.out);

@@ -20,15 +20,18 @@ export function checkProperty(p: Property, inputSize: number, outputSize: number
       throw new ConfigError(`box ${i} has ${b.lower.length}/${b.upper.length} bounds, the network has ${inputSize} inputs`, undefined, 'boxes');
     }
     for (let k = 0; k < inputSize; k++) {
-      if (!Number.isFinite(b.lower[k]) || !Number.isFinite(b.upper[k])) throw new ConfigError(`box ${i} has a bound that is not finite at input ${k} ([${b.lower[k]}, ${b.upper[k]}])`, undefined, 'boxes');
+      if (!Number.isFinite(b.lower[k]) || !Number.isFinite(b.upper[k]))
+        throw new ConfigError(`box ${i} has a bound that is not finite at input ${k} ([${b.lower[k]}, ${b.upper[k]}])`, undefined, 'boxes');
       if (!(b.lower[k] <= b.upper[k])) throw new ConfigError(`box ${i} is empty at input ${k} (${b.lower[k]} > ${b.upper[k]})`, undefined, 'boxes');
     }
   }
   for (const [j, conj] of p.disjuncts.entries()) {
     // a disjunct without rows is allowed: it holds at every (finite) output
     for (const r of conj) {
-      if (r.c.length !== outputSize) throw new ConfigError(`disjunct ${j} has a row over ${r.c.length} outputs, the network has ${outputSize}`, undefined, 'disjuncts');
-      if (!Number.isFinite(r.d) || !r.c.every(Number.isFinite)) throw new ConfigError(`disjunct ${j} has a row whose coefficients or bound are not finite`, undefined, 'disjuncts');
+      if (r.c.length !== outputSize)
+        throw new ConfigError(`disjunct ${j} has a row over ${r.c.length} outputs, the network has ${outputSize}`, undefined, 'disjuncts');
+      if (!Number.isFinite(r.d) || !r.c.every(Number.isFinite))
+        throw new ConfigError(`disjunct ${j} has a row whose coefficients or bound are not finite`, undefined, 'disjuncts');
     }
   }
 }

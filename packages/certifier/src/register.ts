@@ -15,7 +15,12 @@ export interface CertifierStage {
   readonly bounds: CertifierBounds;
   certify(net: Network, property: Property, extra?: Pick<VerifyOptions, 'falsifier' | 'rng' | 'startMs'>): Verdict;
   /** Local robustness of dataset points (flat pixel-space inputs, int labels), streamed to `run.out`. */
-  certifyPoints(net: Network, xs: Float32Array, labels: Int32Array, run: Omit<CertifyPointsRunOptions, 'methods' | 'timeoutS' | 'bounds'>): Promise<PointsSummary>;
+  certifyPoints(
+    net: Network,
+    xs: Float32Array,
+    labels: Int32Array,
+    run: Omit<CertifyPointsRunOptions, 'methods' | 'timeoutS' | 'bounds'>,
+  ): Promise<PointsSummary>;
 }
 
 declare module '@certkd/core' {
@@ -43,7 +48,8 @@ export function registerCertifier(container: DependencyContainer): void {
     definePlugin({
       kind: 'certifier-stage',
       name: 'escalation',
-      description: 'falsify (centre, attack, projected gradient) then ibp -> crown -> alpha-crown -> branch and bound (input splitting for small inputs, else ReLU splitting with alpha/beta-CROWN)',
+      description:
+        'falsify (centre, attack, projected gradient) then ibp -> crown -> alpha-crown -> branch and bound (input splitting for small inputs, else ReLU splitting with alpha/beta-CROWN)',
       options: escalationOptions,
       create: ({ relaxations, ...o }, s): CertifierStage => {
         const bounds = certifierBounds(s.registry, relaxations);
@@ -53,7 +59,14 @@ export function registerCertifier(container: DependencyContainer): void {
           bounds,
           certify: (net, property, extra) => verifyProperty(net, property, { ...o, ...extra, bounds }),
           // Worker threads build their own built-in bounds, so a chosen relaxation set stays in this thread.
-          certifyPoints: (net, xs, labels, run) => certifyPoints(net, xs, labels, { ...run, methods: o.methods, timeoutS: o.timeoutS, bounds: custom ? bounds : undefined, verify: { ...run.verify, branchAndBound: o.branchAndBound, babMethod: o.babMethod, babMode: o.babMode, babIters: o.babIters } }),
+          certifyPoints: (net, xs, labels, run) =>
+            certifyPoints(net, xs, labels, {
+              ...run,
+              methods: o.methods,
+              timeoutS: o.timeoutS,
+              bounds: custom ? bounds : undefined,
+              verify: { ...run.verify, branchAndBound: o.branchAndBound, babMethod: o.babMethod, babMode: o.babMode, babIters: o.babIters },
+            }),
         };
       },
     }),

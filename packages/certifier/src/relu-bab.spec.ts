@@ -11,7 +11,16 @@ import { itWithData } from '../../../tools/jest/shared-data.cjs';
 
 function net(seed: number, inputs: number, width = 16): Network {
   return Network.create(
-    { inputShape: [inputs], layers: [{ kind: 'dense', units: width, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: width, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] },
+    {
+      inputShape: [inputs],
+      layers: [
+        { kind: 'dense', units: width, useBias: true },
+        { kind: 'relu' },
+        { kind: 'dense', units: width, useBias: true },
+        { kind: 'relu' },
+        { kind: 'dense', units: 3, useBias: true },
+      ],
+    },
     new SeededRng(seed),
   );
 }
@@ -27,24 +36,35 @@ describe('ReLU-splitting branch and bound', () => {
       const rng = new SeededRng(200 + seed);
       const c = [rng.next(), rng.next()];
       const w = 0.1 + 0.4 * rng.next();
-      const lo = Float32Array.from(c, (v) => v - w), hi = Float32Array.from(c, (v) => v + w);
+      const lo = Float32Array.from(c, (v) => v - w),
+        hi = Float32Array.from(c, (v) => v + w);
       const y0 = evalFlat(n, Float32Array.from(c), 1);
       const label = y0.indexOf(Math.max(...y0));
       const slack = rng.next() * 0.3;
-      const disjuncts: OutputRow[][] = [0, 1, 2].filter((j) => j !== label).map((j) => {
-        const cc = [0, 0, 0]; cc[label] = 1; cc[j] = -1;
-        return [{ c: cc, d: slack }];
-      });
+      const disjuncts: OutputRow[][] = [0, 1, 2]
+        .filter((j) => j !== label)
+        .map((j) => {
+          const cc = [0, 0, 0];
+          cc[label] = 1;
+          cc[j] = -1;
+          return [{ c: cc, d: slack }];
+        });
       // only ibp before B&B, and no projected-gradient falsifier, so ReLU B&B does the work
-      const v = verifyProperty(n, { boxes: [{ lower: lo, upper: hi }], disjuncts }, { timeoutS: 10, rng, methods: ['ibp'], babMode: 'relu', pgdRestarts: 0, babBatch: 16 });
+      const v = verifyProperty(
+        n,
+        { boxes: [{ lower: lo, upper: hi }], disjuncts },
+        { timeoutS: 10, rng, methods: ['ibp'], babMode: 'relu', pgdRestarts: 0, babBatch: 16 },
+      );
       seen.push(`${v.kind}/${v.method}`);
       expect(['verified-incomplete', 'verified-complete', 'falsified']).toContain(v.kind);
       // grid search for a violation
-      const G = 150, xs = new Float32Array(G * G * 2);
-      for (let a = 0; a < G; a++) for (let b = 0; b < G; b++) {
-        xs[(a * G + b) * 2] = lo[0] + ((hi[0] - lo[0]) * a) / (G - 1);
-        xs[(a * G + b) * 2 + 1] = lo[1] + ((hi[1] - lo[1]) * b) / (G - 1);
-      }
+      const G = 150,
+        xs = new Float32Array(G * G * 2);
+      for (let a = 0; a < G; a++)
+        for (let b = 0; b < G; b++) {
+          xs[(a * G + b) * 2] = lo[0] + ((hi[0] - lo[0]) * a) / (G - 1);
+          xs[(a * G + b) * 2 + 1] = lo[1] + ((hi[1] - lo[1]) * b) / (G - 1);
+        }
       const ys = evalFlat(n, xs, G * G);
       let gridFinds = false;
       for (let p = 0; p < G * G && !gridFinds; p++) gridFinds = disjuncts.some((conj) => holds(ys.subarray(p * 3, p * 3 + 3), conj));
@@ -93,14 +113,27 @@ describe('certifyPoints', () => {
     expect(full.correct).toBe(4);
     expect(full.certified_acc).toBeCloseTo(full.certified / N);
     // simulate a crash: keep 2 lines plus half of the third
-    const lines = fs.readFileSync(out, 'utf8').split('\n').filter((l) => l);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .split('\n')
+      .filter((l) => l);
     fs.writeFileSync(out, lines.slice(0, 2).join('\n') + '\n' + lines[2].slice(0, Math.floor(lines[2].length / 2)));
     const progress: number[] = [];
     const again = await certifyPoints(n, xs, labels, { eps: 0.02, timeoutS: 5, out, onProgress: (d) => progress.push(d) });
     expect(progress).toEqual([3, 4, 5, 6]); // only the 4 missing points were run
     expect(again.records.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(again.records.map((r) => r.verdict.kind)).toEqual(full.records.map((r) => r.verdict.kind));
-    const parsed = fs.readFileSync(out, 'utf8').split('\n').filter((l) => l).flatMap((l) => { try { return [JSON.parse(l).key as string]; } catch { return []; } });
+    const parsed = fs
+      .readFileSync(out, 'utf8')
+      .split('\n')
+      .filter((l) => l)
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l).key as string];
+        } catch {
+          return [];
+        }
+      });
     expect(parsed.sort()).toEqual(['0', '1', '2', '3', '4', '5']);
     expect(readPointRecords(out).size).toBe(N);
     n.dispose();
@@ -109,20 +142,32 @@ describe('certifyPoints', () => {
   it('rejects bad sizes and a falsifier with workers', async () => {
     const n = net(1, 4);
     await expect(certifyPoints(n, new Float32Array(7), Int32Array.from([0, 1]), { eps: 0.1, timeoutS: 1 })).rejects.toThrow(/xs has 7 values/);
-    const fake = { name: 'x', run: () => { throw new Error('unused'); } } as never;
-    await expect(certifyPoints(n, new Float32Array(8), Int32Array.from([0, 1]), { eps: 0.1, timeoutS: 1, workers: 2, falsifier: fake })).rejects.toThrow(/falsifier/);
+    const fake = {
+      name: 'x',
+      run: () => {
+        throw new Error('unused');
+      },
+    } as never;
+    await expect(certifyPoints(n, new Float32Array(8), Int32Array.from([0, 1]), { eps: 0.1, timeoutS: 1, workers: 2, falsifier: fake })).rejects.toThrow(
+      /falsifier/,
+    );
     n.dispose();
   });
 
   // Needs the built dist/worker.js: `nx test @certkd/certifier` builds it first.
-  itWithData(workerScript(), '2 worker threads give the same records as this thread', async () => {
-    const n = net(12, 12);
-    const { xs, labels } = points(n, 6, 12, 9);
-    const single = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10 });
-    const multi = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10, workers: 2, backend: 'cpu' });
-    const strip = (s: typeof single) => s.records.map((r) => [r.index, r.label, r.predicted, r.verdict.kind, r.verdict.method]);
-    expect(strip(multi)).toEqual(strip(single));
-    expect(multi.counts).toEqual(single.counts);
-    n.dispose();
-  }, 30000);
+  itWithData(
+    workerScript(),
+    '2 worker threads give the same records as this thread',
+    async () => {
+      const n = net(12, 12);
+      const { xs, labels } = points(n, 6, 12, 9);
+      const single = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10 });
+      const multi = await certifyPoints(n, xs, labels, { eps: 0.03, timeoutS: 10, workers: 2, backend: 'cpu' });
+      const strip = (s: typeof single) => s.records.map((r) => [r.index, r.label, r.predicted, r.verdict.kind, r.verdict.method]);
+      expect(strip(multi)).toEqual(strip(single));
+      expect(multi.counts).toEqual(single.counts);
+      n.dispose();
+    },
+    30000,
+  );
 });

@@ -171,17 +171,23 @@ export function boundBatch(
         }
         if (!opts.root || (anySplitBefore && opts.refine)) {
           // CROWN refinement of the neurons whose interval contains 0 in some domain, chunked to bound memory.
-          const lv = lower.dataSync(), uv = upper.dataSync();
+          const lv = lower.dataSync(),
+            uv = upper.dataSync();
           const picked: number[] = [];
           for (let j = 0; j < w; j++) {
-            for (let b = 0; b < B; b++) if (lv[b * w + j] < 0 && uv[b * w + j] > 0) { picked.push(j); break; }
+            for (let b = 0; b < B; b++)
+              if (lv[b * w + j] < 0 && uv[b * w + j] > 0) {
+                picked.push(j);
+                break;
+              }
           }
           if (picked.length > 0) {
             let widest = 1;
             for (let k = 0; k <= i; k++) widest = Math.max(widest, net.widthAt(k));
             const byWork = Math.floor(FLOPS_PER_STEP / (2 * B * Math.max(1, backwardFlopsPerRow(net, i))));
             const chunk = Math.max(1, Math.min(Math.floor(ROW_BUDGET / (2 * B * widest)), byWork));
-            const lows: tf.Tensor[] = [], ups: tf.Tensor[] = [];
+            const lows: tf.Tensor[] = [],
+              ups: tf.Tensor[] = [];
             for (let c0 = 0; c0 < picked.length; c0 += chunk) {
               opts.checkTime?.(); // between chunks: one chunk's pass stays short
               const idx = picked.slice(c0, c0 + chunk);
@@ -195,7 +201,10 @@ export function boundBatch(
             // scatter the refined rows back to their neurons (+-inf elsewhere: no change)
             const pos = new Int32Array(w).fill(-1);
             picked.forEach((j, k) => (pos[j] = k));
-            const gatherIdx = tf.tensor1d(Array.from(pos, (k) => (k < 0 ? picked.length : k)), 'int32');
+            const gatherIdx = tf.tensor1d(
+              Array.from(pos, (k) => (k < 0 ? picked.length : k)),
+              'int32',
+            );
             const padL = tf.concat([...lows, tf.fill([B, 1], -Infinity)], 1);
             const padU = tf.concat([...ups, tf.fill([B, 1], Infinity)], 1);
             lower = tf.maximum(lower, tf.reshape(tf.gather(padL, gatherIdx, 1), [B, ...shape]));
@@ -206,7 +215,11 @@ export function boundBatch(
         let has = false;
         domains.forEach((d, b) => {
           const sp = d.splits[q];
-          for (let j = 0; j < w; j++) if (sp[j] !== 0) { s[b * w + j] = sp[j]; has = true; }
+          for (let j = 0; j < w; j++)
+            if (sp[j] !== 0) {
+              s[b * w + j] = sp[j];
+              has = true;
+            }
         });
         const sT = tf.tensor(s, [B, ...shape]);
         signs.push(sT);
@@ -217,7 +230,12 @@ export function boundBatch(
         }
         const gap = tf.sub(lower, upper).dataSync();
         const tol = opts.gapTol?.[q];
-        for (let b = 0; b < B; b++) for (let j = 0; j < w; j++) if (gap[b * w + j] > (tol ? tol[j] : 1e-6)) { infeasible[b] = true; break; }
+        for (let b = 0; b < B; b++)
+          for (let j = 0; j < w; j++)
+            if (gap[b * w + j] > (tol ? tol[j] : 1e-6)) {
+              infeasible[b] = true;
+              break;
+            }
         // Keep the relaxation well-formed in infeasible domains (they are dropped anyway).
         upper = tf.maximum(upper, lower);
         pre[i] = { lower, upper };
@@ -258,7 +276,8 @@ export function boundBatch(
     };
     let best = finalPass(params, false).value;
     if (params.length > 0) {
-      const b1 = 0.9, b2 = 0.999;
+      const b1 = 0.9,
+        b2 = 0.999;
       let m = params.map((x) => tf.zerosLike(x));
       let v = params.map((x) => tf.zerosLike(x));
       const d = tf.tensor2d(opts.dvec, [1, R]);
@@ -271,7 +290,8 @@ export function boundBatch(
             // rows already proved do not pull
             return tf.sum(tf.minimum(tf.sub(val, d), 0.01)) as tf.Scalar;
           })(params);
-          const c1 = 1 - Math.pow(b1, t + 1), c2 = 1 - Math.pow(b2, t + 1);
+          const c1 = 1 - Math.pow(b1, t + 1),
+            c2 = 1 - Math.pow(b2, t + 1);
           const nm = m.map((mm, k) => tf.add(tf.mul(mm, b1), tf.mul(grads[k], 1 - b1)));
           const nv = v.map((vv, k) => tf.add(tf.mul(vv, b2), tf.mul(tf.square(grads[k]), 1 - b2)));
           const np = params.map((x, k) => {
@@ -310,7 +330,10 @@ export function boundBatch(
     return {
       lbs: best.dataSync() as Float32Array,
       infeasible,
-      pre: p.nl.map((i) => ({ lower: (pre[i] as LowerUpper).lower.dataSync() as Float32Array, upper: (pre[i] as LowerUpper).upper.dataSync() as Float32Array })),
+      pre: p.nl.map((i) => ({
+        lower: (pre[i] as LowerUpper).lower.dataSync() as Float32Array,
+        upper: (pre[i] as LowerUpper).upper.dataSync() as Float32Array,
+      })),
       coef: p.nl.map((_, k) => (coef[k] ? (coef[k].dataSync() as Float32Array) : new Float32Array(B * R * p.widths[k]))),
       argmin: argmin.dataSync() as Float32Array,
       betaSlack: Float64Array.from(betaSlack),
@@ -339,19 +362,26 @@ export function pickNeuron(p: SplitProblem, res: BoundBatchResult, b: number, R:
   for (let q = 0; q < p.nl.length; q++) {
     if (!p.splittable[q]) continue;
     const w = p.widths[q];
-    const lo = res.pre[q].lower, up = res.pre[q].upper, cf = res.coef[q];
+    const lo = res.pre[q].lower,
+      up = res.pre[q].upper,
+      cf = res.coef[q];
     for (let j = 0; j < w; j++) {
-      const l = lo[b * w + j], u = up[b * w + j];
+      const l = lo[b * w + j],
+        u = up[b * w + j];
       if (!(l < 0 && u > 0)) continue;
       const icpt = (-l * u) / (u - l);
-      let s = 0, a = 0;
+      let s = 0,
+        a = 0;
       for (const r of openRows) {
         const c = cf[(b * R + r) * w + j];
         if (c < 0) s -= c * icpt;
         a += Math.abs(c);
       }
       const score = s + 1e-3 * a * Math.min(u, -l);
-      if (score > bestScore) { bestScore = score; best = [q, j]; }
+      if (score > bestScore) {
+        bestScore = score;
+        best = [q, j];
+      }
     }
   }
   return best;

@@ -11,7 +11,16 @@ import type { OutputRow } from './verdict';
 
 function smallNet(seed: number, inputs: number): Network {
   return Network.create(
-    { inputShape: [inputs], layers: [{ kind: 'dense', units: 20, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 20, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] },
+    {
+      inputShape: [inputs],
+      layers: [
+        { kind: 'dense', units: 20, useBias: true },
+        { kind: 'relu' },
+        { kind: 'dense', units: 20, useBias: true },
+        { kind: 'relu' },
+        { kind: 'dense', units: 3, useBias: true },
+      ],
+    },
     new SeededRng(seed),
   );
 }
@@ -23,7 +32,10 @@ function gridViolation(net: Network, lo: Float32Array, hi: Float32Array, disjunc
   const xs = new Float32Array(total * D);
   for (let p = 0; p < total; p++) {
     let q = p;
-    for (let k = 0; k < D; k++) { xs[p * D + k] = lo[k] + ((hi[k] - lo[k]) * (q % n)) / (n - 1); q = Math.floor(q / n); }
+    for (let k = 0; k < D; k++) {
+      xs[p * D + k] = lo[k] + ((hi[k] - lo[k]) * (q % n)) / (n - 1);
+      q = Math.floor(q / n);
+    }
   }
   const ys = evalFlat(net, xs, total);
   for (let p = 0; p < total; p++) {
@@ -42,15 +54,20 @@ describe('verifyProperty completeness on small random ReLU networks', () => {
       const rng = new SeededRng(100 + seed);
       const c = [rng.next(), rng.next()];
       const w = 0.05 + 0.4 * rng.next();
-      const lo = Float32Array.from(c, (v) => v - w), hi = Float32Array.from(c, (v) => v + w);
+      const lo = Float32Array.from(c, (v) => v - w),
+        hi = Float32Array.from(c, (v) => v + w);
       const y0 = evalFlat(net, Float32Array.from(c), 1);
       const label = y0.indexOf(Math.max(...y0));
       // unsafe: some other class reaches the centre's top class minus a random slack
       const slack = rng.next() * 0.5;
-      const disjuncts: OutputRow[][] = [0, 1, 2].filter((j) => j !== label).map((j) => {
-        const cc = [0, 0, 0]; cc[label] = 1; cc[j] = -1;
-        return [{ c: cc, d: slack }];
-      });
+      const disjuncts: OutputRow[][] = [0, 1, 2]
+        .filter((j) => j !== label)
+        .map((j) => {
+          const cc = [0, 0, 0];
+          cc[label] = 1;
+          cc[j] = -1;
+          return [{ c: cc, d: slack }];
+        });
       const v = verifyProperty(net, { boxes: [{ lower: lo, upper: hi }], disjuncts }, { timeoutS: 10, rng, methods: ['ibp', 'crown'] });
       kinds.push(`${v.kind}/${v.method}`);
       expect(['verified-incomplete', 'verified-complete', 'falsified']).toContain(v.kind);
@@ -59,7 +76,10 @@ describe('verifyProperty completeness on small random ReLU networks', () => {
       if (v.kind === 'falsified') {
         const y = evalFlat(net, v.witness, 1);
         expect(disjuncts[v.disjunct].every((r) => r.c.reduce((s, cc, i) => s + cc * y[i], 0) <= r.d)).toBe(true);
-        for (let k = 0; k < 2; k++) { expect(v.witness[k]).toBeGreaterThanOrEqual(lo[k]); expect(v.witness[k]).toBeLessThanOrEqual(hi[k]); }
+        for (let k = 0; k < 2; k++) {
+          expect(v.witness[k]).toBeGreaterThanOrEqual(lo[k]);
+          expect(v.witness[k]).toBeLessThanOrEqual(hi[k]);
+        }
       } else {
         expect(gridFinds).toBe(false);
       }
@@ -77,7 +97,10 @@ describe('runDatasetPoints', () => {
     const net = smallNet(7, 5);
     const rng = new SeededRng(3);
     const xs = Array.from({ length: 4 }, () => Float32Array.from({ length: 5 }, () => rng.next()));
-    const labels = xs.map((x) => { const y = evalFlat(net, x, 1); return y.indexOf(Math.max(...y)); });
+    const labels = xs.map((x) => {
+      const y = evalFlat(net, x, 1);
+      return y.indexOf(Math.max(...y));
+    });
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cert-')), 'r.jsonl');
     const first = runDatasetPoints(net, xs.slice(0, 2), labels.slice(0, 2), { out, eps: 0.01, timeoutS: 5 });
     expect(first.length).toBe(2);
@@ -99,7 +122,14 @@ describe('registerCertifier', () => {
     const x = Float32Array.from([0.5, 0.5]);
     const y = evalFlat(net, x, 1);
     const label = y.indexOf(Math.max(...y));
-    const disjuncts = [0, 1, 2].filter((j) => j !== label).map((j) => { const c = [0, 0, 0]; c[label] = 1; c[j] = -1; return [{ c, d: 0 }]; });
+    const disjuncts = [0, 1, 2]
+      .filter((j) => j !== label)
+      .map((j) => {
+        const c = [0, 0, 0];
+        c[label] = 1;
+        c[j] = -1;
+        return [{ c, d: 0 }];
+      });
     const v = stage.certify(net, { boxes: [{ lower: Float32Array.from([0.499, 0.499]), upper: Float32Array.from([0.501, 0.501]) }], disjuncts });
     expect(v.kind).toBe('verified-incomplete');
     expect(() => reg.create('certifier-stage', 'escalation', { methods: ['zonotope'] })).toThrow();

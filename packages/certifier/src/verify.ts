@@ -192,7 +192,8 @@ function pgd(
     const random = s >= B;
     for (let j = 0; j < J; j++) maskv[s * J + j] = k === 0 || J === 1 || (k - 1) % J === j ? 1 : 0;
     for (let i = 0; i < D; i++) {
-      const l = lo[b * D + i], h = hi[b * D + i];
+      const l = lo[b * D + i],
+        h = hi[b * D + i];
       x0[s * D + i] = random ? l + (h - l) * ctx.rng.next() : l + (h - l) / 2;
     }
   }
@@ -335,10 +336,12 @@ function boxVerified(ctx: Ctx, lbs: Float32Array, b: number, extra?: Float64Arra
     const v = recheck ? recheck() : undefined;
     sound = v === null || (v !== undefined && allDisjunctsAbove(ctx, v));
   } else {
-    sound = !empty && ctx.disjuncts.every((conj, j) => {
-      for (let r = 0; r < conj.length; r++) if (rowProved(ctx, lbs, b, ctx.offsets[j] + r, extra)) return true;
-      return false;
-    });
+    sound =
+      !empty &&
+      ctx.disjuncts.every((conj, j) => {
+        for (let r = 0; r < conj.length; r++) if (rowProved(ctx, lbs, b, ctx.offsets[j] + r, extra)) return true;
+        return false;
+      });
     if (empty) sound = true; // the float32 path's emptiness test already uses the sound gap tolerance
   }
   if (!sound) ctx.downgrades++;
@@ -450,7 +453,8 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
     if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'input-bab' };
     const batch = stack.splice(Math.max(0, stack.length - opts.babBatch));
     const B = batch.length;
-    const lo = new Float32Array(B * D), hi = new Float32Array(B * D);
+    const lo = new Float32Array(B * D),
+      hi = new Float32Array(B * D);
     batch.forEach((d, b) => {
       lo.set(d.lo, b * D);
       hi.set(d.hi, b * D);
@@ -463,7 +467,8 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
       if (!boxVerified(ctx, lbs, b, undefined, () => recheckBox(ctx, lo.subarray(b * D, (b + 1) * D), hi.subarray(b * D, (b + 1) * D), false))) open.push(b);
     }
     if (open.length === 0) continue;
-    const olo = new Float32Array(open.length * D), ohi = new Float32Array(open.length * D);
+    const olo = new Float32Array(open.length * D),
+      ohi = new Float32Array(open.length * D);
     open.forEach((b, i) => {
       olo.set(lo.subarray(b * D, (b + 1) * D), i * D);
       ohi.set(hi.subarray(b * D, (b + 1) * D), i * D);
@@ -472,21 +477,33 @@ function inputBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, o
     if (r.witness) return { kind: 'falsified', method: 'input-bab', ...r.witness };
     for (let i = 0; i < open.length; i++) {
       const b = open[i];
-      const l = lo.slice(b * D, (b + 1) * D), h = hi.slice(b * D, (b + 1) * D);
-      let best = -1, bestScore = -1, widest = -1, widestW = -1;
+      const l = lo.slice(b * D, (b + 1) * D),
+        h = hi.slice(b * D, (b + 1) * D);
+      let best = -1,
+        bestScore = -1,
+        widest = -1,
+        widestW = -1;
       for (let k = 0; k < D; k++) {
         const mid = l[k] + (h[k] - l[k]) / 2;
         if (!(mid > l[k] && mid < h[k])) continue; // not splittable in float32
         const w = h[k] - l[k];
         const s = w * Math.abs(r.centreGrad[i * D + k]);
-        if (s > bestScore) { bestScore = s; best = k; }
-        if (w > widestW) { widestW = w; widest = k; }
+        if (s > bestScore) {
+          bestScore = s;
+          best = k;
+        }
+        if (w > widestW) {
+          widestW = w;
+          widest = k;
+        }
       }
       if (widest < 0) return { kind: 'unknown', method: 'input-bab' }; // an open domain that cannot be split
       const k = bestScore > 0 ? best : widest;
       const mid = l[k] + (h[k] - l[k]) / 2;
-      const h1 = h.slice(); h1[k] = mid;
-      const l2 = l.slice(); l2[k] = mid;
+      const h1 = h.slice();
+      h1[k] = mid;
+      const l2 = l.slice();
+      l2[k] = mid;
       stack.push({ lo: l, hi: h1 }, { lo: l2, hi: h });
     }
   }
@@ -606,7 +623,8 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   if (!(timeoutS > 0)) throw new ConfigError(`timeoutS must be > 0, got ${timeoutS}`, undefined, 'timeoutS');
   const methods = opts.methods ?? [...VERIFY_METHODS];
   for (const m of [...methods, opts.babMethod ?? 'crown']) {
-    if (!(VERIFY_METHODS as readonly string[]).includes(m)) throw new ConfigError(`unknown method '${m}' (methods: ${VERIFY_METHODS.join(', ')})`, undefined, 'methods');
+    if (!(VERIFY_METHODS as readonly string[]).includes(m))
+      throw new ConfigError(`unknown method '${m}' (methods: ${VERIFY_METHODS.join(', ')})`, undefined, 'methods');
   }
   if (opts.babMode !== undefined && !['auto', 'input', 'relu'].includes(opts.babMode)) {
     throw new ConfigError(`babMode must be 'auto', 'input' or 'relu', got '${String(opts.babMode)}'`, undefined, 'babMode');
@@ -628,31 +646,78 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   if (!(attackShare >= 0 && attackShare <= 1)) throw new ConfigError(`attackShare must be in [0, 1], got ${attackShare}`, undefined, 'attackShare');
   const budget = opts.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   if (!(budget > 0)) throw new ConfigError(`memoryBudget must be > 0 bytes, got ${budget}`, undefined, 'memoryBudget');
-  const Cflat = new Float32Array(R * K), dvec = new Float32Array(R), d64 = new Float64Array(R);
+  const Cflat = new Float32Array(R * K),
+    dvec = new Float32Array(R),
+    d64 = new Float64Array(R);
   let r = 0;
-  for (const conj of property.disjuncts) for (const row of conj) { Cflat.set(row.c, r * K); dvec[r] = row.d; d64[r] = row.d; r++; }
+  for (const conj of property.disjuncts)
+    for (const row of conj) {
+      Cflat.set(row.c, r * K);
+      dvec[r] = row.d;
+      d64[r] = row.d;
+      r++;
+    }
   // A row's coefficients are used in float32 by the bounds: a row whose coefficients are not
   // float32 numbers is bounded as rounded, which would change the property; refuse a verified
   // claim for such rows by an infinite slack (falsification is unaffected: witnesses are checked
   // with the exact rows).
   const inexact = property.disjuncts.flat().map((row) => row.c.some((c) => Math.fround(c) !== c));
   const ctx: Ctx = {
-    net, inShape: net.inputShape, D, K, disjuncts: property.disjuncts, offsets, R, Cflat, dvec, d64, start, deadline: start + timeoutS * 1000,
-    rng: opts.rng ?? new SeededRng(0), bounds: opts.bounds ?? builtinCertifierBounds(),
-    slack: new Float64Array(R), rounding: null, downgrades: 0, skipped: [], budget,
-    net64: Net64.from(net), rows64: property.disjuncts.flat().map((row) => row.c.slice()), root64: null,
-    alphaIterations: opts.alphaIterations ?? 20, alphaIntermediate: opts.alphaIntermediate ?? true,
+    net,
+    inShape: net.inputShape,
+    D,
+    K,
+    disjuncts: property.disjuncts,
+    offsets,
+    R,
+    Cflat,
+    dvec,
+    d64,
+    start,
+    deadline: start + timeoutS * 1000,
+    rng: opts.rng ?? new SeededRng(0),
+    bounds: opts.bounds ?? builtinCertifierBounds(),
+    slack: new Float64Array(R),
+    rounding: null,
+    downgrades: 0,
+    skipped: [],
+    budget,
+    net64: Net64.from(net),
+    rows64: property.disjuncts.flat().map((row) => row.c.slice()),
+    root64: null,
+    alphaIterations: opts.alphaIterations ?? 20,
+    alphaIntermediate: opts.alphaIntermediate ?? true,
   };
   const full = {
-    timeoutS, methods, falsifier: opts.falsifier,
-    branchAndBound: opts.branchAndBound ?? true, babMethod: opts.babMethod ?? 'crown', babBatch: opts.babBatch ?? 64,
-    maxDomains: opts.maxDomains ?? 200_000, pgdRestarts: opts.pgdRestarts ?? 8, pgdSteps: opts.pgdSteps ?? 100,
-    babMode: opts.babMode ?? 'auto', inputSplitMaxDim: opts.inputSplitMaxDim ?? 8, babIters: opts.babIters ?? 8, babRefine: opts.babRefine ?? false, bounds: ctx.bounds,
-    attackShare, memoryBudget: budget, alphaIterations: ctx.alphaIterations, alphaIntermediate: ctx.alphaIntermediate, inexactRows: inexact,
+    timeoutS,
+    methods,
+    falsifier: opts.falsifier,
+    branchAndBound: opts.branchAndBound ?? true,
+    babMethod: opts.babMethod ?? 'crown',
+    babBatch: opts.babBatch ?? 64,
+    maxDomains: opts.maxDomains ?? 200_000,
+    pgdRestarts: opts.pgdRestarts ?? 8,
+    pgdSteps: opts.pgdSteps ?? 100,
+    babMode: opts.babMode ?? 'auto',
+    inputSplitMaxDim: opts.inputSplitMaxDim ?? 8,
+    babIters: opts.babIters ?? 8,
+    babRefine: opts.babRefine ?? false,
+    bounds: ctx.bounds,
+    attackShare,
+    memoryBudget: budget,
+    alphaIterations: ctx.alphaIterations,
+    alphaIntermediate: ctx.alphaIntermediate,
+    inexactRows: inexact,
   };
   if (property.disjuncts.length === 0) return { kind: 'verified-complete', method: 'none', time_s: elapsed(ctx) };
   const broken = nonFiniteParam(net);
-  if (broken) return { kind: 'error', method: 'none', message: `the network parameter ${broken} is not finite (NaN or infinity); no verdict is possible`, time_s: elapsed(ctx) };
+  if (broken)
+    return {
+      kind: 'error',
+      method: 'none',
+      message: `the network parameter ${broken} is not finite (NaN or infinity); no verdict is possible`,
+      time_s: elapsed(ctx),
+    };
   if (Date.now() > ctx.deadline) return { kind: 'timeout', method: 'none', time_s: elapsed(ctx) };
   let method: DecidingMethod = 'none';
   let complete = true;
@@ -665,7 +730,11 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
       if (o.kind === 'falsified') {
         return { kind: 'falsified', method: o.method, witness: o.x, disjunct: o.disjunct, output: o.output, time_s: elapsed(ctx), ...notes() };
       }
-      if (o.kind === 'unknown') { unknown = true; method = o.method; continue; }
+      if (o.kind === 'unknown') {
+        unknown = true;
+        method = o.method;
+        continue;
+      }
       if (!o.complete) complete = false;
       if (!unknown) method = rank(o.method) > rank(method) ? o.method : method;
     }

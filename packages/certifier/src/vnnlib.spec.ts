@@ -32,7 +32,9 @@ function otherTools(): Map<string, 'sat' | 'unsat'> {
     }
   }
   const m = new Map<string, 'sat' | 'unsat'>();
-  votes.forEach((v, k) => { if (v.sat !== v.unsat) m.set(k, v.sat > v.unsat ? 'sat' : 'unsat'); });
+  votes.forEach((v, k) => {
+    if (v.sat !== v.unsat) m.set(k, v.sat > v.unsat ? 'sat' : 'unsat');
+  });
   return m;
 }
 
@@ -55,7 +57,8 @@ function loadOnnxModelInfo() {
 }
 
 function parseCounterexample(text: string): { X: number[]; Y: number[] } {
-  const X: number[] = [], Y: number[] = [];
+  const X: number[] = [],
+    Y: number[] = [];
   for (const m of text.matchAll(/\((X|Y)_(\d+) ([^)\s]+)\)/g)) (m[1] === 'X' ? X : Y)[Number(m[2])] = Number(m[3]);
   return { X, Y };
 }
@@ -63,30 +66,34 @@ function parseCounterexample(text: string): { X: number[]; Y: number[] } {
 describeWithData([ONNX, RESULTS], 'verifyVnnlib on mnistfc 256x2 (soundness vs 2021 tools, witnesses vs onnxruntime)', () => {
   const tools = otherTools();
 
-  it.each(['prop_7_0.03', 'prop_2_0.03', 'prop_4_0.03', 'prop_14_0.03'])('%s: never contradicts another tool; sat witnesses are real', async (p) => {
-    const file = path.join(DIR, `${p}.vnnlib`);
-    // 15 s: the falsifier's first round runs before CROWN and the cpu backend is slow on a shared machine
-    const r = verifyVnnlib(ONNX, file, { timeoutS: 15 });
-    const reference = tools.get(`${p}.vnnlib`);
-    expect(reference).toBeDefined();
-    if (r.result === 'unsat') expect(reference).toBe('unsat');
-    if (r.result === 'sat') {
-      const prop = loadVnnlib(file);
-      const { X } = parseCounterexample(r.counterexample!);
-      expect(X.length).toBe(prop.inputCount);
-      const x = Float32Array.from(X);
-      const box = prop.boxes[0];
-      for (let k = 0; k < x.length; k++) {
-        expect(x[k]).toBeGreaterThanOrEqual(box.lower[k]);
-        expect(x[k]).toBeLessThanOrEqual(box.upper[k]);
+  it.each(['prop_7_0.03', 'prop_2_0.03', 'prop_4_0.03', 'prop_14_0.03'])(
+    '%s: never contradicts another tool; sat witnesses are real',
+    async (p) => {
+      const file = path.join(DIR, `${p}.vnnlib`);
+      // 15 s: the falsifier's first round runs before CROWN and the cpu backend is slow on a shared machine
+      const r = verifyVnnlib(ONNX, file, { timeoutS: 15 });
+      const reference = tools.get(`${p}.vnnlib`);
+      expect(reference).toBeDefined();
+      if (r.result === 'unsat') expect(reference).toBe('unsat');
+      if (r.result === 'sat') {
+        const prop = loadVnnlib(file);
+        const { X } = parseCounterexample(r.counterexample!);
+        expect(X.length).toBe(prop.inputCount);
+        const x = Float32Array.from(X);
+        const box = prop.boxes[0];
+        for (let k = 0; k < x.length; k++) {
+          expect(x[k]).toBeGreaterThanOrEqual(box.lower[k]);
+          expect(x[k]).toBeLessThanOrEqual(box.upper[k]);
+        }
+        const y = await ortOutput(x);
+        const holds = prop.outputConstraints.some((conj) => conj.every((row) => row.c.reduce((s, c, i) => s + c * y[i], 0) <= row.d + 1e-5));
+        expect(holds).toBe(true);
       }
-      const y = await ortOutput(x);
-      const holds = prop.outputConstraints.some((conj) => conj.every((row) => row.c.reduce((s, c, i) => s + c * y[i], 0) <= row.d + 1e-5));
-      expect(holds).toBe(true);
-    }
-    // these instances decide fast: the two sat ones by falsification, the unsat ones by CROWN
-    expect(r.result).toBe(reference);
-  }, 30000);
+      // these instances decide fast: the two sat ones by falsification, the unsat ones by CROWN
+      expect(r.result).toBe(reference);
+    },
+    30000,
+  );
 
   it('bad VNN-LIB text raises PropertyFormatError; a mismatched model raises ModelFormatError', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certifier-'));

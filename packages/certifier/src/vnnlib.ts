@@ -86,10 +86,16 @@ export function verifyVnnlib(onnxFile: string, vnnlibFile: string, opts: VerifyO
   const interrupt = () => {
     if (Date.now() > deadline) throw new BudgetSpent('timeout');
   };
-  const { network, input } = guardLoad(() => loadOnnxModel(onnxFile), (m) => new ModelFormatError(m, onnxFile));
+  const { network, input } = guardLoad(
+    () => loadOnnxModel(onnxFile),
+    (m) => new ModelFormatError(m, onnxFile),
+  );
   let prop: VnnlibProperty;
   try {
-    prop = guardLoad(() => loadVnnlib(vnnlibFile, { interrupt }), (m) => new PropertyFormatError(m, vnnlibFile));
+    prop = guardLoad(
+      () => loadVnnlib(vnnlibFile, { interrupt }),
+      (m) => new PropertyFormatError(m, vnnlibFile),
+    );
   } catch (e) {
     network.dispose();
     if (e instanceof BudgetSpent) return timedOut();

@@ -153,7 +153,10 @@ export function checkNetwork(name: string, options: ConformanceOptions = {}): Co
   const x = tf.randomUniform([n, ...c.net.inputShape], 0, 1, 'float32', rng.nextSeed());
   const box = boxAround(x, 0.08 + 0.1 * rng.next());
   const K = c.net.widthAt(L);
-  const y = tf.tensor1d(Array.from({ length: n }, () => rng.int(K)), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: n }, () => rng.int(K)),
+    'int32',
+  );
   const spec = specMatrix(y, K);
   const base = { mode: c.mode, bnStats: c.bnStats };
   try {
@@ -170,10 +173,11 @@ export function checkNetwork(name: string, options: ConformanceOptions = {}): Co
         }),
       );
     }
-    const specOf = (logits: tf.Tensor) => tf.tidy(() => {
-      const rows = tf.reshape(logits, [-1, n, K]);
-      return tf.reshape(tf.sum(tf.mul(tf.expandDims(rows, 2), tf.expandDims(spec, 0)), 3), [-1, spec.shape[1]]);
-    });
+    const specOf = (logits: tf.Tensor) =>
+      tf.tidy(() => {
+        const rows = tf.reshape(logits, [-1, n, K]);
+        return tf.reshape(tf.sum(tf.mul(tf.expandDims(rows, 2), tf.expandDims(spec, 0)), 3), [-1, spec.shape[1]]);
+      });
     const specPgd = tf.tidy(() => {
       const m = spec.shape[1];
       const dirs = tf.concat([tf.eye(m), tf.neg(tf.eye(m))], 0);
@@ -200,16 +204,25 @@ export function checkNetwork(name: string, options: ConformanceOptions = {}): Co
           tf.dispose([b.lower, b.upper]);
           const leaked = tf.memory().numTensors - startCount;
           if (leaked !== 0) fail('leak', `${leaked} tensors left after bounding layer boundary ${e}`);
-          for (const [s, kind] of [[s1, 'sampled'], [s2, 'PGD']] as const) {
+          for (const [s, kind] of [
+            [s1, 'sampled'],
+            [s2, 'PGD'],
+          ] as const) {
             if (s.amount > 0) {
-              fail('soundness', `${kind} point outside the bounds at layer boundary ${e} (${c.net.layers[e - 1].kind}) by ${s.amount.toExponential(3)} ${s.where}`.trim());
+              fail(
+                'soundness',
+                `${kind} point outside the bounds at layer boundary ${e} (${c.net.layers[e - 1].kind}) by ${s.amount.toExponential(3)} ${s.where}`.trim(),
+              );
             }
           }
         }
         const startCount = tf.memory().numTensors;
         const sb = m.compute(c.net, box, { ...base, spec });
         if (tf.memory().numTensors - startCount !== 2) fail('leak', `${tf.memory().numTensors - startCount - 2} tensors left after bounding the spec`);
-        for (const [vals, kind] of [[specSampled, 'sampled'], [specPgd, 'PGD']] as const) {
+        for (const [vals, kind] of [
+          [specSampled, 'sampled'],
+          [specPgd, 'PGD'],
+        ] as const) {
           const s = worstViolation(sb, vals, n, o.atol, o.rtol);
           if (s.amount > 0) fail('soundness', `${kind} point outside the spec bounds by ${s.amount.toExponential(3)} ${s.where}`.trim());
         }
@@ -226,11 +239,14 @@ export function checkNetwork(name: string, options: ConformanceOptions = {}): Co
       const a = specBounds.get(looser);
       const b = specBounds.get(tighter);
       if (!a || !b) continue;
-      const gap = tf.tidy(() =>
-        tf.maximum(
-          tf.max(tf.sub(tf.sub(a.lower, b.lower), tf.add(o.atol, tf.mul(o.rtol, tf.abs(a.lower))))),
-          tf.max(tf.sub(tf.sub(b.upper, a.upper), tf.add(o.atol, tf.mul(o.rtol, tf.abs(a.upper))))),
-        ).dataSync()[0],
+      const gap = tf.tidy(
+        () =>
+          tf
+            .maximum(
+              tf.max(tf.sub(tf.sub(a.lower, b.lower), tf.add(o.atol, tf.mul(o.rtol, tf.abs(a.lower))))),
+              tf.max(tf.sub(tf.sub(b.upper, a.upper), tf.add(o.atol, tf.mul(o.rtol, tf.abs(a.upper))))),
+            )
+            .dataSync()[0],
       );
       if (gap > 0) out.push({ check: 'tightness', network: name, method: tighter, detail: `spec bounds looser than ${looser} by ${gap.toExponential(3)}` });
     }
@@ -257,9 +273,18 @@ export function checkActivationLines(options: ConformanceOptions = {}, trials = 
     const worst = tf.tidy(() => {
       const a = Array.from({ length: trials }, () => rng.normal() * 2);
       const b = Array.from({ length: trials }, () => rng.normal() * 2);
-      const l = tf.tensor2d(a.map((v, i) => Math.min(v, b[i])), [1, trials]);
-      const u = tf.tensor2d(a.map((v, i) => Math.max(v, b[i]) + 1e-3), [1, trials]);
-      const t = tf.tensor2d(Array.from({ length: trials }, () => rng.next()), [1, trials]);
+      const l = tf.tensor2d(
+        a.map((v, i) => Math.min(v, b[i])),
+        [1, trials],
+      );
+      const u = tf.tensor2d(
+        a.map((v, i) => Math.max(v, b[i]) + 1e-3),
+        [1, trials],
+      );
+      const t = tf.tensor2d(
+        Array.from({ length: trials }, () => rng.next()),
+        [1, trials],
+      );
       const xs = tf.add(l, tf.mul(t, tf.sub(u, l)));
       const pre = { lower: l, upper: u };
       const variants: (tf.Tensor | undefined)[] = [undefined];

@@ -26,7 +26,17 @@ export const CONFORMANCE_SPECS: readonly { name: string; spec: NetworkSpec; mode
         bn(),
         { kind: 'relu' },
         { kind: 'avgpool', poolSize: [2, 2], strides: [2, 2], padding: 'valid' },
-        { kind: 'conv2d', filters: 4, kernelSize: [2, 2], strides: [1, 1], padding: [[1, 0], [0, 1]], useBias: false },
+        {
+          kind: 'conv2d',
+          filters: 4,
+          kernelSize: [2, 2],
+          strides: [1, 1],
+          padding: [
+            [1, 0],
+            [0, 1],
+          ],
+          useBias: false,
+        },
         { kind: 'relu' },
         { kind: 'flatten' },
         { kind: 'tap', name: 'features' },
@@ -93,7 +103,12 @@ export function buildConformanceNetwork(name: string, seed: number): Conformance
     net.layers.forEach((layer, i) => {
       if ((layer.kind === 'dense' || layer.kind === 'conv2d') && layer.useBias) {
         const b = net.param(i, 'bias');
-        b.assign(tf.tensor(fill(b.size, () => rng.normal() * 0.3), b.shape));
+        b.assign(
+          tf.tensor(
+            fill(b.size, () => rng.normal() * 0.3),
+            b.shape,
+          ),
+        );
       }
       if (layer.kind === 'batchnorm') {
         const c = net.param(i, 'gamma').size;

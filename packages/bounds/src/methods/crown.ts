@@ -1,7 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { InputBox, Network } from '@certkd/core';
 import type { BoundOptions, Bounds, Interval, LowerUpper } from '../types';
-import { Problem, affineTailStart, backwardLower, backwardLowerChunked, boundRows, boxInterval, prepare, rowsToBounds, toInterval, toLowerUpper, tidyBounds } from './engine';
+import {
+  Problem,
+  affineTailStart,
+  backwardLower,
+  backwardLowerChunked,
+  boundRows,
+  boxInterval,
+  prepare,
+  rowsToBounds,
+  toInterval,
+  toLowerUpper,
+  tidyBounds,
+} from './engine';
 import { FLOPS_PER_STEP, backwardBytes, backwardFlopsPerRow } from './memory';
 import { propagateIntervals, specOverTail } from './ibp';
 

@@ -43,11 +43,7 @@ export function prepare(net: Network, box: InputBox, opts: BoundOptions | undefi
   if (!Number.isInteger(end) || end < 0 || end > L) throw new ConfigError(`end must be an integer layer index in [0, ${L}], got ${end}`, undefined, 'end');
   const inShape = net.inputShape;
   if (!same(box.lower.shape, box.upper.shape) || !same(box.lower.shape.slice(1), inShape)) {
-    throw new ConfigError(
-      `input box has lower [${box.lower.shape}] / upper [${box.upper.shape}], expected [N, ${inShape.join(', ')}]`,
-      undefined,
-      'box',
-    );
+    throw new ConfigError(`input box has lower [${box.lower.shape}] / upper [${box.upper.shape}], expected [N, ${inShape.join(', ')}]`, undefined, 'box');
   }
   const n = box.lower.shape[0];
   if (o.spec) {

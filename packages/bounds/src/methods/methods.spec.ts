@@ -20,7 +20,13 @@ describe('ibp', () => {
     const net = Network.fromTensors(
       spec,
       new Map<string, tf.Tensor>([
-        ['layers.0.kernel', tf.tensor2d([[1, 1], [-1, 1]])],
+        [
+          'layers.0.kernel',
+          tf.tensor2d([
+            [1, 1],
+            [-1, 1],
+          ]),
+        ],
         ['layers.0.bias', tf.tensor1d([0, -1])],
         ['layers.2.kernel', tf.tensor2d([[1], [2]])],
       ]),
@@ -70,9 +76,7 @@ describe('ibp', () => {
     const C = specMatrix(y, 4);
     const before = tf.memory().numTensors;
     for (const fn of [ibp, crownIbp]) {
-      const { value, grads } = tf.variableGrads(() =>
-        tf.neg(tf.sum((fn(c.net, box, { mode: 'train', bnStats: c.bnStats, spec: C }).lower))) as tf.Scalar,
-      );
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(fn(c.net, box, { mode: 'train', bnStats: c.bnStats, spec: C }).lower)) as tf.Scalar);
       const kernel = Object.entries(grads).find(([k]) => k.startsWith('layers.1.kernel'));
       expect(kernel).toBeDefined();
       const g = arr(kernel![1]);
@@ -119,7 +123,17 @@ describe('linear networks', () => {
         { kind: 'normalize', mean: [0.4, 0.6], std: [0.2, 0.3] },
         { kind: 'conv2d', filters: 3, kernelSize: [3, 2], strides: [2, 2], padding: 'same', useBias: true },
         { kind: 'batchnorm', epsilon: 1e-3, momentum: 0.9 },
-        { kind: 'conv2d', filters: 2, kernelSize: [2, 2], strides: [1, 1], padding: [[0, 1], [1, 0]], useBias: true },
+        {
+          kind: 'conv2d',
+          filters: 2,
+          kernelSize: [2, 2],
+          strides: [1, 1],
+          padding: [
+            [0, 1],
+            [1, 0],
+          ],
+          useBias: true,
+        },
         { kind: 'avgpool', poolSize: [2, 2], strides: [1, 1], padding: 'valid' },
         { kind: 'flatten' },
         { kind: 'dense', units: 3, useBias: true },

@@ -65,8 +65,8 @@ describe('on a briefly trained CNN with BatchNorm', () => {
     const box = boxAround(x, 0.04);
     const C = specMatrix(y, 3);
     const before = tf.memory().numTensors;
-    const results = [ibp, crownIbp, crown, (n: Network, b: typeof box, o: { spec: tf.Tensor3D }) => alphaCrown(n, b, { ...o, iterations: 15 })].map(
-      (fn) => fn(net, box, { spec: C }),
+    const results = [ibp, crownIbp, crown, (n: Network, b: typeof box, o: { spec: tf.Tensor3D }) => alphaCrown(n, b, { ...o, iterations: 15 })].map((fn) =>
+      fn(net, box, { spec: C }),
     );
     const mean = results.map((b) => tf.tidy(() => tf.mean(b.lower).dataSync()[0]));
     const [mIbp, , mCrown, mAlpha] = mean;

@@ -44,9 +44,7 @@ export abstract class ActivationRelaxation implements Relaxation {
     const pos = tf.relu(A);
     const neg = tf.sub(A, pos); // min(A, 0) without a broadcast against a scalar
     const next = tf.add(tf.mul(pos, perSample(lines.lowerSlope, r)), tf.mul(neg, perSample(lines.upperSlope, r)));
-    const bias = sumTrailing(
-      tf.add(tf.mul(pos, perSample(lines.lowerIntercept, r)), tf.mul(neg, perSample(lines.upperIntercept, r))),
-    );
+    const bias = sumTrailing(tf.add(tf.mul(pos, perSample(lines.lowerIntercept, r)), tf.mul(neg, perSample(lines.upperIntercept, r))));
     return { A: next, bias };
   }
 }

@@ -4,7 +4,15 @@
  * JSON-lines log, checkpoint writer, report) subscribe to the one stream.
  */
 export type PipelineEvent =
-  | { type: 'run-start'; run: string; recipe: string; backend: string; seed: number; resumed: boolean; /** What provides the backend, and why others were passed over. */ backendDetail?: string }
+  | {
+      type: 'run-start';
+      run: string;
+      recipe: string;
+      backend: string;
+      seed: number;
+      resumed: boolean;
+      /** What provides the backend, and why others were passed over. */ backendDetail?: string;
+    }
   | { type: 'run-end'; run: string; wall_s: number; status: 'ok' | 'interrupted' | 'failed' }
   | { type: 'stage-start'; stage: string; index: number; total: number }
   | { type: 'stage-end'; stage: string; index: number; wall_s: number; skipped?: boolean }

@@ -25,7 +25,9 @@ export class ConsoleSink {
   write(e: PipelineEvent): void {
     switch (e.type) {
       case 'run-start':
-        this.line(`certkd: run ${e.run} (recipe ${e.recipe}) on backend ${e.backend}${e.backendDetail ? ` (${e.backendDetail})` : ''}, seed ${e.seed}${e.resumed ? ', resumed' : ''}`);
+        this.line(
+          `certkd: run ${e.run} (recipe ${e.recipe}) on backend ${e.backend}${e.backendDetail ? ` (${e.backendDetail})` : ''}, seed ${e.seed}${e.resumed ? ', resumed' : ''}`,
+        );
         break;
       case 'stage-start':
         this.line(`[${e.index}/${e.total - 1}] ${e.stage}`);

@@ -99,4 +99,3 @@ function parseText(file: string, what: string): unknown {
     throw new ConfigError(`not a valid ${what} (${file.endsWith('.json') ? 'JSON' : 'YAML'}): ${(e as Error).message.split('\n')[0]}`, file);
   }
 }
-
