@@ -2,10 +2,10 @@
 // so worker 0 is left waiting at the collective's barrier until worker 1's failure releases it.
 const { z } = require('zod');
 const tf = require('@tensorflow/tfjs-core');
-const { batchMean, currentCollective } = require('@certkd/core');
+const { batchMean, currentCollective, pluginRegistry } = require('@certkd/core');
 
-exports.register = (registry) =>
-  registry.register(
+exports.register = (container) =>
+  pluginRegistry(container).register(
     {
       kind: 'certified-loss',
       name: 'fails-on-rank-1',
