@@ -34,7 +34,7 @@ function smoke(r: Recipe): Recipe {
           case 'train-teacher':
           case 'train-student':
             // Every train stage trains here: a teacher cached by an earlier recipe would skip its batch.
-          return { ...(st as TrainStage), epochs: 1, batchSize: 2, cache: false, optimizer: { ...(st as TrainStage).optimizer, milestones: [] } };
+            return { ...(st as TrainStage), epochs: 1, batchSize: 2, cache: false, optimizer: { ...(st as TrainStage).optimizer, milestones: [] } };
           // Evaluation and certification have their own tests; here they only need to start.
           case 'evaluate':
             return { ...st, metrics: ['clean' as const], n: 2, batchSize: 2 };
