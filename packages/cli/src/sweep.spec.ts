@@ -4,12 +4,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RedisServer, redisAvailable } from '../../scale-out/src/__fixtures__/redis-server';
+import { requireData } from '../../../tools/jest/shared-data.cjs';
 
 // End-to-end tests of `certkd sweep` and `certkd worker` on the shipped smoke sweep: the local
 // back-end and BullMQ on a real redis-server, a job process or a worker killed with SIGKILL
 // mid-run, a Redis restart, and certification shards. They spawn the built CLI.
 const bin = path.resolve(__dirname, '../bin/certkd.js');
-const built = fs.existsSync(path.resolve(__dirname, '../dist/main.js')) && fs.existsSync(path.resolve(__dirname, '../../scale-out/dist/child.js'));
+// The built CLI and scale-out child (Nx builds them first): missing under CI is a failure, elsewhere a skip.
+const built = requireData([path.resolve(__dirname, '../dist/main.js'), path.resolve(__dirname, '../../scale-out/dist/child.js')], 'certkd sweep tests');
 const SMOKE = path.resolve(__dirname, '../../../recipes/sweeps/smoke.yaml');
 const RUNS = ['smoke-alpha0-seed0', 'smoke-alpha0-seed1', 'smoke-alpha0.5-seed0', 'smoke-alpha0.5-seed1'];
 const haveRedis = built && redisAvailable();
