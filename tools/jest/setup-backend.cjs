@@ -11,20 +11,7 @@ if (name === 'onnxruntime') {
   // onnxruntime-node builds its output tensors with the main realm's typed arrays; let the test
   // realm share them (as tools/jest/onnxruntime-environment.cjs does).
   const { runInThisContext } = require('vm');
-  for (const t of [
-    'ArrayBuffer',
-    'Float32Array',
-    'Float64Array',
-    'Int8Array',
-    'Int16Array',
-    'Int32Array',
-    'Uint8Array',
-    'Uint8ClampedArray',
-    'Uint16Array',
-    'Uint32Array',
-    'BigInt64Array',
-    'BigUint64Array',
-  ]) {
+  for (const t of require('./onnxruntime-environment.cjs').TYPED_ARRAYS) {
     globalThis[t] = runInThisContext(t);
   }
 }
