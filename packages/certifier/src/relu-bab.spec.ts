@@ -8,6 +8,7 @@ import { certifyPoints, readPointRecords } from './points';
 import { workerScript } from './batch';
 import type { OutputRow } from './verdict';
 import { itWithData } from '../../../tools/jest/shared-data.cjs';
+import { robustnessDisjuncts } from './property';
 
 function net(seed: number, inputs: number, width = 16): Network {
   return Network.create(
@@ -41,14 +42,7 @@ describe('ReLU-splitting branch and bound', () => {
       const y0 = evalFlat(n, Float32Array.from(c), 1);
       const label = y0.indexOf(Math.max(...y0));
       const slack = rng.next() * 0.3;
-      const disjuncts: OutputRow[][] = [0, 1, 2]
-        .filter((j) => j !== label)
-        .map((j) => {
-          const cc = [0, 0, 0];
-          cc[label] = 1;
-          cc[j] = -1;
-          return [{ c: cc, d: slack }];
-        });
+      const disjuncts: OutputRow[][] = robustnessDisjuncts(label, 3).map(([row]) => [{ ...row, d: slack }]);
       // only ibp before B&B, and no projected-gradient falsifier, so ReLU B&B does the work
       const v = verifyProperty(
         n,

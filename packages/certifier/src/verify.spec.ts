@@ -8,6 +8,7 @@ import { verifyProperty, evalFlat } from './verify';
 import { runDatasetPoints, doneKeys } from './batch';
 import { registerCertifier } from './register';
 import type { OutputRow } from './verdict';
+import { robustnessDisjuncts } from './property';
 
 function smallNet(seed: number, inputs: number): Network {
   return Network.create(
@@ -60,14 +61,7 @@ describe('verifyProperty completeness on small random ReLU networks', () => {
       const label = y0.indexOf(Math.max(...y0));
       // unsafe: some other class reaches the centre's top class minus a random slack
       const slack = rng.next() * 0.5;
-      const disjuncts: OutputRow[][] = [0, 1, 2]
-        .filter((j) => j !== label)
-        .map((j) => {
-          const cc = [0, 0, 0];
-          cc[label] = 1;
-          cc[j] = -1;
-          return [{ c: cc, d: slack }];
-        });
+      const disjuncts: OutputRow[][] = robustnessDisjuncts(label, 3).map(([row]) => [{ ...row, d: slack }]);
       const v = verifyProperty(net, { boxes: [{ lower: lo, upper: hi }], disjuncts }, { timeoutS: 10, rng, methods: ['ibp', 'crown'] });
       kinds.push(`${v.kind}/${v.method}`);
       expect(['verified-incomplete', 'verified-complete', 'falsified']).toContain(v.kind);
