@@ -89,5 +89,6 @@ export function canonicalJson(v: unknown): string {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
-  return JSON.stringify(v);
+  // As JSON writes them in arrays: undefined (and functions) become null.
+  return JSON.stringify(v) ?? 'null';
 }

@@ -1,7 +1,10 @@
 import * as crypto from 'crypto';
 import * as path from 'path';
 import { ConfigError } from '@certkd/core';
-import { parseRecipe, Recipe, TrainStage } from '@certkd/pipeline';
+import { canonicalJson as canonical, parseRecipe, Recipe, TrainStage } from '@certkd/pipeline';
+
+/** JSON with sorted keys, the stable content key (the pipeline's teacher cache keys with it too). */
+export { canonical };
 import { LoadedSweep, MAX_SWEEP_RUNS, loadSweep } from './sweep-file';
 
 /** Longest run name (the recipe schema's limit). */
@@ -267,19 +270,6 @@ function stageIndex(stages: unknown[], key: string, file: string, field: string)
   if (byKind.length === 1) return byKind[0][1];
   const known = stages.map((s, i) => `${i} (${modelOf(s) ?? (s as Record<string, unknown> | null)?.stage})`).join(', ');
   throw new ConfigError(`no stage with model '${key}'${byKind.length > 1 ? ` and ${byKind.length} '${key}' stages` : ''}; stages: ${known}`, file, field);
-}
-
-/** JSON with sorted keys (a stable content key). */
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
 
 function describe(p: Record<string, unknown>): string {
