@@ -69,6 +69,7 @@ export const STAGE_PLUGINS: readonly PluginDescriptor[] = [
         if (!fs.existsSync(target))
           throw new ConfigError(`teacher model not found: ${target} (relative paths are relative to the recipe file)`, scope.file, `${where}.path`);
         scope.teachers.push(st.model);
+        scope.models.push(st.model);
       },
       run: (ctx) => loadTeacherStage(ctx, st),
       complete: (ctx, entry) => void entry.teachers.push({ name: st.model, path: path.resolve(path.dirname(ctx.recipeFile), st.path), tap: st.tap }),

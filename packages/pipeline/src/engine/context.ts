@@ -42,6 +42,8 @@ export interface ModelResults {
   teacher?: string;
   /** Key of the teacher-cache entry a cached train-teacher stage reused. */
   teacher_cache?: string;
+  /** Where a load-teacher stage loaded the model from. */
+  loaded_from?: string;
 }
 
 /** Typed context the stages pass along: data, models, results, services. */

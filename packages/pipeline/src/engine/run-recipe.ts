@@ -24,6 +24,7 @@ import { RunLock } from './run-lock';
 import { validateRecipe } from '../recipe/validate-recipe';
 import { readRunState, writeRunState, RunState } from './run-state';
 import { prepareDataStage } from '../stages/prepare-data';
+import { registerLoadedTeacher } from '../stages/load-teacher';
 import { afterStagesSettle } from './async-stage';
 import { RUN_SINKS } from '../register';
 
@@ -291,14 +292,15 @@ function restoreStage(ctx: RunContext, done: RunState['completed'][number]): voi
   }
   for (const t of done.teachers) {
     const local = ctx.models.get(t.name);
-    ctx.teachers.set(t.name, loadTeacher(local ? local.network : t.path, { tap: t.tap }));
+    const teacher = loadTeacher(local ? local.network : t.path, { tap: t.tap });
+    ctx.teachers.set(t.name, teacher);
+    if (!local) registerLoadedTeacher(ctx, t.name, t.path, teacher.net);
   }
 }
 
 function disposeAll(ctx: RunContext): void {
-  ctx.teachers.forEach((t) => {
-    if (!ctx.models.has(t.name)) t.dispose();
-  });
+  // Every teacher owns its network (a trained or loaded teacher's model is a separate copy).
+  ctx.teachers.forEach((t) => t.dispose());
   ctx.models.forEach((m) => m.network.dispose());
   // The onnxruntime kernels' cached sessions (native memory) go with the run.
   releaseOrtSessions();
