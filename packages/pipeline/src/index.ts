@@ -19,4 +19,4 @@ export { REPORT_CSS, escapeHtml } from './stages/report';
 export { ParallelTrainer, trainWorkerScript, type ParallelTrainerOptions, type ParallelStepInput } from './engine/parallel/parallel-trainer';
 export { resolveWorkers, AUTO_MAX_WORKERS, AUTO_MIN_STEPS, type WorkerChoice } from './engine/parallel/workers';
 export { KernelProfile } from './engine/profile';
-export { canonicalJson } from './engine/teacher-cache';
+export { canonicalJson, teacherSeeds } from './engine/teacher-cache';

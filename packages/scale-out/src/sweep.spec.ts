@@ -50,6 +50,10 @@ describe('sweep expansion', () => {
     const single = planSweep(write('one.yaml', 'grid:\n  seed: [0, 1]\n'));
     expect(single.teachers).toHaveLength(0);
     expect(single.runs[0].recipe.stages[0].stage).toBe('train-teacher');
+    // A teacher with a fixed seed is one job for every seed of the sweep.
+    const fixed = planSweep(write('fixed.yaml', 'grid:\n  stages.teacher.seed: [0]\n  seed: [0, 1, 2]\n'));
+    expect(fixed.teachers).toHaveLength(1);
+    expect(fixed.teachers[0].usedBy).toEqual(fixed.runs.map((r) => r.name));
   });
 
   it('addresses stages by index, by model name and by kind', () => {

@@ -34,9 +34,21 @@ const META = 'teacher-cache.json';
 /** The cache key of a teacher stage: sha256 over the canonical JSON of what decides its weights. */
 export function teacherCacheKey(recipe: Recipe, st: TrainStage): string {
   // The model name, the worker count (float rounding only) and the cache flag itself do not change what is learned.
-  const { model: _model, workers: _workers, cache: _cache, ...stage } = st;
-  const what = { v: 1, dataset: recipe.dataset, seed: recipe.seed, plugins: recipe.plugins, stage };
+  const { model: _model, workers: _workers, cache: _cache, seed: _seed, ...stage } = st;
+  const what = { v: 1, dataset: recipe.dataset, ...teacherSeeds(recipe, st), plugins: recipe.plugins, stage };
   return crypto.createHash('sha256').update(canonicalJson(what)).digest('hex').slice(0, 24);
+}
+
+/**
+ * The seeds that decide a trained model's weights: the model's own seed (the stage's `seed`, else
+ * the recipe's) and, when the recipe holds out validation data or takes a training subset, the
+ * recipe seed that picked those examples. A teacher with a fixed `seed` is thus the same model
+ * for every recipe seed of a sweep.
+ */
+export function teacherSeeds(recipe: Recipe, st: TrainStage): { seed: number; dataSeed?: number } {
+  const seed = st.seed ?? recipe.seed;
+  const dataBySeed = recipe.dataset.validation > 0 || recipe.dataset.trainSubset !== undefined;
+  return dataBySeed && seed !== recipe.seed ? { seed, dataSeed: recipe.seed } : { seed };
 }
 
 export function teacherCacheDir(runsDir: string, key: string): string {

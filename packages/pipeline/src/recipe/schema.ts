@@ -69,6 +69,12 @@ export const trainStageSchema = z
      * the stage's position: students of two recipes with the same seed and key are paired.
      */
     seedKey: z.string().min(1).optional(),
+    /**
+     * A fixed seed for this model's random streams instead of the recipe seed: one teacher shared
+     * by every seed of a sweep, while its students stay paired by the recipe seed. The data split
+     * (validation, subsets) still follows the recipe seed.
+     */
+    seed: z.number().int().nonnegative().optional(),
     architecture: pluginRef.extend({ options: z.record(z.string(), z.unknown()).default({}) }),
     init: z.enum(['default', 'ibp']).default('default'),
     loss: lossRef.default({ kind: 'certified-loss', name: 'standard', options: {} }),

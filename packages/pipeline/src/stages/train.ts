@@ -65,7 +65,12 @@ export function modelNameOf(st: TrainStage): string {
   return st.model ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
 }
 
-/** The key a model's random streams derive from, with the recipe seed (schema: seedKey). */
+/** The seed a model's random streams derive from: the stage's own, else the recipe's (schema: seed). */
+export function modelSeedOf(recipe: { seed: number }, st: TrainStage): number {
+  return st.seed ?? recipe.seed;
+}
+
+/** The key a model's random streams derive from, with its seed (schema: seedKey). */
 export function seedKeyOf(st: TrainStage): string {
   return st.seedKey ?? (st.stage === 'train-teacher' ? 'teacher' : 'student');
 }
@@ -86,7 +91,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const cacheKey = st.cache ? teacherCacheKey(ctx.recipe, st) : undefined;
   const cached = cacheKey ? findCachedTeacher(path.dirname(ctx.paths.root), cacheKey) : undefined;
   if (cached) return useCachedTeacher(ctx, st, name, cached, emit);
-  const seed = keyedSeed(ctx.recipe.seed, 'model', seedKeyOf(st));
+  const seed = keyedSeed(modelSeedOf(ctx.recipe, st), 'model', seedKeyOf(st));
   const builder = ctx.registry.create('architecture', st.architecture.name, {}, `${where}.architecture`);
   const archOpts = architectureOptions.safeParse(st.architecture.options);
   if (!archOpts.success)
@@ -333,7 +338,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       architecture: st.architecture.name,
       eps: st.eps.max,
       loss: `${st.loss.kind}/${st.loss.name}`,
-      seed: ctx.recipe.seed,
+      seed: modelSeedOf(ctx.recipe, st),
       bnConvention: BN_CONVENTION,
       recipe: ctx.recipe.name,
     });

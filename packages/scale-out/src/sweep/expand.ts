@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
 import * as path from 'path';
 import { ConfigError } from '@certkd/core';
-import { canonicalJson as canonical, parseRecipe, Recipe, TrainStage } from '@certkd/pipeline';
+import { canonicalJson as canonical, parseRecipe, Recipe, teacherSeeds, TrainStage } from '@certkd/pipeline';
 
 /** JSON with sorted keys, the stable content key (the pipeline's teacher cache keys with it too). */
 export { canonical };
@@ -290,9 +290,10 @@ function shareTeachers(runs: ExpandedRun[]): SharedTeacher[] {
     run.recipe.stages.forEach((s, index) => {
       if (s.stage !== 'train-teacher') return;
       const st = s as TrainStage;
-      const { workers: _w, ...stage } = st as TrainStage & Record<string, unknown>;
+      const { workers: _w, seed: _s, ...stage } = st as TrainStage & Record<string, unknown>;
       const r = run.recipe;
-      const key = canonical({ v: 1, dataset: r.dataset, seed: r.seed, backend: r.backend, plugins: r.plugins, eps: r.eps, stage });
+      // A teacher with a fixed `seed` is one job for every seed of the sweep.
+      const key = canonical({ v: 1, dataset: r.dataset, ...teacherSeeds(r, st), backend: r.backend, plugins: r.plugins, eps: r.eps, stage });
       const hash = crypto.createHash('sha256').update(key).digest('hex').slice(0, 16);
       const model = st.model ?? 'teacher';
       const g = groups.get(hash) ?? {
