@@ -162,6 +162,9 @@ function sweepFile(name: string, body: string): string {
     const diffs = [0, 1].map((seed) => res(`smoke-alpha0.5-seed${seed}`) - res(`smoke-alpha0-seed${seed}`));
     expect(r.pairs[0].diff.certified_acc.mean).toBeCloseTo((diffs[0] + diffs[1]) / 2, 10);
     expect(r.pairs[0].seeds).toEqual([0, 1]);
+    // A dotted metric reaches inside results.json: the shared (loaded) teacher is a model of each run.
+    const teacherAcc = (run: string) => JSON.parse(fs.readFileSync(path.join(local(), run, 'results.json'), 'utf8')).teacher.clean_acc as number;
+    expect(r.settings[0].metrics['teacher.clean_acc'].mean).toBeCloseTo((teacherAcc('smoke-alpha0-seed0') + teacherAcc('smoke-alpha0-seed1')) / 2, 10);
     expect(fs.readFileSync(path.join(rep, 'report.html'), 'utf8')).toContain('data:image/png;base64,');
   });
 

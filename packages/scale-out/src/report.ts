@@ -85,9 +85,11 @@ export function aggregateSweep(plan: SweepPlan, store: string): SweepReport {
     results.set(r.name, JSON.parse(fs.readFileSync(paths.results, 'utf8')) as Record<string, unknown>);
   }
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const field = (r: Record<string, unknown> | undefined, m: string) =>
+    m.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), r);
   const settings: SettingRow[] = [...plan.settings].map(([setting, overrides]) => {
     const runs = plan.runs.filter((r) => r.setting === setting);
-    const seeds = runs.map((r) => ({ seed: r.seed, run: r.name, values: Object.fromEntries(metrics.map((m) => [m, num(results.get(r.name)?.[m])])) }));
+    const seeds = runs.map((r) => ({ seed: r.seed, run: r.name, values: Object.fromEntries(metrics.map((m) => [m, num(field(results.get(r.name), m))])) }));
     return {
       setting,
       overrides,
@@ -154,7 +156,7 @@ export function aggregateSweep(plan: SweepPlan, store: string): SweepReport {
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(100 * v).toFixed(2)}`);
-const isRate = (m: string) => /acc/.test(m);
+const isRate = (m: string) => /acc|certified_by_method/.test(m);
 const fmt = (m: string, v: number | null | undefined) => (isRate(m) ? pct(v) : v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toPrecision(4));
 const meanSd = (m: string, s: Interval) => (s.n === 0 ? '–' : `${fmt(m, s.mean)}${s.sd !== null ? ` ± ${fmt(m, s.sd)}` : ''}`);
 const ci = (m: string, s: Interval) => (s.n === 0 ? '–' : `${fmt(m, s.mean)} [${s.ci95 ? `${fmt(m, s.ci95[0])}, ${fmt(m, s.ci95[1])}` : 'n < 2'}]`);

@@ -47,9 +47,9 @@ export const sweepSchema = z
           .strict(),
       )
       .default({}),
-    /** Which results.json fields the report aggregates. */
+    /** Which results.json fields the report aggregates; a dotted path reaches inside (`models.student.certified_by_method.ibp`). */
     metrics: z
-      .array(z.string().regex(/^[A-Za-z0-9_]+$/))
+      .array(z.string().regex(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)*$/, 'a results.json field or a dotted path of fields'))
       .min(1)
       .default(['clean_acc', 'pgd_acc', 'certified_acc']),
   })
