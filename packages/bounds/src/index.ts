@@ -23,6 +23,8 @@ export type { AlphaCrownOptions } from './methods/alpha-crown';
 export { BOUND_METHOD_NAMES, createBoundMethod } from './methods/bound-methods';
 export type { BoundMethodName } from './methods/bound-methods';
 export { boundReport } from './report';
+export { boundDiagnostics } from './diagnostics';
+export type { BoundDiagnostics } from './diagnostics';
 export type { BoundReport } from './report';
 export { registerBounds, relaxationsFromRegistry, relaxationChoiceSchema } from './register';
 export { ActivationRelaxation, ReluRelaxation, reluPieces } from './relaxations/activation';

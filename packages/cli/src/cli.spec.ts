@@ -107,6 +107,21 @@ describeWithData(MAIN, 'certkd command', () => {
     expect(j.time_s).toBeGreaterThan(0);
   });
 
+  itWithData(shared, 'diagnose reports IBP looseness layer by layer and the feature distance to a teacher', () => {
+    const onnx = path.join(shared, 'mnist-net_256x2.onnx');
+    const r = certkd(['diagnose', onnx, '--dataset', 'mnist', '--eps', '0.02', '--n', '20', '--teacher', onnx, '--backend', 'wasm', '--json']);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ n: 20, eps: 0.02, relu_units: 512, teacher_distance: 0 });
+    expect(j.per_layer.map((l: { units: number }) => l.units)).toEqual([256, 256]);
+    expect(j.feature_box_width).toBeGreaterThan(0);
+    expect(j.unstable_fraction).toBeGreaterThan(0);
+    expect(j.unstable_fraction).toBeLessThanOrEqual(1);
+    const bad = certkd(['diagnose', onnx, '--dataset', 'mnist', '--eps', '-1']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--eps: must be at least 0, got '-1'");
+  });
+
   itWithData(shared, 'verify answers VNN-COMP words and rejects bad files with exit 2', () => {
     const onnx = path.join(shared, 'mnist-net_256x2.onnx');
     const ok = certkd(['verify', onnx, path.join(shared, 'prop_1_0.05.vnnlib'), '--timeout', '20', '--backend', 'wasm', '--out', path.join(dir, 'res.txt')]);
