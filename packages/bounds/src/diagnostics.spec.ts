@@ -15,6 +15,13 @@ const spec = (hidden: number) => ({
   ],
 });
 
+/** A network's penultimate features as a teacher (what @certkd/teachers' NetworkTeacher gives). */
+const asTeacher = (t: Network) => {
+  const tap = t.tapIndex('penultimate');
+  const featureWidth = t.widthAt(tap);
+  return { featureWidth, features: (x: tf.Tensor) => tf.reshape(t.forward(x, { mode: 'eval', end: tap }).output, [x.shape[0], featureWidth]) as tf.Tensor2D };
+};
+
 describe('boundDiagnostics', () => {
   const net = Network.create(spec(9), new SeededRng(1));
   const other = Network.create(spec(5), new SeededRng(2));
@@ -63,9 +70,9 @@ describe('boundDiagnostics', () => {
   });
 
   it('measures the clean feature distance to a teacher of the same width', () => {
-    expect(boundDiagnostics(net, x, 0.05, { teacher: net }).teacher_distance).toBe(0);
+    expect(boundDiagnostics(net, x, 0.05, { teacher: asTeacher(net) }).teacher_distance).toBe(0);
     const teacher = Network.create(spec(4), new SeededRng(7));
-    const diag = boundDiagnostics(net, x, 0.05, { teacher, batch: 5 });
+    const diag = boundDiagnostics(net, x, 0.05, { teacher: asTeacher(teacher), batch: 5 });
     const [dist, energy] = tf.tidy(() => {
       const fs = net.forward(x, { mode: 'eval', end: net.tapIndex('penultimate') }).output;
       const ft = teacher.forward(x, { mode: 'eval', end: teacher.tapIndex('penultimate') }).output;
@@ -81,8 +88,8 @@ describe('boundDiagnostics', () => {
       { ...spec(9), layers: [...spec(9).layers.slice(0, 2), { kind: 'dense' as const, units: 4, useBias: true }, ...spec(9).layers.slice(3)] },
       new SeededRng(3),
     );
-    expect(() => boundDiagnostics(net, x, 0.05, { teacher: wide })).toThrow(ConfigError);
-    expect(() => boundDiagnostics(net, x, 0.05, { teacher: other })).not.toThrow();
+    expect(() => boundDiagnostics(net, x, 0.05, { teacher: asTeacher(wide) })).toThrow(ConfigError);
+    expect(() => boundDiagnostics(net, x, 0.05, { teacher: asTeacher(other) })).not.toThrow();
     wide.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type Network } from '@certkd/core';
+import { ConfigError, type FeatureTeacher, type Network } from '@certkd/core';
 import { boxAround } from './box';
 import { ibp } from './methods/ibp';
 
@@ -26,21 +26,21 @@ export interface BoundDiagnostics {
 /**
  * Bound diagnostics of `net` on the points x ([N, ...input]) with L-inf radius eps, IBP in eval
  * mode: the width of the penultimate feature box, the unstable ReLUs of each layer, and, with a
- * teacher of the same feature width, the clean feature distance. Chunked by `batch` points;
+ * teacher of the same feature width (its features at its tap), the clean feature distance. Chunked by `batch` points;
  * leaves no tensor behind.
  */
-export function boundDiagnostics(net: Network, x: tf.Tensor, eps: number, opts: { teacher?: Network; batch?: number } = {}): BoundDiagnostics {
+export function boundDiagnostics(
+  net: Network,
+  x: tf.Tensor,
+  eps: number,
+  opts: { teacher?: Pick<FeatureTeacher, 'features' | 'featureWidth'>; batch?: number } = {},
+): BoundDiagnostics {
   const n = x.shape[0];
   if (n < 1) throw new ConfigError('no points to measure', undefined, 'n');
   const tap = net.tapIndex('penultimate');
   const d = net.widthAt(tap);
-  const teacherTap = opts.teacher?.tapIndex('penultimate');
-  if (opts.teacher && opts.teacher.widthAt(teacherTap!) !== d)
-    throw new ConfigError(
-      `the student has ${d} features and the teacher ${opts.teacher.widthAt(teacherTap!)}; the distance needs equal widths`,
-      undefined,
-      'teacher',
-    );
+  if (opts.teacher && opts.teacher.featureWidth !== d)
+    throw new ConfigError(`the student has ${d} features and the teacher ${opts.teacher.featureWidth}; the distance needs equal widths`, undefined, 'teacher');
   const reluLayers = net.spec.layers.flatMap((l, i) => (l.kind === 'relu' ? [i] : []));
   const unstable = reluLayers.map(() => 0);
   let width = 0;
@@ -60,7 +60,7 @@ export function boundDiagnostics(net: Network, x: tf.Tensor, eps: number, opts: 
       });
       if (opts.teacher) {
         const fs = tf.reshape(net.forward(xb, { mode: 'eval', end: tap }).output, [m, d]);
-        const ft = tf.reshape(opts.teacher.forward(xb, { mode: 'eval', end: teacherTap }).output, [m, d]);
+        const ft = opts.teacher.features(xb);
         dist += tf.sum(tf.square(tf.sub(fs, ft))).dataSync()[0];
         energy += tf.sum(tf.square(ft)).dataSync()[0];
       }

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { boundDiagnostics } from '@certkd/bounds';
 import { ConfigError } from '@certkd/core';
 import { commandRegistry, datasetSource, parseInteger, parseNumber, useBackend } from './common';
-import { loadNet } from './model-input';
+import { loadTeacher } from '@certkd/teachers';
+import { guardModelLoad, loadNet } from './model-input';
 
 /** `certkd diagnose`: how loose a model's IBP bounds are on test points, and how far its features are from a teacher's. */
 export function diagnoseCommand(): Command {
@@ -30,7 +31,7 @@ export function diagnoseCommand(): Command {
         const source = datasetSource(o.dataset, commandRegistry(o.plugin));
         await useBackend(o.backend, !!o.json);
         const { network } = loadNet(file);
-        const teacher = o.teacher ? loadNet(o.teacher).network : undefined;
+        const teacher = o.teacher ? guardModelLoad(o.teacher, () => loadTeacher(o.teacher!)) : undefined;
         try {
           const ds = await source.load({ root: o.dataRoot });
           const d = network.widthAt(0);

@@ -29,6 +29,8 @@ export type PipelineEvent =
       lr: number;
       wall_s: number;
       val_acc?: number;
+      /** Bound diagnostics of the model at the epoch's end (a train stage's `diagnostics`), by name. */
+      diagnostics?: Record<string, number>;
     }
   | {
       type: 'batch-end';

@@ -86,4 +86,28 @@ describe('paired seeds', () => {
     expect(maxDiff(alone, rekeyed)).toBeGreaterThan(1e-4);
     for (const n of [alone, after, rekeyed]) n.dispose();
   });
+
+  it("epoch diagnostics change no weight and land in metrics.csv next to both stages' loss parts", async () => {
+    const loss = { kind: 'distill-loss', name: 'cc-dist', options: { ...radius, beta: 0.5 } };
+    const plain = await run('diag-off', [teacher, student(loss, { teacher: 'teacher' })]);
+    const diag = await run('diag-on', [teacher, student(loss, { teacher: 'teacher', diagnostics: { n: 8 } })]);
+    expect(maxDiff(plain, diag)).toBe(0);
+    for (const n of [plain, diag]) n.dispose();
+    const lines = fs
+      .readFileSync(path.join(dir, 'diag-on', 'metrics.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    const head = lines[0].split(',');
+    // The teacher's part (adv) and the student's (cc-ibp, distill) and diagnostics all have columns.
+    for (const c of ['adv', 'cc-ibp', 'distill', 'diag.feature_box_width', 'diag.unstable_relus', 'diag.teacher_distance']) expect(head).toContain(c);
+    const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [head[i], v])));
+    expect(rows.map((r) => r.stage)).toEqual(['train-teacher', 'train-student', 'train-student']);
+    expect(rows[0]['diag.feature_box_width']).toBe('');
+    expect(rows[0].adv).not.toBe('');
+    for (const r of rows.slice(1)) {
+      expect(Number(r['diag.feature_box_width'])).toBeGreaterThan(0);
+      expect(Number(r['diag.teacher_distance'])).toBeGreaterThan(0);
+      expect(Number(r['cc-ibp'])).toBeGreaterThan(0);
+    }
+  });
 });

@@ -98,6 +98,16 @@ export const trainStageSchema = z
      * this one there after training, so the runs of a sweep train their teacher once.
      */
     cache: z.boolean().default(false),
+    /**
+     * Bound diagnostics at every epoch's end on the first n test points at the recipe's eps
+     * (IBP, eval mode): penultimate feature-box width, unstable ReLUs, and the clean feature
+     * distance to the stage's teacher; metrics.csv columns diag.*. Uses no randomness: the
+     * trained weights are the same with or without it.
+     */
+    diagnostics: z
+      .object({ n: z.number().int().positive().default(500) })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import {
   Adam,
   CancelledError,
   ConfigError,
+  FeatureTeacher,
   Network,
   SeededRng,
   architectureOptions,
@@ -14,6 +15,7 @@ import {
   saveModel,
   stepLr,
 } from '@certkd/core';
+import { boundDiagnostics } from '@certkd/bounds';
 import { epsSchedule } from '@certkd/certified-losses';
 import { augmentImages, isAugmentationActive } from '@certkd/datasets';
 import { RunContext, EpochRecord } from '../engine/context';
@@ -324,6 +326,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
         wall_s: sums.wall_s,
       };
       if (ctx.validation) record.val_acc = accuracy(net, ctx.validation, 500).acc;
+      if (st.diagnostics) record.diagnostics = epochDiagnostics(ctx, net, st.diagnostics.n, teacher);
       history.push(record);
       emit({ type: 'epoch-end', stage: stageName, epochs: st.epochs, ...record });
       sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {}, wall_s: 0 };
@@ -403,4 +406,24 @@ function useCachedTeacher(ctx: RunContext, st: TrainStage, name: string, cached:
     trained_with: st.loss.name,
     teacher_cache: cached.key,
   };
+}
+
+/** A train stage's `diagnostics` at an epoch's end: boundDiagnostics on the first n test points at the recipe's eps, as flat numbers. */
+function epochDiagnostics(ctx: RunContext, net: Network, n: number, teacher: FeatureTeacher | undefined): Record<string, number> {
+  const test = ctx.test!;
+  const m = Math.min(n, test.size);
+  const { x } = test.read(Array.from({ length: m }, (_, i) => i));
+  const xt = tf.tensor(x, [m, ...test.shape]);
+  try {
+    const useTeacher = teacher && teacher.featureWidth === net.widthAt(net.tapIndex('penultimate')) ? teacher : undefined;
+    const d = boundDiagnostics(net, xt, ctx.recipe.eps, { teacher: useTeacher });
+    return {
+      feature_box_width: d.feature_box_width,
+      unstable_relus: d.unstable_relus,
+      unstable_fraction: d.unstable_fraction,
+      ...(d.teacher_distance !== undefined ? { teacher_distance: d.teacher_distance, teacher_distance_rel: d.teacher_distance_rel! } : {}),
+    };
+  } finally {
+    xt.dispose();
+  }
 }
