@@ -3,9 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NetworkTeacher } from '@certkd/teachers';
 import {
   Adam,
+  Attack,
   CancelledError,
   ConfigError,
+  DataSplit,
   FeatureTeacher,
+  LoadedDataset,
   Network,
   SeededRng,
   architectureOptions,
@@ -14,6 +17,7 @@ import {
   loadModel,
   saveModel,
   stepLr,
+  TrainingLoss,
 } from '@certkd/core';
 import { boundDiagnostics } from '@certkd/bounds';
 import { epsSchedule } from '@certkd/certified-losses';
@@ -93,61 +97,13 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const cacheKey = st.cache ? teacherCacheKey(ctx.recipe, st) : undefined;
   const cached = cacheKey ? findCachedTeacher(path.dirname(ctx.paths.root), cacheKey) : undefined;
   if (cached) return useCachedTeacher(ctx, st, name, cached, emit);
-  const seed = keyedSeed(modelSeedOf(ctx.recipe, st), 'model', seedKeyOf(st));
-  const builder = ctx.registry.create('architecture', st.architecture.name, {}, `${where}.architecture`);
-  const archOpts = architectureOptions.safeParse(st.architecture.options);
-  if (!archOpts.success)
-    throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
-  const spec = builder.build(dataset.input, archOpts.data);
-  checkWasmMemory(ctx, spec, st, where);
-  const net = Network.create(spec, new SeededRng(seed), st.init);
-  const loss = ctx.registry.create(st.loss.kind, st.loss.name, st.loss.options, `${where}.loss`);
-  const attack = st.attack ? ctx.registry.create('attack', st.attack.name, st.attack.options, `${where}.attack`) : undefined;
-  const teacher = st.teacher ? ctx.teachers.get(st.teacher) : undefined;
-  if (st.teacher && !teacher) {
-    throw new ConfigError(
-      `unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`,
-      ctx.recipeFile,
-      `${where}.teacher`,
-    );
-  }
-  if (st.loss.kind === 'distill-loss' && !teacher) throw new ConfigError('a distillation loss needs a teacher', ctx.recipeFile, `${where}.teacher`);
-  loss.prepare?.(net, teacher, new SeededRng(deriveSeed(seed, 0x1a)));
-  const extras = loss.variables?.() ?? [];
-  const vars = [...net.trainableVariables(), ...extras];
-  const adamConfig = { lr: st.optimizer.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
-  const adam = new Adam(vars, adamConfig);
+  const setup = buildTraining(ctx, st, where, train, dataset);
+  const { seed, net, loss, attack, teacher, extras, vars, adam, stepsPerEpoch, schedule, totalSteps } = setup;
   const bs = st.batchSize;
   const n = train.size;
-  // A last batch of one example has no batch statistics: drop it.
-  const stepsPerEpoch = n % bs === 1 ? Math.floor(n / bs) : Math.ceil(n / bs);
-  if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${bs} leaves no batch of the ${n} training examples`, ctx.recipeFile, `${where}.batchSize`);
-  const schedule = epsSchedule({ epsMax: st.eps.max, startEpoch: st.eps.start, rampEpochs: st.eps.ramp, stepsPerEpoch });
-  const totalSteps = st.epochs * stepsPerEpoch;
 
-  let epoch = 0;
-  let nextBatch = 0;
-  let step = 0;
-  let history: EpochRecord[] = [];
-  let sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {} as Record<string, number>, wall_s: 0 };
-  let trainWall = 0;
-  let restoredRng: number[] | undefined;
-  const ck = ctx.resume ? readCheckpoint(ctx.paths.checkpoint) : undefined;
-  if (ck && ck.state.stageIndex === index) {
-    net.assign(ck.network);
-    ck.network.dispose();
-    adam.setState(ck.adam);
-    tf.tidy(() => extras.forEach((v, i) => v.assign(tf.tensor(ck.extras[i], v.shape))));
-    ({ epoch, nextBatch, step, history } = ck.state);
-    sums = ck.state.epochSums;
-    trainWall = ck.state.trainWallS;
-    // A checkpoint at an epoch's end (nextBatch 0) holds the finished epoch's generator; the next
-    // epoch starts its own, as in an uninterrupted run. Mid-epoch, the generator continues.
-    restoredRng = nextBatch > 0 ? ck.state.stepRngState : undefined;
-    emit({ type: 'log', stage: stageName, message: `resumed ${name} at epoch ${epoch + 1}, batch ${nextBatch + 1}` });
-  } else if (ck) {
-    ck.network.dispose();
-  }
+  // eslint-disable-next-line prefer-const
+  let { epoch, nextBatch, step, history, sums, trainWall, restoredRng } = restoreProgress(ctx, st, index, name, setup, emit);
 
   const workers = resolveWorkers(ctx, st, where, { totalSteps: totalSteps - step, teacher });
   let parallel: ParallelTrainer | undefined;
@@ -185,21 +141,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   const profile = ctx.profileSteps > 0 ? new KernelProfile() : undefined;
   let stageSteps = 0;
   try {
-    const startWorkers = () =>
-      ParallelTrainer.start({
-        workers: workers.count,
-        backend: ctx.backend.name,
-        plugins: ctx.recipe.plugins,
-        baseDir: path.dirname(path.resolve(ctx.recipeFile)),
-        net,
-        loss: { kind: st.loss.kind, name: st.loss.name, options: st.loss.options ?? {} },
-        attack: st.attack ? { kind: 'attack', name: st.attack.name, options: st.attack.options ?? {} } : undefined,
-        teacher: teacher as NetworkTeacher | undefined,
-        prepareSeed: deriveSeed(seed, 0x1a),
-        extras,
-        adam,
-        adamConfig,
-      });
+    const startWorkers = () => startParallel(ctx, st, setup, workers.count);
     // workers: auto times both ways first (results do not depend on the choice beyond float rounding).
     const calibration = workers.count > 1 && workers.calibrate ? new WorkerCalibration(workers.count) : undefined;
     let leaveWorkers = false;
@@ -316,17 +258,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
       }
       nextBatch = 0;
       await sync();
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        loss: sums.loss / sums.seen,
-        parts: Object.fromEntries(Object.entries(sums.parts).map(([k, v]) => [k, v / sums.seen])),
-        train_acc: sums.counted ? sums.correct / sums.counted : undefined,
-        eps: schedule(step - 1),
-        lr,
-        wall_s: sums.wall_s,
-      };
-      if (ctx.validation) record.val_acc = accuracy(net, ctx.validation, 500).acc;
-      if (st.diagnostics) record.diagnostics = epochDiagnostics(ctx, net, st.diagnostics.n, teacher);
+      const record = epochRecord(ctx, st, setup, epoch, step, lr, sums);
       history.push(record);
       emit({ type: 'epoch-end', stage: stageName, epochs: st.epochs, ...record });
       sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {}, wall_s: 0 };
@@ -334,47 +266,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     }
     await parallel?.close();
     parallel = undefined;
-    const dir = ctx.paths.model(name);
-    saveModel(net, dir, {
-      name,
-      dataset: dataset.name,
-      architecture: st.architecture.name,
-      eps: st.eps.max,
-      loss: `${st.loss.kind}/${st.loss.name}`,
-      seed: modelSeedOf(ctx.recipe, st),
-      bnConvention: BN_CONVENTION,
-      recipe: ctx.recipe.name,
-    });
-    emit({ type: 'artifact', stage: stageName, kind: 'model', path: dir });
-    if (cacheKey) {
-      const entry = storeCachedTeacher(path.dirname(ctx.paths.root), cacheKey, dir, {
-        key: cacheKey,
-        run: path.basename(ctx.paths.root),
-        model: name,
-        history,
-        train_wall_s: trainWall,
-        train_workers: trainWorkers,
-      });
-      emit({ type: 'log', stage: stageName, message: `teacher '${name}' stored in the teacher cache: ${entry}` });
-    }
-    ctx.models.set(name, {
-      name,
-      network: net,
-      architecture: st.architecture.name,
-      role: st.stage === 'train-teacher' ? 'teacher' : st.stage === 'train-student' ? 'student' : 'model',
-      path: dir,
-      trainedWith: `${st.loss.kind}/${st.loss.name}`,
-    });
-    ctx.history[name] = history;
-    ctx.results[name] = {
-      ...(ctx.results[name] ?? {}),
-      architecture: st.architecture.name,
-      role: ctx.models.get(name)!.role,
-      train_wall_s: trainWall,
-      train_workers: trainWorkers,
-      trained_with: st.loss.name,
-      ...(st.teacher ? { teacher: st.teacher } : {}),
-    };
+    registerTrained(ctx, st, name, net, { history, trainWall, trainWorkers, cacheKey }, emit);
   } catch (e) {
     net.dispose();
     throw e;
@@ -382,6 +274,192 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
     await parallel?.close();
     adam.dispose();
   }
+}
+
+/** What a train stage trains with: the seeded network, its loss, attack and teacher, the optimiser and the eps schedule. */
+interface TrainingSetup {
+  seed: number;
+  net: Network;
+  loss: TrainingLoss;
+  attack?: Attack;
+  teacher?: FeatureTeacher;
+  /** The loss's own trainable variables (e.g. a feature adapter), optimised with the network. */
+  extras: tf.Variable[];
+  vars: tf.Variable[];
+  adam: Adam;
+  adamConfig: { lr: number; beta1: number; beta2: number; epsilon: number };
+  stepsPerEpoch: number;
+  schedule: (step: number) => number;
+  totalSteps: number;
+}
+
+/** Build a train stage's network (from its seed), loss, attack, teacher and optimiser; the network is disposed if a later check fails. */
+function buildTraining(ctx: RunContext, st: TrainStage, where: string, train: DataSplit, dataset: LoadedDataset): TrainingSetup {
+  const seed = keyedSeed(modelSeedOf(ctx.recipe, st), 'model', seedKeyOf(st));
+  const builder = ctx.registry.create('architecture', st.architecture.name, {}, `${where}.architecture`);
+  const archOpts = architectureOptions.safeParse(st.architecture.options);
+  if (!archOpts.success)
+    throw new ConfigError(archOpts.error.issues[0].message, ctx.recipeFile, `${where}.architecture.options.${archOpts.error.issues[0].path.join('.')}`);
+  const spec = builder.build(dataset.input, archOpts.data);
+  checkWasmMemory(ctx, spec, st, where);
+  const bs = st.batchSize;
+  const n = train.size;
+  // A last batch of one example has no batch statistics: drop it.
+  const stepsPerEpoch = n % bs === 1 ? Math.floor(n / bs) : Math.ceil(n / bs);
+  if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${bs} leaves no batch of the ${n} training examples`, ctx.recipeFile, `${where}.batchSize`);
+  const schedule = epsSchedule({ epsMax: st.eps.max, startEpoch: st.eps.start, rampEpochs: st.eps.ramp, stepsPerEpoch });
+  const totalSteps = st.epochs * stepsPerEpoch;
+  const net = Network.create(spec, new SeededRng(seed), st.init);
+  try {
+    const loss = ctx.registry.create(st.loss.kind, st.loss.name, st.loss.options, `${where}.loss`);
+    const attack = st.attack ? ctx.registry.create('attack', st.attack.name, st.attack.options, `${where}.attack`) : undefined;
+    const teacher = st.teacher ? ctx.teachers.get(st.teacher) : undefined;
+    if (st.teacher && !teacher) {
+      throw new ConfigError(
+        `unknown teacher '${st.teacher}'; known: ${[...ctx.teachers.keys()].join(', ') || '(none: add a train-teacher or load-teacher stage before)'}`,
+        ctx.recipeFile,
+        `${where}.teacher`,
+      );
+    }
+    if (st.loss.kind === 'distill-loss' && !teacher) throw new ConfigError('a distillation loss needs a teacher', ctx.recipeFile, `${where}.teacher`);
+    loss.prepare?.(net, teacher, new SeededRng(deriveSeed(seed, 0x1a)));
+    const extras = loss.variables?.() ?? [];
+    const vars = [...net.trainableVariables(), ...extras];
+    const adamConfig = { lr: st.optimizer.lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+    const adam = new Adam(vars, adamConfig);
+    return { seed, net, loss, attack, teacher, extras, vars, adam, adamConfig, stepsPerEpoch, schedule, totalSteps };
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+}
+
+/** Data-parallel replicas of a train stage's network, loss, attack, teacher and optimiser in worker threads. */
+function startParallel(ctx: RunContext, st: TrainStage, setup: TrainingSetup, workers: number): Promise<ParallelTrainer> {
+  return ParallelTrainer.start({
+    workers,
+    backend: ctx.backend.name,
+    plugins: ctx.recipe.plugins,
+    baseDir: path.dirname(path.resolve(ctx.recipeFile)),
+    net: setup.net,
+    loss: { kind: st.loss.kind, name: st.loss.name, options: st.loss.options ?? {} },
+    attack: st.attack ? { kind: 'attack', name: st.attack.name, options: st.attack.options ?? {} } : undefined,
+    teacher: setup.teacher as NetworkTeacher | undefined,
+    prepareSeed: deriveSeed(setup.seed, 0x1a),
+    extras: setup.extras,
+    adam: setup.adam,
+    adamConfig: setup.adamConfig,
+  });
+}
+
+/** An epoch's record: mean loss and parts, training accuracy, the eps reached, and validation accuracy and diagnostics when asked for. */
+function epochRecord(
+  ctx: RunContext,
+  st: TrainStage,
+  setup: TrainingSetup,
+  epoch: number,
+  step: number,
+  lr: number,
+  sums: TrainCheckpoint['epochSums'],
+): EpochRecord {
+  const record: EpochRecord = {
+    epoch: epoch + 1,
+    loss: sums.loss / sums.seen,
+    parts: Object.fromEntries(Object.entries(sums.parts).map(([k, v]) => [k, v / sums.seen])),
+    train_acc: sums.counted ? sums.correct / sums.counted : undefined,
+    eps: setup.schedule(step - 1),
+    lr,
+    wall_s: sums.wall_s,
+  };
+  if (ctx.validation) record.val_acc = accuracy(setup.net, ctx.validation, 500).acc;
+  if (st.diagnostics) record.diagnostics = epochDiagnostics(ctx, setup.net, st.diagnostics.n, setup.teacher);
+  return record;
+}
+
+/** Where a train stage starts: at the beginning, or where the run's checkpoint left this stage (weights, optimiser and generator restored). */
+function restoreProgress(ctx: RunContext, st: TrainStage, index: number, name: string, setup: TrainingSetup, emit: Emit) {
+  const { net, adam, extras } = setup;
+  const stageName = st.stage;
+  let epoch = 0;
+  let nextBatch = 0;
+  let step = 0;
+  let history: EpochRecord[] = [];
+  let sums = { loss: 0, correct: 0, seen: 0, counted: 0, parts: {} as Record<string, number>, wall_s: 0 };
+  let trainWall = 0;
+  let restoredRng: number[] | undefined;
+  const ck = ctx.resume ? readCheckpoint(ctx.paths.checkpoint) : undefined;
+  if (ck && ck.state.stageIndex === index) {
+    net.assign(ck.network);
+    ck.network.dispose();
+    adam.setState(ck.adam);
+    tf.tidy(() => extras.forEach((v, i) => v.assign(tf.tensor(ck.extras[i], v.shape))));
+    ({ epoch, nextBatch, step, history } = ck.state);
+    sums = ck.state.epochSums;
+    trainWall = ck.state.trainWallS;
+    // A checkpoint at an epoch's end (nextBatch 0) holds the finished epoch's generator; the next
+    // epoch starts its own, as in an uninterrupted run. Mid-epoch, the generator continues.
+    restoredRng = nextBatch > 0 ? ck.state.stepRngState : undefined;
+    emit({ type: 'log', stage: stageName, message: `resumed ${name} at epoch ${epoch + 1}, batch ${nextBatch + 1}` });
+  } else if (ck) {
+    ck.network.dispose();
+  }
+
+  return { epoch, nextBatch, step, history, sums, trainWall, restoredRng };
+}
+
+/** Save a trained model, store a cached teacher, and register the model, its history and results with the run. */
+function registerTrained(
+  ctx: RunContext,
+  st: TrainStage,
+  name: string,
+  net: Network,
+  done: { history: EpochRecord[]; trainWall: number; trainWorkers: number; cacheKey?: string },
+  emit: Emit,
+): void {
+  const { history, trainWall, trainWorkers, cacheKey } = done;
+  const stageName = st.stage;
+  const dataset = ctx.dataset!;
+  const dir = ctx.paths.model(name);
+  saveModel(net, dir, {
+    name,
+    dataset: dataset.name,
+    architecture: st.architecture.name,
+    eps: st.eps.max,
+    loss: `${st.loss.kind}/${st.loss.name}`,
+    seed: modelSeedOf(ctx.recipe, st),
+    bnConvention: BN_CONVENTION,
+    recipe: ctx.recipe.name,
+  });
+  emit({ type: 'artifact', stage: stageName, kind: 'model', path: dir });
+  if (cacheKey) {
+    const entry = storeCachedTeacher(path.dirname(ctx.paths.root), cacheKey, dir, {
+      key: cacheKey,
+      run: path.basename(ctx.paths.root),
+      model: name,
+      history,
+      train_wall_s: trainWall,
+      train_workers: trainWorkers,
+    });
+    emit({ type: 'log', stage: stageName, message: `teacher '${name}' stored in the teacher cache: ${entry}` });
+  }
+  ctx.models.set(name, {
+    name,
+    network: net,
+    architecture: st.architecture.name,
+    role: st.stage === 'train-teacher' ? 'teacher' : st.stage === 'train-student' ? 'student' : 'model',
+    path: dir,
+    trainedWith: `${st.loss.kind}/${st.loss.name}`,
+  });
+  ctx.history[name] = history;
+  ctx.results[name] = {
+    ...(ctx.results[name] ?? {}),
+    architecture: st.architecture.name,
+    role: ctx.models.get(name)!.role,
+    train_wall_s: trainWall,
+    train_workers: trainWorkers,
+    trained_with: st.loss.name,
+    ...(st.teacher ? { teacher: st.teacher } : {}),
+  };
 }
 
 /** A train-teacher stage served from the teacher cache: the cached model is copied into the run and registered as trained here. */
