@@ -1,4 +1,5 @@
-import type { DenseLayer, Network, NormalizeLayer } from '@certkd/core';
+import { explicitPadding } from '@certkd/core';
+import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, NormalizeLayer } from '@certkd/core';
 
 /**
  * Sound float64 re-check of verified claims (docs/verification.md, "Floating point").
@@ -19,8 +20,13 @@ import type { DenseLayer, Network, NormalizeLayer } from '@certkd/core';
  *   inactive on the whole box, and k' the number of ReLU layers below (each adds intercepts of
  *   at most m); the length n is the box dimension plus every layer's fan-in plus a few
  *   element-wise steps. Every error bound is doubled for safety.
- * A claim is confirmed when the float64 lower bound minus its error bound exceeds d. Networks
- * with layers other than normalize, flatten, tap, dense and relu are not re-checked here.
+ * A claim is confirmed when the float64 lower bound minus its error bound exceeds d.
+ * Convolutions and average pools are expanded into their (sparse) affine matrices, eval-mode
+ * BatchNorm into its per-channel scale and shift (gamma / sqrt(var + eps), beta - mean * scale,
+ * computed in float64); for such networks the intermediate bounds are interval arithmetic only
+ * (a CROWN pass per unstable neuron through expanded convolutions costs seconds per box), so a
+ * claim that needed tighter intermediate bounds is refused and the search goes on. Networks with
+ * other layers, or an expansion over MAX_EXPANDED entries, are not re-checked here.
  */
 
 type Op =
@@ -29,6 +35,8 @@ type Op =
   | { kind: 'relu'; n: number; q: number };
 
 const U64 = 2 ** -53;
+/** Largest affine matrix (entries) a convolution or pool is expanded into: 50M float64 = 400 MB. */
+export const MAX_EXPANDED = 50_000_000;
 const gamma64 = (n: number) => (n * U64) / (1 - n * U64);
 
 export interface Bounds64 {
@@ -53,16 +61,57 @@ export class Net64 {
     readonly inputSize: number,
     readonly outputSize: number,
     readonly reluCount: number,
+    /** Whether intermediate bounds take a CROWN pass per unstable neuron (networks without expanded layers). */
+    readonly crownIntermediate: boolean,
   ) {}
 
-  /** The float64 form of `net`, or null when it has a layer the re-check does not cover. */
+  /**
+   * The float64 form of `net`, or null when it has a layer the re-check does not cover. Cached
+   * per network while its parameters keep their storage (an assign gives a variable new storage,
+   * so changed weights are never re-checked against an old copy).
+   */
   static from(net: Network): Net64 | null {
+    const ids = net.namedParams().map(([, v]) => (v as unknown as { dataId: object }).dataId);
+    const hit = CACHE.get(net);
+    if (hit && hit.ids.length === ids.length && hit.ids.every((d, k) => d === ids[k])) return hit.net64;
+    const net64 = Net64.build(net);
+    CACHE.set(net, { ids, net64 });
+    return net64;
+  }
+
+  private static build(net: Network): Net64 | null {
     const ops: Op[] = [];
     let q = 0;
+    let expanded = false;
     for (let i = 0; i < net.layers.length; i++) {
       const layer = net.layers[i];
       const nIn = net.widthAt(i);
       switch (layer.kind) {
+        case 'conv2d':
+        case 'avgpool': {
+          const op = layer.kind === 'conv2d' ? expandConv(net, i, layer as Conv2DLayer) : expandPool(net, i, layer as AvgPoolLayer);
+          if (!op) return null;
+          ops.push(op);
+          expanded = true;
+          break;
+        }
+        case 'batchnorm': {
+          const l = layer as BatchNormLayer;
+          const gamma = net.param(i, 'gamma').dataSync();
+          const beta = net.param(i, 'beta').dataSync();
+          const mean = net.param(i, 'movingMean').dataSync();
+          const variance = net.param(i, 'movingVariance').dataSync();
+          const C = gamma.length;
+          const s = new Float64Array(nIn);
+          const t = new Float64Array(nIn);
+          for (let k = 0; k < nIn; k++) {
+            const c = k % C; // channels last: the channel is the fastest index
+            s[k] = gamma[c] / Math.sqrt(variance[c] + l.epsilon);
+            t[k] = beta[c] - mean[c] * s[k];
+          }
+          ops.push({ kind: 'scale', n: nIn, s, t });
+          break;
+        }
         case 'flatten':
         case 'tap':
           break;
@@ -95,7 +144,7 @@ export class Net64 {
           return null;
       }
     }
-    return new Net64(ops, net.widthAt(0), net.widthAt(net.layers.length), q);
+    return new Net64(ops, net.widthAt(0), net.widthAt(net.layers.length), q, !expanded);
   }
 
   /** Length of the longest chain of float64 sums of a bound (box dimension, fan-ins, element-wise steps). */
@@ -254,7 +303,7 @@ export class Net64 {
             if (ru[k] < Uu[k]) Uu[k] = ru[k];
           }
         }
-        if (opts.crown !== false && !opts.root) {
+        if ((opts.crown ?? this.crownIntermediate) && !opts.root) {
           const e = new Float64Array(op.n);
           for (let k = 0; k < op.n; k++) {
             if (!(L[k] < 0 && Uu[k] > 0)) continue;
@@ -323,4 +372,78 @@ export class Net64 {
       return v - 2 * g * ((this.reluCount + 3) * absSum + betaMass);
     });
   }
+}
+
+const CACHE = new WeakMap<Network, { ids: object[]; net64: Net64 | null }>();
+
+/** An [H, W, C] -> [H', W', C'] layer as the affine op W [nIn x nOut] (p = i * nOut + j), NHWC flat order; null when too large. */
+function expandWindowed(
+  inShape: number[],
+  outShape: number[],
+  kernel: [number, number],
+  strides: [number, number],
+  pad: [[number, number], [number, number]],
+  weight: (dh: number, dw: number, c: number, f: number) => number,
+  bias: (f: number) => number,
+  depthwise: boolean,
+): Op | null {
+  const [H, W, C] = inShape;
+  const [Ho, Wo, F] = outShape;
+  const nIn = H * W * C;
+  const nOut = Ho * Wo * F;
+  if (nIn * nOut > MAX_EXPANDED) return null;
+  const Wm = new Float64Array(nIn * nOut);
+  const b = new Float64Array(nOut);
+  for (let oh = 0; oh < Ho; oh++)
+    for (let ow = 0; ow < Wo; ow++)
+      for (let f = 0; f < F; f++) {
+        const j = (oh * Wo + ow) * F + f;
+        b[j] = bias(f);
+        for (let dh = 0; dh < kernel[0]; dh++) {
+          const ih = oh * strides[0] - pad[0][0] + dh;
+          if (ih < 0 || ih >= H) continue;
+          for (let dw = 0; dw < kernel[1]; dw++) {
+            const iw = ow * strides[1] - pad[1][0] + dw;
+            if (iw < 0 || iw >= W) continue;
+            for (let c = depthwise ? f : 0; c < (depthwise ? f + 1 : C); c++) Wm[((ih * W + iw) * C + c) * nOut + j] += weight(dh, dw, c, f);
+          }
+        }
+      }
+  return { kind: 'affine', nIn, nOut, W: Wm, b };
+}
+
+function expandConv(net: Network, i: number, layer: Conv2DLayer): Op | null {
+  const inShape = net.shapes[i];
+  const K = net.param(i, 'kernel').dataSync(); // [kh, kw, cin, F]
+  const bias = layer.useBias ? net.param(i, 'bias').dataSync() : undefined;
+  const [, kw] = layer.kernelSize;
+  const C = inShape[2];
+  const F = layer.filters;
+  return expandWindowed(
+    inShape,
+    net.shapes[i + 1],
+    layer.kernelSize,
+    layer.strides,
+    explicitPadding(layer, inShape),
+    (dh, dw, c, f) => K[((dh * kw + dw) * C + c) * F + f],
+    (f) => (bias ? bias[f] : 0),
+    false,
+  );
+}
+
+function expandPool(net: Network, i: number, layer: AvgPoolLayer): Op | null {
+  const w = 1 / (layer.poolSize[0] * layer.poolSize[1]);
+  return expandWindowed(
+    net.shapes[i],
+    net.shapes[i + 1],
+    layer.poolSize,
+    layer.strides,
+    [
+      [0, 0],
+      [0, 0],
+    ],
+    () => w,
+    () => 0,
+    true,
+  );
 }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Network, SeededRng } from '@certkd/core';
 import { crown, ibp, roundingErrorBound } from '@certkd/bounds';
 import { evalFlat, verifyProperty } from './verify';
+import { Net64 } from './recheck64';
 import type { OutputRow } from './verdict';
 
 /**
@@ -122,5 +123,88 @@ describe('rounding re-check of verified claims', () => {
       tf.dispose([spec, box.lower, box.upper]);
       net.dispose();
     }
+  });
+
+  describe('convolutional networks (float64 form with expanded convolutions, BatchNorm and pooling)', () => {
+    const cnn = (seed: number) => {
+      const net = Network.create(
+        {
+          inputShape: [8, 8, 2],
+          layers: [
+            { kind: 'conv2d', filters: 4, kernelSize: [3, 3], strides: [2, 2], padding: 'same', useBias: true },
+            { kind: 'batchnorm', epsilon: 1e-3, momentum: 0.9 },
+            { kind: 'relu' },
+            { kind: 'conv2d', filters: 3, kernelSize: [2, 2], strides: [1, 1], padding: 'valid', useBias: false },
+            { kind: 'relu' },
+            { kind: 'avgpool', poolSize: [2, 2], strides: [1, 1], padding: 'valid' },
+            { kind: 'flatten' },
+            { kind: 'dense', units: 3, useBias: true },
+          ],
+        },
+        new SeededRng(seed),
+      );
+      // non-trivial running statistics, as a trained network has
+      const rng = new SeededRng(seed + 100);
+      net.param(1, 'movingMean').assign(tf.tensor1d(Array.from({ length: 4 }, () => rng.next() - 0.5)));
+      net.param(1, 'movingVariance').assign(tf.tensor1d(Array.from({ length: 4 }, () => 0.2 + rng.next())));
+      net.param(1, 'gamma').assign(tf.tensor1d(Array.from({ length: 4 }, () => 0.5 + rng.next())));
+      return net;
+    };
+    const point = (seed: number) => {
+      const rng = new SeededRng(seed);
+      return Float32Array.from({ length: 128 }, () => rng.next());
+    };
+
+    it('computes the network exactly on a point and soundly on a box (sampled)', () => {
+      for (let seed = 1; seed <= 3; seed++) {
+        const net = cnn(seed);
+        const n64 = Net64.from(net)!;
+        expect(n64).not.toBeNull();
+        const x = point(seed);
+        const y = evalFlat(net, x, 1);
+        const rows = [
+          [1, -1, 0],
+          [0, 1, -1],
+        ];
+        const at = Float64Array.from(x);
+        const exact = n64.rowLower(rows, at, at, n64.bounds(at, at)!);
+        rows.forEach((c, r) => expect(Math.abs(exact[r] - (y[0] * c[0] + y[1] * c[1] + y[2] * c[2]))).toBeLessThan(1e-4));
+        const eps = 0.05;
+        const lo = Float64Array.from(x, (v) => v - eps);
+        const hi = Float64Array.from(x, (v) => v + eps);
+        const lbs = n64.rowLower(rows, lo, hi, n64.bounds(lo, hi)!);
+        const rng = new SeededRng(seed + 7);
+        for (let k = 0; k < 200; k++) {
+          const xs = Float32Array.from(x, (v) => v + eps * (2 * rng.next() - 1));
+          const ys = evalFlat(net, xs, 1);
+          rows.forEach((c, r) => expect(lbs[r]).toBeLessThanOrEqual(ys[0] * c[0] + ys[1] * c[1] + ys[2] * c[2] + 1e-5));
+        }
+        net.dispose();
+      }
+    });
+
+    it('lets a clear claim on a BatchNorm CNN stand (the a priori float32 slack refused every one)', () => {
+      const net = cnn(2);
+      const x = point(5);
+      const y = evalFlat(net, x, 1);
+      const label = y.indexOf(Math.max(...y));
+      const disjuncts: OutputRow[][] = [0, 1, 2]
+        .filter((j) => j !== label)
+        .map((j) => {
+          const cc = [0, 0, 0];
+          cc[label] = 1;
+          cc[j] = -1;
+          return [{ c: cc, d: 0 }];
+        });
+      const box = { lower: x.map((v) => v - 1e-4), upper: x.map((v) => v + 1e-4) };
+      const v = verifyProperty(net, { boxes: [box], disjuncts }, { timeoutS: 10, methods: ['ibp'] });
+      expect(v.kind).toBe('verified-incomplete');
+      expect(v.downgraded).toBeUndefined();
+      // The same network's weights changed: the cached float64 form is not reused.
+      const before = Net64.from(net);
+      net.param(7, 'bias').assign(tf.tensor1d([5, -5, 0]));
+      expect(Net64.from(net)).not.toBe(before);
+      net.dispose();
+    });
   });
 });
