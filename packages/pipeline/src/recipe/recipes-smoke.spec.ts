@@ -49,13 +49,14 @@ function smoke(r: Recipe): Recipe {
 
 describe('every shipped recipe starts and runs one batch per training stage on data of its shape', () => {
   const dir = path.resolve(__dirname, '../../../../recipes');
-  // The recipes at the top and the study's (recipes/sweeps holds sweep files, not recipes).
-  const yaml = (sub: string) =>
+  // The recipes at the top and the study's, with the study sweeps' base recipes (the other files
+  // of recipes/sweeps and recipes/study/sweeps are sweep files, not recipes).
+  const yaml = (sub: string, pattern = /\.ya?ml$/) =>
     fs
       .readdirSync(path.join(dir, sub))
-      .filter((f) => /\.ya?ml$/.test(f))
+      .filter((f) => pattern.test(f))
       .map((f) => path.join(sub, f));
-  const files = [...yaml('.'), ...yaml('study')];
+  const files = [...yaml('.'), ...yaml('study'), ...yaml('study/sweeps', /^base-.*\.ya?ml$/)];
   let runs: string;
   beforeAll(async () => {
     await loadBackend('wasm');
