@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Records and paired tables of a CC-Dist vs CC-IBP study sweep (docs/results.md), from the
+ * sweep's store: one JSON record per trained model (the shared teacher and every student),
+ * and, per beta, the per-seed differences against beta = 0 with their mean and 95% t-interval.
+ *
+ *   node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME]
+ *
+ * Per run it reads results.json, and when present complete-certify.summary.json (the output of
+ * `certkd certify ... --json`, the complete certifier) and diagnose.json (`certkd diagnose
+ * ... --json`). Needs the built packages (npx nx run-many -t build).
+ */
+require('reflect-metadata');
+const fs = require('node:fs');
+const path = require('node:path');
+const { planSweep, stats } = require('@certkd/scale-out');
+
+function usage(msg) {
+  if (msg) console.error(`collect: ${msg}`);
+  console.error('usage: node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME]');
+  process.exit(msg ? 2 : 0);
+}
+
+function parseArgs(argv) {
+  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => argv[++i] ?? usage(`${a} needs a value`);
+    if (a === '--store') o.store = val();
+    else if (a === '--json') o.json = val();
+    else if (a === '--study') o.study = val();
+    else if (a === '--help' || a === '-h') usage();
+    else if (a.startsWith('--')) usage(`unknown option '${a}'`);
+    else if (!o.sweep) o.sweep = a;
+    else usage(`unexpected argument '${a}'`);
+  }
+  if (!o.sweep || !o.store) usage('give the sweep file and --store');
+  return o;
+}
+
+/** A JSON file, or undefined when absent or still empty (a command still writing it). */
+function readJson(f) {
+  if (!fs.existsSync(f)) return undefined;
+  const text = fs.readFileSync(f, 'utf8').trim();
+  if (!text) return undefined;
+  try {
+    // a pretty-printed file, or JSON lines whose last line is the summary (certkd ... --json)
+    return text.startsWith('{\n') || !text.includes('\n') ? JSON.parse(text) : JSON.parse(text.split('\n').pop());
+  } catch (e) {
+    console.error(`collect: ${f}: not JSON (${e.message})`);
+    process.exit(2);
+  }
+}
+
+/** The student stage of a run's recipe and its beta. */
+function studentOf(recipe) {
+  const st = recipe.stages.find((s) => s.stage === 'train-student');
+  if (!st) throw new Error(`recipe ${recipe.name} has no train-student stage`);
+  return { st, beta: st.loss.options.beta ?? 0 };
+}
+
+function records(plan, store, study) {
+  const out = [];
+  let teacherDone = false;
+  for (const run of plan.runs) {
+    const dir = path.join(store, run.name);
+    const res = readJson(path.join(dir, 'results.json'));
+    const state = readJson(path.join(dir, 'state.json'));
+    if (!res || !res.models || !res.models.student || res.models.student.certified_acc === undefined) continue;
+    if (state && state.completed && state.completed.length < run.recipe.stages.length) continue;
+    const { st, beta } = studentOf(run.recipe);
+    const s = res.models.student;
+    const t = res.models.teacher ?? {};
+    const base = { study, sweep: plan.loaded.sweep.name, dataset: res.dataset, eps: res.eps, backend: res.backend };
+    if (!teacherDone && t.pgd_acc !== undefined) {
+      teacherDone = true;
+      const teacherStage = plan.teachers[0]?.recipe.stages[0];
+      out.push({
+        ...base,
+        run: plan.teachers[0]?.name ?? run.name,
+        arm: 'teacher',
+        beta: null,
+        seed: teacherStage?.seed ?? res.seed,
+        epochs: teacherStage?.epochs ?? null,
+        trained_with: t.trained_with ?? 'pgd-at',
+        clean_acc: t.clean_acc,
+        pgd_acc: t.pgd_acc,
+        n_pgd: t.n_examples,
+        certified_acc: null,
+        certifier: null,
+        n_certified: null,
+      });
+    }
+    const complete = readJson(path.join(dir, 'complete-certify.summary.json'));
+    const diag = readJson(path.join(dir, 'diagnose.json'));
+    const incomplete = s.certified_acc;
+    const rec = {
+      ...base,
+      run: run.name,
+      arm: beta === 0 ? 'cc-ibp' : 'cc-dist',
+      beta,
+      seed: res.seed,
+      epochs: st.epochs,
+      teacher_pgd_acc: t.pgd_acc ?? null,
+      clean_acc: s.clean_acc,
+      pgd_acc: s.pgd_acc,
+      n_pgd: s.n_examples,
+      certified_acc: complete ? complete.certified_acc : incomplete,
+      certifier: complete ? 'complete: escalation clean>attack>pgd>ibp>crown>alpha-crown>relu-bab, 10 s per point' : 'IBP or CROWN-IBP',
+      n_certified: complete ? complete.n : s.n_examples,
+      incomplete_certified_acc: incomplete,
+      ibp_acc: s.certified_by_method?.ibp ?? null,
+      crown_ibp_acc: s.certified_by_method?.['crown-ibp'] ?? null,
+      ...(complete ? { complete_verdicts: complete.counts, complete_decided_by: complete.by_method } : {}),
+      ...(diag
+        ? {
+            diagnostics: {
+              n: diag.n,
+              eps: diag.eps,
+              feature_box_width: diag.feature_box_width,
+              unstable_relus: diag.unstable_relus,
+              unstable_fraction: diag.unstable_fraction,
+              teacher_distance: diag.teacher_distance,
+              teacher_distance_rel: diag.teacher_distance_rel,
+            },
+          }
+        : {}),
+      train_wall_s: s.train_wall_s,
+    };
+    out.push(rec);
+  }
+  return out;
+}
+
+const pct = (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(2));
+const pts = (v) => (v === null || v === undefined ? '–' : `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`);
+
+/** Markdown: the arms' means, then per beta > 0 the paired differences against beta = 0. */
+function tables(recs) {
+  const students = recs.filter((r) => r.arm !== 'teacher');
+  const betas = [...new Set(students.map((r) => r.beta))].sort((a, b) => a - b);
+  const metrics = [
+    ['clean_acc', 'standard'],
+    ['pgd_acc', 'PGD-40'],
+    ['incomplete_certified_acc', 'IBP or CROWN-IBP'],
+    ['ibp_acc', 'IBP alone'],
+  ];
+  const hasComplete = students.some((r) => r.certifier.startsWith('complete'));
+  if (hasComplete) metrics.push(['certified_acc', 'complete certifier']);
+  const value = (r, m) => (m === 'certified_acc' && !r.certifier.startsWith('complete') ? undefined : r[m]);
+  const lines = [];
+  lines.push(`| beta | seeds | ${metrics.map(([, n]) => `${n} (%) mean ± sd`).join(' | ')} |`);
+  lines.push(`|---|---|${metrics.map(() => '---').join('|')}|`);
+  for (const b of betas) {
+    const rs = students.filter((r) => r.beta === b);
+    const cells = metrics.map(([m]) => {
+      const xs = rs.map((r) => value(r, m)).filter((v) => typeof v === 'number');
+      if (!xs.length) return '–';
+      const s = stats(xs);
+      return `${pct(s.mean)}${s.sd !== null ? ` ± ${(100 * s.sd).toFixed(2)}` : ''}${xs.length < rs.length ? ` (${xs.length})` : ''}`;
+    });
+    lines.push(`| ${b} | ${rs.map((r) => r.seed).join(', ')} | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  for (const b of betas.filter((x) => x !== 0)) {
+    lines.push(`Paired differences, beta ${b} − beta 0 (points; per seed, then the mean and its 95% t-interval):`);
+    lines.push('');
+    lines.push(`| seed | ${metrics.map(([, n]) => n).join(' | ')} |`);
+    lines.push(`|---|${metrics.map(() => '---').join('|')}|`);
+    const diffs = metrics.map(() => []);
+    for (const r of students.filter((x) => x.beta === b).sort((x, y) => x.seed - y.seed)) {
+      const base = students.find((x) => x.beta === 0 && x.seed === r.seed);
+      if (!base) continue;
+      const row = metrics.map(([m], k) => {
+        const a = value(r, m);
+        const c = value(base, m);
+        if (typeof a !== 'number' || typeof c !== 'number') return '–';
+        diffs[k].push(a - c);
+        return pts(a - c);
+      });
+      lines.push(`| ${r.seed} | ${row.join(' | ')} |`);
+    }
+    const summary = diffs.map((d) => {
+      if (!d.length) return '–';
+      const s = stats(d);
+      return `**${pts(s.mean)}**${s.ci95 ? ` [${pts(s.ci95[0])}, ${pts(s.ci95[1])}]` : ''}`;
+    });
+    lines.push(`| mean [95% CI] | ${summary.join(' | ')} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+const o = parseArgs(process.argv.slice(2));
+const plan = planSweep(path.resolve(o.sweep));
+const recs = records(plan, path.resolve(o.store), o.study);
+if (o.json) {
+  fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
+  const tmp = `${o.json}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(recs, null, 1) + '\n');
+  fs.renameSync(tmp, o.json);
+  console.error(`collect: ${recs.length} records in ${o.json}`);
+}
+process.stdout.write(tables(recs) + '\n');
