@@ -4,6 +4,7 @@ import { Network, SeededRng } from '@certkd/core';
 import { crown, ibp, roundingErrorBound } from '@certkd/bounds';
 import { evalFlat, verifyProperty } from './verify';
 import { Net64 } from './recheck64';
+import { robustnessDisjuncts } from './property';
 import type { OutputRow } from './verdict';
 
 /**
@@ -70,14 +71,7 @@ describe('rounding re-check of verified claims', () => {
     const c = Float32Array.of(0.3, 0.6, 0.2, 0.9);
     const y = evalFlat(net, c, 1);
     const label = y.indexOf(Math.max(...y));
-    const disjuncts: OutputRow[][] = [0, 1, 2]
-      .filter((j) => j !== label)
-      .map((j) => {
-        const cc = [0, 0, 0];
-        cc[label] = 1;
-        cc[j] = -1;
-        return [{ c: cc, d: 0 }];
-      });
+    const disjuncts = robustnessDisjuncts(label, 3);
     const box = { lower: c.map((v) => v - 1e-3), upper: c.map((v) => v + 1e-3) };
     const v = verifyProperty(net, { boxes: [box], disjuncts }, { timeoutS: 10, methods: ['crown'] });
     expect(v.kind).toBe('verified-incomplete');
@@ -188,14 +182,7 @@ describe('rounding re-check of verified claims', () => {
       const x = point(5);
       const y = evalFlat(net, x, 1);
       const label = y.indexOf(Math.max(...y));
-      const disjuncts: OutputRow[][] = [0, 1, 2]
-        .filter((j) => j !== label)
-        .map((j) => {
-          const cc = [0, 0, 0];
-          cc[label] = 1;
-          cc[j] = -1;
-          return [{ c: cc, d: 0 }];
-        });
+      const disjuncts = robustnessDisjuncts(label, 3);
       const box = { lower: x.map((v) => v - 1e-4), upper: x.map((v) => v + 1e-4) };
       const v = verifyProperty(net, { boxes: [box], disjuncts }, { timeoutS: 10, methods: ['ibp'] });
       expect(v.kind).toBe('verified-incomplete');

@@ -14,6 +14,19 @@ import {
   withCollective,
 } from '@certkd/core';
 
+/** What trains a model: the network, its loss, attack and teacher, the loss's own variables and the optimiser over both. */
+export interface TrainingParts<T extends FeatureTeacher = FeatureTeacher> {
+  net: Network;
+  loss: TrainingLoss;
+  attack?: Attack;
+  teacher?: T;
+  /** The loss's own trainable variables (e.g. a feature adapter), optimised with the network. */
+  extras: tf.Variable[];
+  /** The network's trainable variables and the extras. */
+  vars: tf.Variable[];
+  adam: Adam;
+}
+
 export interface StepInput {
   net: Network;
   loss: TrainingLoss;

@@ -3,7 +3,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NetworkTeacher } from '@certkd/teachers';
 import {
   Adam,
-  Attack,
   CancelledError,
   ConfigError,
   DataSplit,
@@ -17,7 +16,6 @@ import {
   loadModel,
   saveModel,
   stepLr,
-  TrainingLoss,
 } from '@certkd/core';
 import { boundDiagnostics } from '@certkd/bounds';
 import { epsSchedule } from '@certkd/certified-losses';
@@ -26,7 +24,7 @@ import { RunContext, EpochRecord } from '../engine/context';
 import { TrainStage } from '../recipe/schema';
 import { asyncStage, Emit, tick } from '../engine/async-stage';
 import { readCheckpoint, writeCheckpoint, BN_CONVENTION, TrainCheckpoint } from '../engine/checkpoint';
-import { StepOutput, trainStep } from '../engine/train-step';
+import { StepOutput, TrainingParts, trainStep } from '../engine/train-step';
 import { ParallelTrainer } from '../engine/parallel/parallel-trainer';
 import { resolveWorkers, WorkerCalibration } from '../engine/parallel/workers';
 import { KernelProfile } from '../engine/profile';
@@ -277,16 +275,8 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
 }
 
 /** What a train stage trains with: the seeded network, its loss, attack and teacher, the optimiser and the eps schedule. */
-interface TrainingSetup {
+interface TrainingSetup extends TrainingParts {
   seed: number;
-  net: Network;
-  loss: TrainingLoss;
-  attack?: Attack;
-  teacher?: FeatureTeacher;
-  /** The loss's own trainable variables (e.g. a feature adapter), optimised with the network. */
-  extras: tf.Variable[];
-  vars: tf.Variable[];
-  adam: Adam;
   adamConfig: { lr: number; beta1: number; beta2: number; epsilon: number };
   stepsPerEpoch: number;
   schedule: (step: number) => number;

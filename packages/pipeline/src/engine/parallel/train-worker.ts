@@ -4,33 +4,13 @@
 import 'reflect-metadata';
 import { parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  Adam,
-  Attack,
-  BackendChoice,
-  Network,
-  SeededRng,
-  SharedMemoryCollective,
-  TrainingLoss,
-  inferShapes,
-  loadBackend,
-  paramKey,
-  paramShapes,
-} from '@certkd/core';
+import { Adam, BackendChoice, Network, SeededRng, SharedMemoryCollective, inferShapes, loadBackend, paramKey, paramShapes } from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import { createRegistry } from '../registry';
-import { trainStep } from '../train-step';
+import { trainStep, type TrainingParts } from '../train-step';
 import { paramValues, type FromWorker, type InitMessage, type ParamValues, type StepMessage, type ToWorker } from './protocol';
 
-interface Replica {
-  net: Network;
-  loss: TrainingLoss;
-  attack?: Attack;
-  teacher?: NetworkTeacher;
-  extras: tf.Variable[];
-  vars: tf.Variable[];
-  adam: Adam;
-}
+type Replica = TrainingParts<NetworkTeacher>;
 
 let replica: Replica | undefined;
 // Set first in init, so that a failure anywhere after it can still wake the other workers.
