@@ -63,7 +63,7 @@ export function sweepCommand(): Command {
     .option('--redis <url>', 'only enqueue the runs on this Redis (redis://HOST:PORT); `certkd worker` processes take them')
     .option('--store <dir>', 'folder of the run directories, shared by the workers', 'runs')
     .option('--concurrency <n>', 'runs at once on this machine, each in its own process (local back-end)', '1')
-    .option('--backend <name>', 'compute backend for the runs (local back-end): auto, tensorflow, wasm, cpu')
+    .option('--backend <name>', `compute backend for the runs (local back-end): ${BACKENDS.join(', ')}`)
     .option('--no-report', 'do not write the sweep report at the end (local back-end)')
     .option('--json', 'print job state changes and the final status as JSON lines')
     .action(async (file: string, o: { redis?: string; store: string; concurrency: string; backend?: string; report: boolean; json?: boolean }) => {
@@ -209,7 +209,7 @@ export function workerCommand(): Command {
     .requiredOption('--redis <url>', 'the Redis to take jobs from (redis://HOST:PORT)')
     .option('--store <dir>', 'folder of the run directories, shared by the workers', 'runs')
     .option('--concurrency <n>', 'jobs at once', '1')
-    .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu (overrides the recipes)')
+    .option('--backend <name>', `compute backend: ${BACKENDS.join(', ')} (overrides the recipes)`)
     .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock this long is handed to another worker', '30000')
     .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died', '30000')
     .action(async (o: { redis: string; store: string; concurrency: string; backend?: string; lockDuration: string; stalledInterval: string }) => {
