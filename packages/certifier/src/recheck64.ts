@@ -30,12 +30,39 @@ import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, No
  */
 
 type Op =
-  | { kind: 'affine'; nIn: number; nOut: number; W: Float64Array; b: Float64Array }
+  | { kind: 'affine'; nIn: number; nOut: number; rows: Rows; b: Float64Array }
   | { kind: 'scale'; n: number; s: Float64Array; t: Float64Array }
   | { kind: 'relu'; n: number; q: number };
 
+/**
+ * An affine map's weights by output (compressed rows): output j's terms are val[k] * x[idx[k]]
+ * for k in [start[j], start[j + 1]), inputs ascending. Dense layers keep every weight (so their
+ * sums run as before); expanded convolutions and pools only the entries of each receptive field.
+ */
+interface Rows {
+  start: Int32Array;
+  idx: Int32Array;
+  val: Float64Array;
+}
+
+/** Rows of a dense kernel laid out [nIn x nOut] (entry i * nOut + j). */
+function denseRows(W: ArrayLike<number>, nIn: number, nOut: number): Rows {
+  const start = new Int32Array(nOut + 1);
+  const idx = new Int32Array(nIn * nOut);
+  const val = new Float64Array(nIn * nOut);
+  for (let j = 0, k = 0; j < nOut; j++) {
+    start[j] = k;
+    for (let i = 0; i < nIn; i++, k++) {
+      idx[k] = i;
+      val[k] = W[i * nOut + j];
+    }
+  }
+  start[nOut] = nIn * nOut;
+  return { start, idx, val };
+}
+
 const U64 = 2 ** -53;
-/** Largest affine matrix (entries) a convolution or pool is expanded into: 50M float64 = 400 MB. */
+/** Most weight entries a convolution or pool is expanded into (its receptive fields): 50M = 600 MB. */
 export const MAX_EXPANDED = 50_000_000;
 const gamma64 = (n: number) => (n * U64) / (1 - n * U64);
 
@@ -132,9 +159,9 @@ export class Net64 {
         case 'dense': {
           const l = layer as DenseLayer;
           const nOut = l.units;
-          const W = Float64Array.from(net.param(i, 'kernel').dataSync());
+          const rows = denseRows(net.param(i, 'kernel').dataSync(), nIn, nOut);
           const b = l.useBias ? Float64Array.from(net.param(i, 'bias').dataSync()) : new Float64Array(nOut);
-          ops.push({ kind: 'affine', nIn, nOut, W, b });
+          ops.push({ kind: 'affine', nIn, nOut, rows, b });
           break;
         }
         case 'relu':
@@ -173,12 +200,13 @@ export class Net64 {
       const op = this.ops[o];
       if (op.kind === 'affine') {
         const next = new Float64Array(op.nIn);
-        const { W, b, nOut } = op;
+        const { b, nOut } = op;
+        const { start, idx, val } = op.rows;
         for (let j = 0; j < nOut; j++) {
           const a = A[j];
           if (a === 0) continue;
           bias += a * b[j];
-          for (let i = 0, p = j; i < op.nIn; i++, p += nOut) next[i] += a * W[p];
+          for (let k = start[j]; k < start[j + 1]; k++) next[idx[k]] += a * val[k];
         }
         A = next;
       } else if (op.kind === 'scale') {
@@ -245,7 +273,8 @@ export class Net64 {
       const op = this.ops[o];
       mags.push(mag);
       if (op.kind === 'affine') {
-        const { W, b, nIn, nOut } = op;
+        const { b, nIn, nOut } = op;
+        const { start, idx, val } = op.rows;
         const nl = new Float64Array(nOut);
         const nu = new Float64Array(nOut);
         const nm = new Float64Array(nOut);
@@ -253,8 +282,9 @@ export class Net64 {
           let sl = b[j];
           let su = b[j];
           let sm = Math.abs(b[j]);
-          for (let i = 0, p = j; i < nIn; i++, p += nOut) {
-            const w = W[p];
+          for (let k = start[j]; k < start[j + 1]; k++) {
+            const i = idx[k];
+            const w = val[k];
             if (w >= 0) {
               sl += w * l[i];
               su += w * u[i];
@@ -376,7 +406,7 @@ export class Net64 {
 
 const CACHE = new WeakMap<Network, { ids: object[]; net64: Net64 | null }>();
 
-/** An [H, W, C] -> [H', W', C'] layer as the affine op W [nIn x nOut] (p = i * nOut + j), NHWC flat order; null when too large. */
+/** An [H, W, C] -> [H', W', C'] layer as an affine op with one row per output (its receptive field), NHWC flat order; null when too large. */
 function expandWindowed(
   inShape: number[],
   outShape: number[],
@@ -389,15 +419,19 @@ function expandWindowed(
 ): Op | null {
   const [H, W, C] = inShape;
   const [Ho, Wo, F] = outShape;
-  const nIn = H * W * C;
+  const perOutput = kernel[0] * kernel[1] * (depthwise ? 1 : C);
   const nOut = Ho * Wo * F;
-  if (nIn * nOut > MAX_EXPANDED) return null;
-  const Wm = new Float64Array(nIn * nOut);
+  if (nOut * perOutput > MAX_EXPANDED) return null;
+  const start = new Int32Array(nOut + 1);
+  const idx = new Int32Array(nOut * perOutput);
+  const val = new Float64Array(nOut * perOutput);
   const b = new Float64Array(nOut);
+  let k = 0;
   for (let oh = 0; oh < Ho; oh++)
     for (let ow = 0; ow < Wo; ow++)
       for (let f = 0; f < F; f++) {
         const j = (oh * Wo + ow) * F + f;
+        start[j] = k;
         b[j] = bias(f);
         for (let dh = 0; dh < kernel[0]; dh++) {
           const ih = oh * strides[0] - pad[0][0] + dh;
@@ -405,11 +439,15 @@ function expandWindowed(
           for (let dw = 0; dw < kernel[1]; dw++) {
             const iw = ow * strides[1] - pad[1][0] + dw;
             if (iw < 0 || iw >= W) continue;
-            for (let c = depthwise ? f : 0; c < (depthwise ? f + 1 : C); c++) Wm[((ih * W + iw) * C + c) * nOut + j] += weight(dh, dw, c, f);
+            for (let c = depthwise ? f : 0; c < (depthwise ? f + 1 : C); c++) {
+              idx[k] = (ih * W + iw) * C + c;
+              val[k++] = weight(dh, dw, c, f);
+            }
           }
         }
       }
-  return { kind: 'affine', nIn, nOut, W: Wm, b };
+  start[nOut] = k;
+  return { kind: 'affine', nIn: H * W * C, nOut, rows: { start, idx: idx.subarray(0, k), val: val.subarray(0, k) }, b };
 }
 
 function expandConv(net: Network, i: number, layer: Conv2DLayer): Op | null {
