@@ -1,0 +1,109 @@
+/** Complete ReLU branch and bound: the search over sub-domains, bounded through the bounds engine's hooks (relu-bab.ts). */
+import { backwardFlopsPerRow, optimisedPassBytes, rowsThatFit } from '@certkd/bounds';
+import { Bounds64, Net64, RowCertificate } from './recheck64';
+import { Domain, boundBatch, pickNeuron, splitProblem } from './relu-bab';
+import { BAB_FLOPS_PER_STEP, BAB_ROWS_PER_BATCH, BoxOutcome, Ctx, Full, STEP_MS, checkTime, confirmWitness, evalFlat } from './verify-context';
+import { boxVerified, rowProved } from './claims';
+import { pgd } from './falsify';
+
+/**
+ * Complete ReLU branch and bound: sub-domains (split sign per unstable ReLU) are bounded in
+ * batches with split-aware alpha/beta-CROWN (relu-bab.ts); verified and empty ones are
+ * dropped; the box corner minimising each open row's bound is checked as a witness; every
+ * open domain is split on the neuron with the best BaBSR-like score.
+ */
+export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Full): BoxOutcome {
+  const { D, R } = ctx;
+  const p = splitProblem(ctx.net, ctx.bounds.relaxations);
+  const zero = (): Int8Array[] => p.widths.map((w) => new Int8Array(w));
+  const checkTimeHere = () => checkTime(ctx);
+  // Sound tolerances from the rounding error bound: a domain is empty only beyond twice a
+  // neuron's bound error; beta terms add their own error to each row (betaSlack).
+  const rb = ctx.rounding;
+  const gapTol = rb ? p.nl.map((i) => Float32Array.from(rb.pre.get(i) ?? [], (t) => Math.fround(2 * t + 1e-6) * (1 + 1e-6))) : undefined;
+  const betaWeights = rb ? p.nl.map((i) => Float32Array.from(rb.mag.get(i) ?? [], (m) => Math.fround(rb.termFactor(i) * m * (1 + 1e-6)))) : undefined;
+  // early-stop targets of the optimisation: d plus the rounding slack
+  const targets = Float32Array.from(ctx.dvec, (d, r) => d + ctx.slack[r]);
+  const common = { lr: 0.1, dvec: targets, checkTime: checkTimeHere, gapTol, betaWeights };
+  const rootRes = boundBatch(p, box, [{ splits: zero(), depth: 0 }], ctx.Cflat, R, { ...common, iters: 0 });
+  // Domains per batch: as many as the memory budget allows for their slopes, multipliers and tape.
+  // Domains per batch: as many as the memory budget allows for their slopes, multipliers and
+  // tape, and few enough that one optimisation step stays short (the clock is checked between steps).
+  const perDomain = optimisedPassBytes(ctx.net, 1, R) * 2;
+  const byWork = Math.floor(BAB_FLOPS_PER_STEP / Math.max(1, R * backwardFlopsPerRow(ctx.net)));
+  const maxBatch = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R)), rowsThatFit(perDomain, ctx.budget)));
+  // start from the work estimate, then follow the measured step time (STEP_MS per optimisation step)
+  let batchSize = Math.max(1, Math.min(maxBatch, byWork));
+  const root = rootRes.pre;
+  const stack: Domain[] = [{ splits: zero(), depth: 0 }];
+  let rounds = 0;
+  while (stack.length > 0) {
+    checkTime(ctx);
+    if (stack.length > opts.maxDomains) return { kind: 'unknown', method: 'relu-bab' };
+    const batch = stack.splice(Math.max(0, stack.length - batchSize));
+    const B = batch.length;
+    const t0 = Date.now();
+    const res = boundBatch(p, box, batch, ctx.Cflat, R, { ...common, root, iters: opts.babIters, refine: opts.babRefine });
+    const stepMs = (Date.now() - t0) / (opts.babIters + 2);
+    if (stepMs > STEP_MS) batchSize = Math.max(1, Math.floor((B * STEP_MS) / stepMs));
+    else if (stepMs < STEP_MS / 3 && B === batchSize) batchSize = Math.min(maxBatch, Math.ceil(batchSize * 1.5));
+    const lbs = res.lbs; // lower bounds of c_r·y (without d_r)
+    // witness candidates: the minimisers of the open rows' linear bounds
+    const cands: number[] = [];
+    for (let b = 0; b < B; b++) {
+      if (res.infeasible[b]) continue;
+      for (let r = 0; r < R; r++) if (lbs[b * R + r] - ctx.d64[r] <= 0) cands.push(b * R + r);
+    }
+    if (cands.length > 0) {
+      const xs = new Float32Array(cands.length * D);
+      cands.forEach((c, k) => xs.set(res.argmin.subarray(c * D, (c + 1) * D), k * D));
+      const ys = evalFlat(ctx.net, xs, cands.length);
+      for (let k = 0; k < cands.length; k++) {
+        const y = ys.subarray(k * ctx.K, (k + 1) * ctx.K);
+        if (ctx.disjuncts.some((conj) => conj.every((row) => row.c.reduce((s, c, i) => s + c * y[i], 0) <= row.d))) {
+          const x = xs.slice(k * D, (k + 1) * D);
+          const ok = confirmWitness(ctx.net, x, box, ctx.disjuncts);
+          if (ok) return { kind: 'falsified', method: 'relu-bab', x, ...ok };
+        }
+      }
+    }
+    const open: number[] = [];
+    const leafCheck = (b: number) => () => {
+      const net64 = ctx.net64 as Net64;
+      const lo64 = Float64Array.from(box.lower);
+      const hi64 = Float64Array.from(box.upper);
+      ctx.root64 ??= net64.bounds(lo64, hi64, { check: checkTimeHere });
+      const bb = net64.bounds(lo64, hi64, { clamp: batch[b].splits, root: ctx.root64 as Bounds64 });
+      if (!bb) return null;
+      const certs: RowCertificate[] = [];
+      for (let r = 0; r < R; r++) {
+        const part = (arr: (Float32Array | undefined)[]) => arr.map((a, q) => a?.subarray((b * R + r) * p.widths[q], (b * R + r + 1) * p.widths[q]));
+        certs.push({ alpha: part(res.alphas), beta: part(res.betas), signs: batch[b].splits });
+      }
+      checkTime(ctx);
+      return net64.rowLower(ctx.rows64, lo64, hi64, bb, certs);
+    };
+    for (let b = 0; b < B; b++) if (!boxVerified(ctx, lbs, b, res.betaSlack, leafCheck(b), res.infeasible[b])) open.push(b);
+    if (open.length > 0 && ++rounds % 8 === 0) {
+      const r = pgd(ctx, box.lower, box.upper, 1, 8, opts.pgdSteps, () => box);
+      if (r.witness) return { kind: 'falsified', method: 'relu-bab', ...r.witness };
+    }
+    for (const b of open) {
+      const openRows: number[] = [];
+      ctx.disjuncts.forEach((conj, j) => {
+        let proved = false;
+        for (let r = 0; r < conj.length; r++) if (rowProved(ctx, lbs, b, ctx.offsets[j] + r, res.betaSlack)) proved = true;
+        if (!proved) for (let r = 0; r < conj.length; r++) openRows.push(ctx.offsets[j] + r);
+      });
+      const pick = pickNeuron(p, res, b, R, openRows);
+      if (!pick) return { kind: 'unknown', method: 'relu-bab' }; // no unstable neuron left, bound still open
+      const [q, j] = pick;
+      for (const sign of [-1, 1]) {
+        const splits = batch[b].splits.map((s) => s.slice());
+        splits[q][j] = sign;
+        stack.push({ splits, depth: batch[b].depth + 1 });
+      }
+    }
+  }
+  return { kind: 'verified', method: 'relu-bab', complete: true };
+}
