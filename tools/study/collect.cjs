@@ -5,8 +5,11 @@
  * sweep's store: one JSON record per trained model (the shared teacher and every student),
  * and, per beta, the per-seed differences against beta = 0 with their mean and 95% t-interval.
  *
- *   node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME]
+ *   node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME] [--same-points]
  *
+ * --same-points also bounds, for every student with complete-certifier records, the same test
+ * points with IBP and CROWN-IBP (wasm backend), so the complete certifier can be compared with
+ * the incomplete bounds on identical points (incomplete_on_complete_points).
  * Per run it reads results.json, and when present complete-certify.summary.json (the output of
  * `certkd certify ... --json`, the complete certifier) and diagnose.json (`certkd diagnose
  * ... --json`). Needs the built packages (npx nx run-many -t build).
@@ -23,13 +26,14 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp' };
+  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp', samePoints: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i] ?? usage(`${a} needs a value`);
     if (a === '--store') o.store = val();
     else if (a === '--json') o.json = val();
     else if (a === '--study') o.study = val();
+    else if (a === '--same-points') o.samePoints = true;
     else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('--')) usage(`unknown option '${a}'`);
     else if (!o.sweep) o.sweep = a;
@@ -133,6 +137,37 @@ function records(plan, store, study) {
   return out;
 }
 
+/** IBP-or-CROWN-IBP certified accuracy of a run's student on the points its complete certifier decided (same test indices). */
+async function incompleteOnPoints(dir, dataset, eps, indices) {
+  const tf = require('@tensorflow/tfjs-core');
+  const { loadBackend, loadModel } = require('@certkd/core');
+  const datasets = require('@certkd/datasets');
+  const { ibp, crownIbp, boxAround, specMatrix } = require('@certkd/bounds');
+  const Source = { mnist: datasets.MnistSource, 'fashion-mnist': datasets.FashionMnistSource }[dataset];
+  if (!Source) throw new Error(`--same-points: dataset ${dataset} is not supported here`);
+  await loadBackend('wasm');
+  const { network } = loadModel(path.join(dir, 'models', 'student'));
+  const ds = await new Source({}).load({});
+  const K = network.outputShape[0];
+  let certified = 0;
+  for (let s = 0; s < indices.length; s += 100) {
+    const idx = indices.slice(s, s + 100);
+    const { x, y } = ds.test.read(idx);
+    certified += tf.tidy(() => {
+      const xb = tf.tensor(x, [idx.length, ...ds.test.shape]);
+      const yb = tf.tensor1d(Array.from(y), 'int32');
+      const box = boxAround(xb, eps);
+      const spec = specMatrix(yb, K);
+      const correct = tf.equal(tf.argMax(network.predict(xb), 1), yb);
+      const byIbp = tf.all(tf.greater(ibp(network, box, { spec }).lower, 0), 1);
+      const byCrownIbp = tf.all(tf.greater(crownIbp(network, box, { spec }).lower, 0), 1);
+      return tf.sum(tf.cast(tf.logicalAnd(correct, tf.logicalOr(byIbp, byCrownIbp)), 'int32')).dataSync()[0];
+    });
+  }
+  network.dispose();
+  return certified / indices.length;
+}
+
 const pct = (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(2));
 const pts = (v) => (v === null || v === undefined ? '–' : `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`);
 
@@ -148,6 +183,7 @@ function tables(recs) {
   ];
   const hasComplete = students.some((r) => r.certifier.startsWith('complete'));
   if (hasComplete) metrics.push(['certified_acc', 'complete certifier']);
+  if (students.some((r) => r.incomplete_on_complete_points !== undefined)) metrics.push(['incomplete_on_complete_points', 'IBP or CROWN-IBP, same points']);
   const value = (r, m) => (m === 'certified_acc' && !r.certifier.startsWith('complete') ? undefined : r[m]);
   const lines = [];
   lines.push(`| beta | seeds | ${metrics.map(([, n]) => `${n} (%) mean ± sd`).join(' | ')} |`);
@@ -192,14 +228,30 @@ function tables(recs) {
   return lines.join('\n');
 }
 
-const o = parseArgs(process.argv.slice(2));
-const plan = planSweep(path.resolve(o.sweep));
-const recs = records(plan, path.resolve(o.store), o.study);
-if (o.json) {
-  fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-  const tmp = `${o.json}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(recs, null, 1) + '\n');
-  fs.renameSync(tmp, o.json);
-  console.error(`collect: ${recs.length} records in ${o.json}`);
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const plan = planSweep(path.resolve(o.sweep));
+  const recs = records(plan, path.resolve(o.store), o.study);
+  if (o.samePoints) {
+    for (const r of recs) {
+      if (!r.certifier || !r.certifier.startsWith('complete')) continue;
+      const dir = path.join(path.resolve(o.store), r.run);
+      const lines = fs.readFileSync(path.join(dir, 'complete-certify.jsonl'), 'utf8').trim().split('\n');
+      const indices = lines.map((l) => JSON.parse(l).index).sort((a, b) => a - b);
+      r.incomplete_on_complete_points = await incompleteOnPoints(dir, r.dataset, r.eps, indices);
+    }
+  }
+  if (o.json) {
+    fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
+    const tmp = `${o.json}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(recs, null, 1) + '\n');
+    fs.renameSync(tmp, o.json);
+    console.error(`collect: ${recs.length} records in ${o.json}`);
+  }
+  process.stdout.write(tables(recs) + '\n');
 }
-process.stdout.write(tables(recs) + '\n');
+
+main().catch((e) => {
+  console.error(`collect: ${e.message}`);
+  process.exit(1);
+});
