@@ -5,11 +5,13 @@
  * sweep's store: one JSON record per trained model (the shared teacher and every student),
  * and, per beta, the per-seed differences against beta = 0 with their mean and 95% t-interval.
  *
- *   node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME] [--same-points]
+ *   node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME] [--same-points] [--plot OUT.png]
  *
  * --same-points also bounds, for every student with complete-certifier records, the same test
  * points with IBP and CROWN-IBP (wasm backend), so the complete certifier can be compared with
- * the incomplete bounds on identical points (incomplete_on_complete_points).
+ * the incomplete bounds on identical points (incomplete_on_complete_points). --plot draws the
+ * students' diagnostics against beta (feature-box width, unstable ReLUs, teacher distance; one
+ * point per seed).
  * Per run it reads results.json, and when present complete-certify.summary.json (the output of
  * `certkd certify ... --json`, the complete certifier) and diagnose.json (`certkd diagnose
  * ... --json`). Needs the built packages (npx nx run-many -t build).
@@ -26,7 +28,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp', samePoints: false };
+  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp', samePoints: false, plot: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -34,6 +36,7 @@ function parseArgs(argv) {
     else if (a === '--json') o.json = val();
     else if (a === '--study') o.study = val();
     else if (a === '--same-points') o.samePoints = true;
+    else if (a === '--plot') o.plot = val();
     else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('--')) usage(`unknown option '${a}'`);
     else if (!o.sweep) o.sweep = a;
@@ -168,6 +171,33 @@ async function incompleteOnPoints(dir, dataset, eps, indices) {
   return certified / indices.length;
 }
 
+/** The students' diagnostics against beta, one panel per diagnostic, one point per seed. */
+async function plotDiagnostics(recs, file) {
+  const { renderPngs } = require('@certkd/pipeline');
+  const names = { feature_box_width: 'feature-box width (IBP)', unstable_relus: 'unstable ReLUs per point', teacher_distance: 'teacher feature distance' };
+  const values = recs
+    .filter((r) => r.arm !== 'teacher' && r.diagnostics)
+    .flatMap((r) => Object.entries(names).map(([k, title]) => ({ beta: String(r.beta), seed: `seed ${r.seed}`, diagnostic: title, value: r.diagnostics[k] })));
+  if (!values.length) throw new Error('--plot: no run has diagnose.json');
+  const spec = {
+    title: `Diagnostics of the students on ${recs[0].dataset} at eps ${recs[0].eps} (1000 test points)`,
+    data: { values },
+    facet: { column: { field: 'diagnostic', type: 'nominal', title: null } },
+    spec: {
+      width: 200,
+      height: 180,
+      mark: { type: 'point', filled: true, size: 60 },
+      encoding: {
+        x: { field: 'beta', type: 'ordinal', title: 'beta' },
+        y: { field: 'value', type: 'quantitative', scale: { zero: false }, title: null },
+        color: { field: 'seed', type: 'nominal' },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  };
+  await renderPngs([{ spec, file: path.resolve(file) }]);
+}
+
 const pct = (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(2));
 const pts = (v) => (v === null || v === undefined ? '–' : `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`);
 
@@ -240,6 +270,10 @@ async function main() {
       const indices = lines.map((l) => JSON.parse(l).index).sort((a, b) => a - b);
       r.incomplete_on_complete_points = await incompleteOnPoints(dir, r.dataset, r.eps, indices);
     }
+  }
+  if (o.plot) {
+    await plotDiagnostics(recs, o.plot);
+    console.error(`collect: plot in ${o.plot}`);
   }
   if (o.json) {
     fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
