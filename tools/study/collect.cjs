@@ -128,6 +128,7 @@ function records(plan, store, study) {
               feature_box_width: diag.feature_box_width,
               unstable_relus: diag.unstable_relus,
               unstable_fraction: diag.unstable_fraction,
+              relu_units: diag.relu_units,
               teacher_distance: diag.teacher_distance,
               teacher_distance_rel: diag.teacher_distance_rel,
             },
@@ -253,6 +254,25 @@ function tables(recs) {
       return `**${pts(s.mean)}**${s.ci95 ? ` [${pts(s.ci95[0])}, ${pts(s.ci95[1])}]` : ''}`;
     });
     lines.push(`| mean [95% CI] | ${summary.join(' | ')} |`);
+    lines.push('');
+  }
+  const withDiag = students.filter((r) => r.diagnostics);
+  if (withDiag.length) {
+    lines.push('Diagnostics (mean ± sd over seeds):');
+    lines.push('');
+    lines.push(`| beta | seeds | feature-box width | unstable ReLUs per point (of ${withDiag[0].diagnostics.relu_units}) | teacher feature distance |`);
+    lines.push('|---|---|---|---|---|');
+    for (const b of betas) {
+      const rs = withDiag.filter((r) => r.beta === b);
+      if (!rs.length) continue;
+      const cell = (k, digits) => {
+        const st = stats(rs.map((r) => r.diagnostics[k]));
+        return `${st.mean.toFixed(digits)}${st.sd !== null ? ` ± ${st.sd.toFixed(digits)}` : ''}`;
+      };
+      lines.push(
+        `| ${b} | ${rs.map((r) => r.seed).join(', ')} | ${cell('feature_box_width', 3)} | ${cell('unstable_relus', 0)} | ${cell('teacher_distance', 1)} |`,
+      );
+    }
     lines.push('');
   }
   return lines.join('\n');
