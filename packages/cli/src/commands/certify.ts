@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { ConfigError } from '@certkd/core';
 import { EVAL_PGD_OPTIONS } from '@certkd/attacks';
 import { VERIFY_METHODS } from '@certkd/certifier';
-import { commandRegistry, datasetSource, parseInteger, parseList, parseNumber, parsePositive, parseRelaxations, useBackend } from './common';
+import { commandRegistry, datasetSource, firstTestPoints, parseInteger, parseList, parseNumber, parsePositive, parseRelaxations, useBackend } from './common';
 import { loadNet } from './model-input';
 import { DEFAULT_SHARD_SIZE, certifyPointsOnQueue, checkRedisUrl } from '@certkd/scale-out';
 
@@ -68,12 +68,7 @@ export function certifyCommand(): Command {
         const source = datasetSource(o.dataset, registry);
         await useBackend(o.backend, !!o.json);
         const { network } = loadNet(file);
-        const ds = await source.load({ root: o.dataRoot });
-        const d = network.inputShape.reduce((a, b) => a * b, 1);
-        if (d !== ds.test.shape.reduce((a, b) => a * b, 1))
-          throw new ConfigError(`the model takes ${d} inputs but ${o.dataset} images have ${ds.test.shape.join('x')}`, file);
-        const n = Math.min(count, ds.test.size);
-        const { x, y } = ds.test.read(Array.from({ length: n }, (_, i) => i));
+        const { x, y } = await firstTestPoints(source, o.dataset, o.dataRoot, network, file, count);
         const progress = o.json
           ? undefined
           : (done: number, total: number, s: { certified: number }) => process.stderr.write(`\r  ${done}/${total} points, ${s.certified} certified`);

@@ -1,4 +1,4 @@
-import { BackendChoice, CertkdError, ConfigError, DatasetSource, PluginRegistry, loadBackend } from '@certkd/core';
+import { BackendChoice, CertkdError, ConfigError, DatasetSource, Network, PluginRegistry, loadBackend } from '@certkd/core';
 import { createRegistry } from '@certkd/pipeline';
 import { CertifierBounds, certifierBounds } from '@certkd/certifier';
 import { checkRelaxations } from '@certkd/pipeline';
@@ -72,4 +72,25 @@ export function datasetSource(name: string, registry: PluginRegistry = commandRe
     if (e instanceof CertkdError && !(e instanceof ConfigError)) throw new ConfigError(e.message, undefined, '--dataset');
     throw e;
   }
+}
+
+/**
+ * The first `count` test points of a dataset (flat, in the dataset's [H, W, C] order) for a model,
+ * after checking that the model takes inputs of that size (else a ConfigError naming the model file).
+ */
+export async function firstTestPoints(
+  source: DatasetSource,
+  dataset: string,
+  dataRoot: string | undefined,
+  network: Network,
+  file: string,
+  count: number,
+): Promise<{ x: Float32Array; y: Int32Array; n: number }> {
+  const ds = await source.load({ root: dataRoot });
+  const d = network.widthAt(0);
+  if (d !== ds.test.shape.reduce((a, b) => a * b, 1))
+    throw new ConfigError(`the model takes ${d} inputs but ${dataset} images have ${ds.test.shape.join('x')}`, file);
+  const n = Math.min(count, ds.test.size);
+  const { x, y } = ds.test.read(Array.from({ length: n }, (_, i) => i));
+  return { x, y, n };
 }

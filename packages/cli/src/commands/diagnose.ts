@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { boundDiagnostics } from '@certkd/bounds';
 import { ConfigError } from '@certkd/core';
-import { commandRegistry, datasetSource, parseInteger, parseNumber, useBackend } from './common';
+import { commandRegistry, datasetSource, firstTestPoints, parseInteger, parseNumber, useBackend } from './common';
 import { loadTeacher } from '@certkd/teachers';
 import { guardModelLoad, loadNet } from './model-input';
 
@@ -33,12 +33,7 @@ export function diagnoseCommand(): Command {
         const { network } = loadNet(file);
         const teacher = o.teacher ? guardModelLoad(o.teacher, () => loadTeacher(o.teacher!)) : undefined;
         try {
-          const ds = await source.load({ root: o.dataRoot });
-          const d = network.widthAt(0);
-          if (d !== ds.test.shape.reduce((a, b) => a * b, 1))
-            throw new ConfigError(`the model takes ${d} inputs but ${o.dataset} images have ${ds.test.shape.join('x')}`, file);
-          const n = Math.min(count, ds.test.size);
-          const { x } = ds.test.read(Array.from({ length: n }, (_, i) => i));
+          const { x, n } = await firstTestPoints(source, o.dataset, o.dataRoot, network, file, count);
           const xt = tf.tensor(x, [n, ...network.inputShape]);
           let diag;
           try {
