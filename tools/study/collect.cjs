@@ -52,8 +52,8 @@ function readJson(f) {
   const text = fs.readFileSync(f, 'utf8').trim();
   if (!text) return undefined;
   try {
-    // a pretty-printed file, or JSON lines whose last line is the summary (certkd ... --json)
-    return text.startsWith('{\n') || !text.includes('\n') ? JSON.parse(text) : JSON.parse(text.split('\n').pop());
+    // results.json, or the one-line summary `certkd certify|diagnose --json` prints
+    return JSON.parse(text);
   } catch (e) {
     console.error(`collect: ${f}: not JSON (${e.message})`);
     process.exit(2);
