@@ -123,16 +123,7 @@ export function pointRecord(
   x: Float32Array,
   label: number,
   index: number,
-  o: {
-    eps: number;
-    timeoutS: number;
-    methods?: VerifyMethod[];
-    clip?: [number, number];
-    seed: number;
-    verify?: PointVerifyKnobs;
-    falsifier?: Attack;
-    bounds?: CertifierBounds;
-  },
+  o: Pick<PointTask, 'eps' | 'timeoutS' | 'methods' | 'clip' | 'seed' | 'verify'> & { falsifier?: Attack; bounds?: CertifierBounds },
 ): PointRecord {
   const r = certifyPoint(net, x, label, index, {
     ...o.verify,
