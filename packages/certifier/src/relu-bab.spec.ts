@@ -9,6 +9,9 @@ import { workerScript } from './batch';
 import type { OutputRow } from './verdict';
 import { itWithData } from '../../../tools/jest/shared-data.cjs';
 import { robustnessDisjuncts } from './property';
+import { boundBatch, splitProblem, type Domain } from './relu-bab';
+import { Bounds64, Net64 } from './recheck64';
+import { builtinCertifierBounds } from './bound-source';
 
 function net(seed: number, inputs: number, width = 16): Network {
   return Network.create(
@@ -73,6 +76,53 @@ describe('ReLU-splitting branch and bound', () => {
     expect(seen.some((s) => s.startsWith('falsified'))).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
   }, 30000);
+
+  it("returns each row's bound with the certificate that gives it: the float64 re-check reproduces every optimised bound", () => {
+    // The optimisation keeps the best bound per row over its steps; the slopes and multipliers
+    // returned must be that step's (the last step's may be worse), or the re-check refuses claims.
+    const before = tf.memory().numTensors;
+    let worstGap = 0;
+    for (let seed = 1; seed <= 4; seed++) {
+      const n = net(seed, 5, 24);
+      const rng = new SeededRng(300 + seed);
+      const c = Array.from({ length: 5 }, () => rng.next());
+      const lo = Float32Array.from(c, (v) => v - 0.3),
+        hi = Float32Array.from(c, (v) => v + 0.3);
+      const p = splitProblem(n, builtinCertifierBounds().relaxations);
+      const C = Float32Array.of(1, -1, 0, 1, 0, -1);
+      const R = 2;
+      const common = { lr: 0.5, dvec: Float32Array.of(1e9, 1e9) };
+      const root = boundBatch(p, { lower: lo, upper: hi }, [{ splits: p.widths.map((w) => new Int8Array(w)), depth: 0 }], C, R, { ...common, iters: 0 }).pre;
+      // domains with a few unstable neurons of the first layer split either way
+      const unstable: number[] = [];
+      root[0].lower.forEach((l, j) => l < 0 && root[0].upper[j] > 0 && unstable.push(j));
+      const domains: Domain[] = [0, 1, 2, 3].map((k) => {
+        const splits = p.widths.map((w) => new Int8Array(w));
+        unstable.slice(0, 2).forEach((j, i) => (splits[0][j] = (k >> i) & 1 ? 1 : -1));
+        return { splits, depth: 2 };
+      });
+      const res = boundBatch(p, { lower: lo, upper: hi }, domains, C, R, { ...common, root, iters: 12 });
+      const net64 = Net64.from(n) as Net64;
+      const lo64 = Float64Array.from(lo),
+        hi64 = Float64Array.from(hi);
+      const root64 = net64.bounds(lo64, hi64) as Bounds64;
+      domains.forEach((d, b) => {
+        if (res.infeasible[b]) return;
+        const bb = net64.bounds(lo64, hi64, { clamp: d.splits, root: root64 });
+        if (!bb) return;
+        const part = (arr: (Float32Array | undefined)[], r: number) => arr.map((a, q) => a?.subarray((b * R + r) * p.widths[q], (b * R + r + 1) * p.widths[q]));
+        const certs = [0, 1].map((r) => ({ alpha: part(res.alphas, r), beta: part(res.betas, r), signs: d.splits }));
+        const v = net64.rowLower([Array.from(C.subarray(0, 3)), Array.from(C.subarray(3, 6))], lo64, hi64, bb, certs);
+        for (let r = 0; r < R; r++) {
+          const lb = res.lbs[b * R + r];
+          worstGap = Math.max(worstGap, (lb - v[r]) / Math.max(1, Math.abs(lb)));
+        }
+      });
+      n.dispose();
+    }
+    expect(worstGap).toBeLessThan(1e-4);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   it('rejects an unknown babMode', () => {
     const n = net(1, 2);

@@ -61,7 +61,7 @@ export interface Domain {
 }
 
 export interface BoundBatchResult {
-  /** Lower bounds of c_r·y (without d), [B*R]. */
+  /** Lower bounds of c_r·y (without d), [B*R]: those of the returned certificate (alphas, betas). */
   lbs: Float32Array;
   /** Whether the clamped bounds are empty (no input in the sub-domain). */
   infeasible: boolean[];
@@ -74,8 +74,9 @@ export interface BoundBatchResult {
   /** Rounding error bound of the split-multiplier (beta) terms of each row's bound, [B*R] (0 without betaWeights). */
   betaSlack: Float64Array;
   /**
-   * The certificate of the last optimisation step, per nl layer: lower slopes [B*R*width] and
-   * split multipliers [B*R*width] (undefined where a layer has none, e.g. without iterations).
+   * The certificate of `lbs`, per nl layer: lower slopes [B*R*width] and split multipliers
+   * [B*R*width], for each domain and row those of the optimisation step that gave the row its
+   * best bound (undefined where a layer has none, e.g. without iterations).
    */
   alphas: (Float32Array | undefined)[];
   betas: (Float32Array | undefined)[];
@@ -274,7 +275,11 @@ export function boundBatch(
       const { alphas, betas } = assemble(ps);
       return backward(p, A0, L, base, pre, alphas, betas, cap ? (i, A) => (coef[p.nl.indexOf(i)] = A) : undefined);
     };
+    // The certificate returned is, per domain and row, the parameters of the step that gave the
+    // row its best bound (the last step's may be worse): the lower bounds returned are exactly
+    // that certificate's, so the re-check and the beta slack match them.
     let best = finalPass(params, false).value;
+    let bestParams = params.map((x) => tf.clone(x));
     if (params.length > 0) {
       const b1 = 0.9,
         b2 = 0.999;
@@ -298,13 +303,17 @@ export function boundBatch(
             const upd = tf.add(x, tf.mul(opts.lr, tf.div(tf.div(nm[k], c1), tf.add(tf.sqrt(tf.div(nv[k], c2)), 1e-8))));
             return k < nA ? tf.clipByValue(upd, 0, 1) : tf.relu(upd);
           });
-          const nb = tf.maximum(best, finalPass(np, false).value);
-          return { nm, nv, np, nb, stop: tf.min(tf.sub(nb, d)) };
+          const val = finalPass(np, false).value;
+          const improved = tf.greater(val, best);
+          const nbp = np.map((x, k) => tf.where(tf.broadcastTo(tf.reshape(improved, [B, R, ...x.shape.slice(2).map(() => 1)]), x.shape), x, bestParams[k]));
+          const nb = tf.maximum(best, val);
+          return { nm, nv, np, nb, nbp, stop: tf.min(tf.sub(nb, d)) };
         });
-        [...m, ...v, ...params, best].forEach((x) => x.dispose());
+        [...m, ...v, ...params, ...bestParams, best].forEach((x) => x.dispose());
         m = step.nm;
         v = step.nv;
         params = step.np;
+        bestParams = step.nbp;
         best = step.nb;
         const stop = step.stop.dataSync()[0] > 0;
         step.stop.dispose();
@@ -312,8 +321,9 @@ export function boundBatch(
       }
       [...m, ...v, d].forEach((x) => x.dispose());
     }
+    params = bestParams;
     const last = finalPass(params, true);
-    best = tf.maximum(best, last.value);
+    best = last.value;
     // Rounding error of the beta terms: sum over split neurons of beta * (error per unit of beta).
     let betaSlack: number[] = new Array<number>(B * R).fill(0);
     if (opts.betaWeights && betaLayers.length > 0) {
