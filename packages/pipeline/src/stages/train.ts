@@ -141,7 +141,7 @@ async function runTraining(ctx: RunContext, st: TrainStage, index: number, emit:
   try {
     const startWorkers = () => startParallel(ctx, st, setup, workers.count);
     // workers: auto times both ways first (results do not depend on the choice beyond float rounding).
-    const calibration = workers.count > 1 && workers.calibrate ? new WorkerCalibration(workers.count) : undefined;
+    const calibration = workers.count > 1 && workers.calibrate ? new WorkerCalibration(workers.count, workers.split) : undefined;
     let leaveWorkers = false;
     // Workers that trained the rest of the stage (recorded with the results).
     let trainWorkers = workers.count > 1 && !calibration ? workers.count : 1;

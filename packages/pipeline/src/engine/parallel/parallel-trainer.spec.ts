@@ -1,6 +1,6 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, ARCHITECTURES, architectureOptions, loadBackend, Network, SeededRng, TrainingLoss } from '@certkd/core';
+import { Adam, ARCHITECTURES, architectureOptions, loadBackend, loadOrt, Network, ortThreads, SeededRng, setOrtThreads, TrainingLoss } from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import { createRegistry } from '../registry';
 import { trainStep, StepOutput } from '../train-step';
@@ -62,10 +62,17 @@ function runSingle(s: Setup, data: ReturnType<typeof batches>): StepOutput[] {
   });
 }
 
-async function runParallel(s: Setup, lossRef: PluginRefMessage, data: ReturnType<typeof batches>, workers: number): Promise<StepOutput[]> {
+async function runParallel(
+  s: Setup,
+  lossRef: PluginRefMessage,
+  data: ReturnType<typeof batches>,
+  workers: number,
+  backend = 'wasm',
+  onStart?: (t: ParallelTrainer) => void,
+): Promise<StepOutput[]> {
   const trainer = await ParallelTrainer.start({
     workers,
-    backend: 'wasm',
+    backend,
     plugins: [],
     baseDir: process.cwd(),
     net: s.net,
@@ -76,6 +83,7 @@ async function runParallel(s: Setup, lossRef: PluginRefMessage, data: ReturnType
     adam: s.adam,
     adamConfig: ADAM,
   });
+  onStart?.(trainer);
   try {
     const rng = new SeededRng(21);
     // All steps submitted at once, as the train stage's look-ahead does one step at a time.
@@ -177,6 +185,38 @@ describe('data-parallel training', () => {
     expect(parallel.adam.step).toBe(single.adam.step);
     dispose(single);
     dispose(parallel);
+  });
+
+  // Workers on onnxruntime: each loads it with the main thread's intra-op threads split between
+  // them; every conv and product is routed there (CERTKD_ORT_MIN_FLOPS=0, read by the workers),
+  // and the result matches in-process wasm within the kernels' 1e-4 agreement.
+  const ort = loadOrt();
+  if (!ort.ok && process.env.CI === 'true') throw new Error(`onnxruntime-node did not load under CI: ${ort.reason}`);
+  (ort.ok ? it : it.skip)('workers on the onnxruntime backend split the intra-op threads and match in-process training', async () => {
+    const lossRef: PluginRefMessage = { kind: 'certified-loss', name: 'ibp', options: {} };
+    const data = batches(2, 32);
+    const single = setup(lossRef, false);
+    const parallel = setup(lossRef, false);
+    const a = runSingle(single, data);
+    const saved = [process.env.CERTKD_ORT_MIN_FLOPS, ortThreads()] as const;
+    process.env.CERTKD_ORT_MIN_FLOPS = '0';
+    setOrtThreads(4);
+    let compute: ParallelTrainer['compute'] = [];
+    try {
+      const b = await runParallel(parallel, lossRef, data, 2, 'onnxruntime', (t) => (compute = t.compute));
+      expect(compute).toEqual([
+        { backend: 'onnxruntime', ortThreads: 2 },
+        { backend: 'onnxruntime', ortThreads: 2 },
+      ]);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(b[i].loss - a[i].loss)).toBeLessThanOrEqual(1e-4 * Math.abs(a[i].loss));
+      expect(maxRelDiff(single.net, parallel.net)).toBeLessThan(1e-3);
+    } finally {
+      if (saved[0] === undefined) delete process.env.CERTKD_ORT_MIN_FLOPS;
+      else process.env.CERTKD_ORT_MIN_FLOPS = saved[0];
+      setOrtThreads(saved[1]);
+      dispose(single);
+      dispose(parallel);
+    }
   });
 
   it('a worker that cannot build the loss fails the start with the loss name', async () => {

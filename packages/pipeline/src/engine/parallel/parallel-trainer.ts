@@ -5,7 +5,17 @@ import { Worker } from 'worker_threads';
 import { Adam, AdamConfig, ConfigError, Network, NumericalError, SeededRng, sharedCollectiveBuffer, splitBatch } from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import type { StepOutput } from '../train-step';
-import { paramValues, type FromWorker, type InitMessage, type PluginRefMessage, type StateReply, type StepReply, type ToWorker } from './protocol';
+import { workerOrtThreads } from './workers';
+import {
+  paramValues,
+  type FromWorker,
+  type InitMessage,
+  type PluginRefMessage,
+  type ReadyReply,
+  type StateReply,
+  type StepReply,
+  type ToWorker,
+} from './protocol';
 
 /** The compiled worker script (tests run the TypeScript sources; the worker always runs the built file). */
 export function trainWorkerScript(): string {
@@ -64,6 +74,8 @@ export class ParallelTrainer {
   private readonly failed: (Error | undefined)[];
   /** Steps were submitted since the last pull (the main thread's copies are stale). */
   private stale = false;
+  /** What each worker computes on, as it reported when ready (backend, onnxruntime intra-op threads). */
+  compute: { backend: string; ortThreads?: number }[] = [];
 
   private constructor(
     private readonly workers: Worker[],
@@ -87,6 +99,7 @@ export class ParallelTrainer {
     const base: Omit<InitMessage, 'rank'> = {
       type: 'init',
       backend: o.backend,
+      ortThreads: workerOrtThreads(o.backend, o.workers),
       plugins: o.plugins,
       baseDir: o.baseDir,
       size: o.workers,
@@ -102,7 +115,11 @@ export class ParallelTrainer {
       adam: o.adam.getState(),
     };
     try {
-      await trainer.all(workers.map((_, rank) => ({ ...base, rank })));
+      const ready = await trainer.all(workers.map((_, rank) => ({ ...base, rank })));
+      trainer.compute = ready.map((r) => {
+        const { backend, ortThreads } = r as ReadyReply;
+        return { backend, ortThreads };
+      });
     } catch (e) {
       await trainer.close();
       throw e;

@@ -18,6 +18,8 @@ export interface PluginRefMessage<K extends PluginKind = 'certified-loss' | 'dis
 export interface InitMessage {
   type: 'init';
   backend: string;
+  /** Intra-op threads of the worker's onnxruntime sessions (the main thread's count split over the workers). */
+  ortThreads?: number;
   plugins: string[];
   baseDir: string;
   rank: number;
@@ -77,4 +79,11 @@ export interface ErrorReply {
   stack?: string;
 }
 
-export type FromWorker = { type: 'ready' } | StepReply | StateReply | ErrorReply;
+/** A worker's answer to init: the backend it runs (and its onnxruntime intra-op threads there). */
+export interface ReadyReply {
+  type: 'ready';
+  backend: string;
+  ortThreads?: number;
+}
+
+export type FromWorker = ReadyReply | StepReply | StateReply | ErrorReply;

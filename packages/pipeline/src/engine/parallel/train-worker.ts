@@ -4,11 +4,23 @@
 import 'reflect-metadata';
 import { parentPort } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, BackendChoice, Network, SeededRng, SharedMemoryCollective, inferShapes, loadBackend, paramKey, paramShapes } from '@certkd/core';
+import {
+  Adam,
+  BackendChoice,
+  Network,
+  SeededRng,
+  SharedMemoryCollective,
+  inferShapes,
+  loadBackend,
+  ortThreads,
+  paramKey,
+  paramShapes,
+  setOrtThreads,
+} from '@certkd/core';
 import { NetworkTeacher } from '@certkd/teachers';
 import { createRegistry } from '../registry';
 import { trainStep, type TrainingParts } from '../train-step';
-import { paramValues, type FromWorker, type InitMessage, type ParamValues, type StepMessage, type ToWorker } from './protocol';
+import { paramValues, type FromWorker, type InitMessage, type ReadyReply, type ParamValues, type StepMessage, type ToWorker } from './protocol';
 
 type Replica = TrainingParts<NetworkTeacher>;
 
@@ -27,8 +39,11 @@ function networkFrom(spec: InitMessage['spec'], params: ParamValues, source: str
   return Network.fromTensors(spec, values, source);
 }
 
-async function init(m: InitMessage): Promise<void> {
-  await loadBackend(m.backend as BackendChoice);
+async function init(m: InitMessage): Promise<ReadyReply> {
+  const info = await loadBackend(m.backend as BackendChoice);
+  // The main thread runs m.backend: a worker falling back to another would train on other kernels.
+  if (info.name !== m.backend) throw new Error(`the training worker could not load the ${m.backend} backend (${info.detail})`);
+  if (m.ortThreads) setOrtThreads(m.ortThreads);
   collective = new SharedMemoryCollective(m.buffer, m.rank, m.size);
   const registry = createRegistry(m.plugins, m.baseDir);
   const net = networkFrom(m.spec, m.params, 'training worker');
@@ -43,6 +58,7 @@ async function init(m: InitMessage): Promise<void> {
   const adam = new Adam(vars, m.adamConfig);
   adam.setState(m.adam);
   replica = { net, loss, attack, teacher, extras, vars, adam };
+  return { type: 'ready', backend: info.name, ...(info.name === 'onnxruntime' ? { ortThreads: ortThreads() } : {}) };
 }
 
 function step(m: StepMessage): FromWorker {
@@ -94,8 +110,7 @@ if (port) {
   port.on('message', async (m: ToWorker) => {
     try {
       if (m.type === 'init') {
-        await init(m);
-        port.postMessage({ type: 'ready' } satisfies FromWorker);
+        port.postMessage((await init(m)) satisfies FromWorker);
       } else if (m.type === 'step') {
         port.postMessage(step(m));
       } else {
