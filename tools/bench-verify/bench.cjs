@@ -7,6 +7,7 @@
 //
 // Usage: node tools/bench-verify/bench.cjs YEAR/BENCHMARK [--timeout S] [--workers W]
 //          [--limit N] [--filter TEXT] [--out results.jsonl] [--backend wasm|cpu] [--tools a,b]
+//          [--branching babsr|fsb]
 //   YEAR/BENCHMARK: 2021/mnistfc, 2021/eran, 2021/oval21, 2021/marabou-cifar10, 2022/mnist_fc,
 //   2022/oval21 (any folder with an instances csv works). --timeout is ours and the limit the
 //   published results are cut at (default 60). --workers > 0 runs piscina worker threads on
@@ -39,11 +40,13 @@ function parseArgs(argv) {
     else if (a === '--out') opts.out = val();
     else if (a === '--backend') opts.backend = val();
     else if (a === '--tools') opts.tools = val().split(',');
+    else if (a === '--branching') opts.branching = val();
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else rest.push(a);
   }
   if (rest.length !== 1 || !/^\d{4}\/[\w.-]+$/.test(rest[0])) throw new Error('give one benchmark as YEAR/NAME, e.g. 2021/mnistfc');
   if (!(opts.timeout > 0)) throw new Error('--timeout must be > 0');
+  if (opts.branching !== undefined && !['babsr', 'fsb'].includes(opts.branching)) throw new Error(`--branching must be babsr or fsb, got '${opts.branching}'`);
   if (!(Number.isInteger(opts.workers) && opts.workers >= 0)) throw new Error('--workers must be an integer >= 0');
   [opts.year, opts.bench] = rest[0].split('/');
   return opts;
@@ -125,7 +128,7 @@ async function main(argv = process.argv.slice(2)) {
   if (opts.limit !== undefined) chosen = chosen.slice(0, opts.limit);
   const keys = new Set(chosen.map((t) => t.key));
   console.log(
-    `# ${opts.year}/${opts.bench}: ${chosen.length} instances, timeout ${opts.timeout} s, workers ${opts.workers}, backend ${backend.name}; load average ${os
+    `# ${opts.year}/${opts.bench}: ${chosen.length} instances, timeout ${opts.timeout} s, workers ${opts.workers}, backend ${backend.name}, branching ${opts.branching ?? 'babsr'}; load average ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
@@ -155,6 +158,7 @@ async function main(argv = process.argv.slice(2)) {
     timeoutS: opts.timeout,
     workers: opts.workers,
     backend: opts.backend,
+    branching: opts.branching,
     filter: (t) => keys.has(t.key),
     onRecord: (r) => row(r.key, r),
   });

@@ -19,6 +19,9 @@ export interface VnnlibTask {
   timeoutS: number;
   methods?: VerifyMethod[];
   seed?: number;
+  /** ReLU branch-and-bound branching (VerifyOptions.branching, fsbCandidates). */
+  branching?: 'babsr' | 'fsb';
+  fsbCandidates?: number;
 }
 
 /**
@@ -45,7 +48,14 @@ export const ERROR_RESULT = 'error';
 export function runVnnlibTask(task: VnnlibTask, bounds?: CertifierBounds): TaskRecord {
   const t0 = Date.now();
   try {
-    const r = verifyVnnlib(task.onnx, task.vnnlib, { timeoutS: task.timeoutS, methods: task.methods, startMs: t0, ...(bounds ? { bounds } : {}) });
+    const r = verifyVnnlib(task.onnx, task.vnnlib, {
+      timeoutS: task.timeoutS,
+      methods: task.methods,
+      startMs: t0,
+      branching: task.branching,
+      fsbCandidates: task.fsbCandidates,
+      ...(bounds ? { bounds } : {}),
+    });
     if (backendFaulted()) {
       // A backend fault inside the verifier: recorded as an error (retried on resume), never as unknown.
       const message = r.verdict.kind === 'error' ? r.verdict.message : 'backend fault';
@@ -147,6 +157,8 @@ export interface BatchOptions {
   out: string;
   timeoutS: number;
   methods?: VerifyMethod[];
+  branching?: 'babsr' | 'fsb';
+  fsbCandidates?: number;
   /** Worker threads (0 = run in this thread, default). Workers need the built dist/worker.js. */
   workers?: number;
   /** Backend for worker threads (default wasm). */
@@ -198,7 +210,7 @@ async function runTasks(tasks: VnnlibTask[], opts: BatchOptions): Promise<TaskRe
 }
 
 /** The tasks of a VNN-COMP instances.csv (paths resolved against the csv's folder, keys by instanceKey), e.g. to hand them to other processes. */
-export function instanceTasks(csvFile: string, opts: { timeoutS: number; methods?: VerifyMethod[] }): VnnlibTask[] {
+export function instanceTasks(csvFile: string, opts: Pick<VnnlibTask, 'timeoutS' | 'methods' | 'branching' | 'fsbCandidates'>): VnnlibTask[] {
   const dir = path.dirname(csvFile);
   return readInstancesCsv(csvFile).map((i) => ({
     key: i.listed ? instanceKey(i.listed.onnx, i.listed.vnnlib) : instanceKey(path.relative(dir, i.onnx), path.relative(dir, i.vnnlib)),
@@ -206,6 +218,8 @@ export function instanceTasks(csvFile: string, opts: { timeoutS: number; methods
     vnnlib: path.resolve(dir, i.vnnlib),
     timeoutS: opts.timeoutS,
     methods: opts.methods,
+    ...(opts.branching ? { branching: opts.branching } : {}),
+    ...(opts.fsbCandidates ? { fsbCandidates: opts.fsbCandidates } : {}),
   }));
 }
 

@@ -1,7 +1,7 @@
 /** Complete ReLU branch and bound: the search over sub-domains, bounded through the bounds engine's hooks (relu-bab.ts). */
 import { backwardFlopsPerRow, optimisedPassBytes, rowsThatFit } from '@certkd/bounds';
 import { Bounds64, Net64, RowCertificate } from './recheck64';
-import { Domain, boundBatch, pickNeuron, splitProblem } from './relu-bab';
+import { BoundBatchResult, Domain, boundBatch, rankNeurons, splitProblem } from './relu-bab';
 import { BAB_FLOPS_PER_STEP, BAB_ROWS_PER_BATCH, BoxOutcome, Ctx, Full, STEP_MS, checkTime, confirmWitness, evalFlat } from './verify-context';
 import { boxVerified, rowProved } from './claims';
 import { pgd } from './falsify';
@@ -88,22 +88,78 @@ export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Arra
       const r = pgd(ctx, box.lower, box.upper, 1, 8, opts.pgdSteps, () => box);
       if (r.witness) return { kind: 'falsified', method: 'relu-bab', ...r.witness };
     }
-    for (const b of open) {
+    const openRowsOf = (b: number): number[] => {
       const openRows: number[] = [];
       ctx.disjuncts.forEach((conj, j) => {
         let proved = false;
         for (let r = 0; r < conj.length; r++) if (rowProved(ctx, lbs, b, ctx.offsets[j] + r, res.betaSlack)) proved = true;
         if (!proved) for (let r = 0; r < conj.length; r++) openRows.push(ctx.offsets[j] + r);
       });
-      const pick = pickNeuron(p, res, b, R, openRows);
-      if (!pick) return { kind: 'unknown', method: 'relu-bab' }; // no unstable neuron left, bound still open
-      const [q, j] = pick;
+      return openRows;
+    };
+    const picks = open.map((b) => {
+      const openRows = openRowsOf(b);
+      return { b, openRows, cands: rankNeurons(p, res, b, R, openRows, opts.branching === 'fsb' ? opts.fsbCandidates : 1) };
+    });
+    if (picks.some((x) => x.cands.length === 0)) return { kind: 'unknown', method: 'relu-bab' }; // no unstable neuron left, bound still open
+    const chosen =
+      opts.branching === 'fsb'
+        ? filteredSmartBranching(picks, batch, (children) => boundBatch(p, box, children, ctx.Cflat, R, { ...common, root, iters: 0 }), ctx.d64, R, maxBatch)
+        : picks.map((x) => x.cands[0]);
+    picks.forEach(({ b }, k) => {
+      const [q, j] = chosen[k];
       for (const sign of [-1, 1]) {
         const splits = batch[b].splits.map((s) => s.slice());
         splits[q][j] = sign;
         stack.push({ splits, depth: batch[b].depth + 1 });
       }
-    }
+    });
   }
   return { kind: 'verified', method: 'relu-bab', complete: true };
+}
+
+/**
+ * Filtered smart branching (De Palma et al. 2021): of each open domain's best candidates by the
+ * BaBSR-like score, take the one whose worse child has the best bound, the children bounded
+ * with CROWN slopes on the domain's clamped intermediate bounds (one pass each, batched). A
+ * child's value is its open rows' smallest lower bound minus threshold; an empty child counts
+ * as +Infinity. `bound` bounds a batch of domains.
+ */
+export function filteredSmartBranching(
+  picks: { b: number; openRows: number[]; cands: [number, number][] }[],
+  batch: readonly Domain[],
+  bound: (children: Domain[]) => BoundBatchResult,
+  d: Float64Array,
+  R: number,
+  maxBatch: number,
+): [number, number][] {
+  const children: Domain[] = [];
+  const owner: { pick: number; cand: number }[] = [];
+  picks.forEach(({ b, cands }, pick) =>
+    cands.forEach(([q, j], cand) => {
+      for (const sign of [-1, 1]) {
+        const splits = batch[b].splits.map((s) => s.slice());
+        splits[q][j] = sign;
+        children.push({ splits, depth: batch[b].depth + 1 });
+        owner.push({ pick, cand });
+      }
+    }),
+  );
+  const worst = picks.map(({ cands }) => cands.map(() => Infinity));
+  for (let c0 = 0; c0 < children.length; c0 += maxBatch) {
+    const part = children.slice(c0, c0 + maxBatch);
+    const res = bound(part);
+    part.forEach((_, k) => {
+      const { pick, cand } = owner[c0 + k];
+      if (res.infeasible[k]) return;
+      let v = Infinity;
+      for (const r of picks[pick].openRows) v = Math.min(v, res.lbs[k * R + r] - d[r]);
+      worst[pick][cand] = Math.min(worst[pick][cand], v);
+    });
+  }
+  return picks.map(({ cands }, pick) => {
+    let best = 0; // ties keep the BaBSR order
+    for (let c = 1; c < cands.length; c++) if (worst[pick][c] > worst[pick][best]) best = c;
+    return cands[best];
+  });
 }

@@ -9,7 +9,8 @@ import { workerScript } from './batch';
 import type { OutputRow } from './verdict';
 import { itWithData } from '../../../tools/jest/shared-data.cjs';
 import { robustnessDisjuncts } from './property';
-import { boundBatch, splitProblem, type Domain } from './relu-bab';
+import { filteredSmartBranching } from './relu-bab-search';
+import { boundBatch, splitProblem, type BoundBatchResult, type Domain } from './relu-bab';
 import { Bounds64, Net64 } from './recheck64';
 import { builtinCertifierBounds } from './bound-source';
 
@@ -32,50 +33,54 @@ function net(seed: number, inputs: number, width = 16): Network {
 const holds = (y: ArrayLike<number>, conj: OutputRow[]) => conj.every((r) => r.c.reduce((s, c, i) => s + c * y[i], 0) <= r.d);
 
 describe('ReLU-splitting branch and bound', () => {
-  it('decides small 2-D instances (no input splitting) in agreement with dense grid sampling', () => {
-    const before = tf.memory().numTensors;
-    const seen: string[] = [];
-    for (let seed = 1; seed <= 6; seed++) {
-      const n = net(seed, 2);
-      const rng = new SeededRng(200 + seed);
-      const c = [rng.next(), rng.next()];
-      const w = 0.1 + 0.4 * rng.next();
-      const lo = Float32Array.from(c, (v) => v - w),
-        hi = Float32Array.from(c, (v) => v + w);
-      const y0 = evalFlat(n, Float32Array.from(c), 1);
-      const label = y0.indexOf(Math.max(...y0));
-      const slack = rng.next() * 0.3;
-      const disjuncts: OutputRow[][] = robustnessDisjuncts(label, 3).map(([row]) => [{ ...row, d: slack }]);
-      // only ibp before B&B, and no projected-gradient falsifier, so ReLU B&B does the work
-      const v = verifyProperty(
-        n,
-        { boxes: [{ lower: lo, upper: hi }], disjuncts },
-        { timeoutS: 10, rng, methods: ['ibp'], babMode: 'relu', pgdRestarts: 0, babBatch: 16 },
-      );
-      seen.push(`${v.kind}/${v.method}`);
-      expect(['verified-incomplete', 'verified-complete', 'falsified']).toContain(v.kind);
-      // grid search for a violation
-      const G = 150,
-        xs = new Float32Array(G * G * 2);
-      for (let a = 0; a < G; a++)
-        for (let b = 0; b < G; b++) {
-          xs[(a * G + b) * 2] = lo[0] + ((hi[0] - lo[0]) * a) / (G - 1);
-          xs[(a * G + b) * 2 + 1] = lo[1] + ((hi[1] - lo[1]) * b) / (G - 1);
+  it.each(['babsr', 'fsb'] as const)(
+    'decides small 2-D instances (no input splitting) in agreement with dense grid sampling, %s branching',
+    (branching) => {
+      const before = tf.memory().numTensors;
+      const seen: string[] = [];
+      for (let seed = 1; seed <= 6; seed++) {
+        const n = net(seed, 2);
+        const rng = new SeededRng(200 + seed);
+        const c = [rng.next(), rng.next()];
+        const w = 0.1 + 0.4 * rng.next();
+        const lo = Float32Array.from(c, (v) => v - w),
+          hi = Float32Array.from(c, (v) => v + w);
+        const y0 = evalFlat(n, Float32Array.from(c), 1);
+        const label = y0.indexOf(Math.max(...y0));
+        const slack = rng.next() * 0.3;
+        const disjuncts: OutputRow[][] = robustnessDisjuncts(label, 3).map(([row]) => [{ ...row, d: slack }]);
+        // only ibp before B&B, and no projected-gradient falsifier, so ReLU B&B does the work
+        const v = verifyProperty(
+          n,
+          { boxes: [{ lower: lo, upper: hi }], disjuncts },
+          { timeoutS: 10, rng, methods: ['ibp'], babMode: 'relu', pgdRestarts: 0, babBatch: 16, branching },
+        );
+        seen.push(`${v.kind}/${v.method}`);
+        expect(['verified-incomplete', 'verified-complete', 'falsified']).toContain(v.kind);
+        // grid search for a violation
+        const G = 150,
+          xs = new Float32Array(G * G * 2);
+        for (let a = 0; a < G; a++)
+          for (let b = 0; b < G; b++) {
+            xs[(a * G + b) * 2] = lo[0] + ((hi[0] - lo[0]) * a) / (G - 1);
+            xs[(a * G + b) * 2 + 1] = lo[1] + ((hi[1] - lo[1]) * b) / (G - 1);
+          }
+        const ys = evalFlat(n, xs, G * G);
+        let gridFinds = false;
+        for (let p = 0; p < G * G && !gridFinds; p++) gridFinds = disjuncts.some((conj) => holds(ys.subarray(p * 3, p * 3 + 3), conj));
+        if (v.kind === 'falsified') {
+          expect(holds(evalFlat(n, v.witness, 1), disjuncts[v.disjunct])).toBe(true);
+        } else {
+          expect(gridFinds).toBe(false);
         }
-      const ys = evalFlat(n, xs, G * G);
-      let gridFinds = false;
-      for (let p = 0; p < G * G && !gridFinds; p++) gridFinds = disjuncts.some((conj) => holds(ys.subarray(p * 3, p * 3 + 3), conj));
-      if (v.kind === 'falsified') {
-        expect(holds(evalFlat(n, v.witness, 1), disjuncts[v.disjunct])).toBe(true);
-      } else {
-        expect(gridFinds).toBe(false);
+        n.dispose();
       }
-      n.dispose();
-    }
-    expect(seen.some((s) => s === 'verified-complete/relu-bab')).toBe(true);
-    expect(seen.some((s) => s.startsWith('falsified'))).toBe(true);
-    expect(tf.memory().numTensors).toBe(before);
-  }, 30000);
+      expect(seen.some((s) => s === 'verified-complete/relu-bab')).toBe(true);
+      expect(seen.some((s) => s.startsWith('falsified'))).toBe(true);
+      expect(tf.memory().numTensors).toBe(before);
+    },
+    30000,
+  );
 
   it("returns each row's bound with the certificate that gives it: the float64 re-check reproduces every optimised bound", () => {
     // The optimisation keeps the best bound per row over its steps; the slopes and multipliers
@@ -122,6 +127,71 @@ describe('ReLU-splitting branch and bound', () => {
     }
     expect(worstGap).toBeLessThan(1e-4);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('filtered smart branching splits the candidate whose worse child bounds best; an empty child counts as proved', () => {
+    // Two open domains told apart by an earlier split (neuron 5 or 6); three candidates each.
+    const batch: Domain[] = [5, 6].map((n) => {
+      const splits = [new Int8Array(8)];
+      splits[0][n] = 1;
+      return { splits, depth: 1 };
+    });
+    const picks = [
+      {
+        b: 0,
+        openRows: [0, 1],
+        cands: [
+          [0, 0],
+          [0, 1],
+          [0, 2],
+        ] as [number, number][],
+      },
+      {
+        b: 1,
+        openRows: [1],
+        cands: [
+          [0, 3],
+          [0, 1],
+          [0, 0],
+        ] as [number, number][],
+      },
+    ];
+    // lower bounds [row 0, row 1] of each child "domain:neuron:sign"; d = 0.5 for both rows
+    const value: Record<string, [number, number] | 'empty'> = {
+      '0:0:-1': [0.4, 2],
+      '0:0:1': [3, 3], // worse child 0.4 - 0.5 = -0.1
+      '0:1:-1': [1, 0.6],
+      '0:1:1': [0.9, 0.9], // worse child +0.1: the best of domain 0
+      '0:2:-1': [0, 0],
+      '0:2:1': 'empty', // worse child -0.5
+      '1:3:-1': [9, 0.2],
+      '1:3:1': [9, 0.3], // worse child -0.3 (row 0 is not open)
+      '1:1:-1': [-9, 0.2],
+      '1:1:1': 'empty', // -0.3 as well: the BaBSR order breaks the tie
+      '1:0:-1': [9, 0.1],
+      '1:0:1': [9, 9], // -0.4
+    };
+    const sizes: number[] = [];
+    const bound = (children: Domain[]): BoundBatchResult => {
+      sizes.push(children.length);
+      const lbs = new Float32Array(children.length * 2);
+      const infeasible = children.map((c, k) => {
+        expect(c.depth).toBe(2);
+        const owner = c.splits[0][5] !== 0 ? 0 : 1;
+        const j = [0, 1, 2, 3].find((n) => c.splits[0][n] !== 0) as number;
+        const v = value[`${owner}:${j}:${c.splits[0][j]}`];
+        if (v === 'empty') return true;
+        lbs.set(v, k * 2);
+        return false;
+      });
+      return { lbs, infeasible } as unknown as BoundBatchResult;
+    };
+    const chosen = filteredSmartBranching(picks, batch, bound, Float64Array.from([0.5, 0.5]), 2, 5);
+    expect(chosen).toEqual([
+      [0, 1],
+      [0, 3],
+    ]);
+    expect(sizes).toEqual([5, 5, 2]); // 12 children in batches of at most 5
   });
 
   it('rejects an unknown babMode', () => {

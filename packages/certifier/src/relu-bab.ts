@@ -360,15 +360,14 @@ export function boundBatch(
 }
 
 /**
- * Branching score of the unstable neurons of domain b (BaBSR-like): the intercept of the
+ * Branching scores of the unstable neurons of domain b (BaBSR-like): the intercept of the
  * chord, -l*u/(u-l), weighted by how much the open rows pay for it (the negative part of
  * their backward coefficient), plus a small term for the coefficient times the width, so
- * that ties break toward influential neurons. Returns [nl index, neuron] or null when no
- * neuron is unstable.
+ * that ties break toward influential neurons. Returns the best `k` as [nl index, neuron],
+ * best first (empty when no neuron is unstable).
  */
-export function pickNeuron(p: SplitProblem, res: BoundBatchResult, b: number, R: number, openRows: number[]): [number, number] | null {
-  let best: [number, number] | null = null;
-  let bestScore = -Infinity;
+export function rankNeurons(p: SplitProblem, res: BoundBatchResult, b: number, R: number, openRows: number[], k: number): [number, number][] {
+  const top: { q: number; j: number; score: number }[] = [];
   for (let q = 0; q < p.nl.length; q++) {
     if (!p.splittable[q]) continue;
     const w = p.widths[q];
@@ -388,11 +387,17 @@ export function pickNeuron(p: SplitProblem, res: BoundBatchResult, b: number, R:
         a += Math.abs(c);
       }
       const score = s + 1e-3 * a * Math.min(u, -l);
-      if (score > bestScore) {
-        bestScore = score;
-        best = [q, j];
-      }
+      if (top.length === k && score <= top[k - 1].score) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1].score < score) at--;
+      top.splice(at, 0, { q, j, score });
+      if (top.length > k) top.pop();
     }
   }
-  return best;
+  return top.map((t) => [t.q, t.j]);
+}
+
+/** The neuron with the best BaBSR-like score (rankNeurons), or null when no neuron is unstable. */
+export function pickNeuron(p: SplitProblem, res: BoundBatchResult, b: number, R: number, openRows: number[]): [number, number] | null {
+  return rankNeurons(p, res, b, R, openRows, 1)[0] ?? null;
 }

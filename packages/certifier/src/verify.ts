@@ -54,6 +54,14 @@ export interface VerifyOptions {
   babIters?: number;
   /** ReLU B&B: recompute intermediate bounds after a split with CROWN (default false: root CROWN ∩ interval bounds; beta carries the splits). */
   babRefine?: boolean;
+  /**
+   * ReLU B&B branching: 'babsr' splits the neuron with the best BaBSR-like score; 'fsb'
+   * (filtered smart branching) bounds both children of each of the best `fsbCandidates` by that
+   * score and splits the one whose worse child is best (default 'babsr').
+   */
+  branching?: 'babsr' | 'fsb';
+  /** Candidates per domain that 'fsb' bounds (default 3). */
+  fsbCandidates?: number;
   /** Bound methods and relaxations (this thread only; default: the built-in plugins). */
   bounds?: CertifierBounds;
   /**
@@ -161,6 +169,12 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
   if (opts.babIters !== undefined && !(Number.isInteger(opts.babIters) && opts.babIters >= 0)) {
     throw new ConfigError(`babIters must be an integer >= 0, got ${opts.babIters}`, undefined, 'babIters');
   }
+  if (opts.branching !== undefined && opts.branching !== 'babsr' && opts.branching !== 'fsb') {
+    throw new ConfigError(`branching must be 'babsr' or 'fsb', got '${String(opts.branching)}'`, undefined, 'branching');
+  }
+  if (opts.fsbCandidates !== undefined && !(Number.isInteger(opts.fsbCandidates) && opts.fsbCandidates >= 1)) {
+    throw new ConfigError(`fsbCandidates must be an integer >= 1, got ${opts.fsbCandidates}`, undefined, 'fsbCandidates');
+  }
   const D = prod(net.inputShape);
   const K = prod(net.outputShape);
   checkProperty(property, D, K);
@@ -231,6 +245,8 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     inputSplitMaxDim: opts.inputSplitMaxDim ?? 8,
     babIters: opts.babIters ?? 8,
     babRefine: opts.babRefine ?? false,
+    branching: opts.branching ?? 'babsr',
+    fsbCandidates: opts.fsbCandidates ?? 3,
     bounds: ctx.bounds,
     attackShare,
     memoryBudget: budget,
