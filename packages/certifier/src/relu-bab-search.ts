@@ -72,8 +72,12 @@ export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Arra
       const net64 = ctx.net64 as Net64;
       const lo64 = Float64Array.from(box.lower);
       const hi64 = Float64Array.from(box.upper);
-      ctx.root64 ??= net64.bounds(lo64, hi64, { check: checkTimeHere });
-      const bb = net64.bounds(lo64, hi64, { clamp: batch[b].splits, root: ctx.root64 as Bounds64 });
+      // The float32 search's root bounds are CROWN's for every layer: so are these (for networks
+      // with expanded convolutions the re-check's default intermediate bounds are interval ones).
+      ctx.rootCrown64 ??= net64.crownIntermediate
+        ? (ctx.root64 ??= net64.bounds(lo64, hi64, { check: checkTimeHere }))
+        : net64.bounds(lo64, hi64, { check: checkTimeHere, crown: true });
+      const bb = net64.bounds(lo64, hi64, { clamp: batch[b].splits, root: ctx.rootCrown64 as Bounds64 });
       if (!bb) return null;
       const certs: RowCertificate[] = [];
       for (let r = 0; r < R; r++) {

@@ -34,6 +34,8 @@ export interface Ctx {
   rows64: number[][];
   /** Sound float64 bounds of the current box (computed at the first claim). */
   root64: Bounds64 | null;
+  /** The same with CROWN intermediate bounds on every network (the root of ReLU branch and bound's re-checks). */
+  rootCrown64: Bounds64 | null;
   /** Claims (a box or sub-domain verified by the float32 bound) that failed the rounding re-check. */
   downgrades: number;
   /** Methods skipped because they do not fit the memory budget. */
