@@ -194,6 +194,45 @@ describe('ReLU-splitting branch and bound', () => {
     expect(sizes).toEqual([5, 5, 2]); // 12 children in batches of at most 5
   });
 
+  it('re-checks ReLU branch and bound on a convolutional network against a CROWN root: its claims stand', () => {
+    // Without it the sub-domain re-check of a network with expanded convolutions took interval
+    // root bounds, looser than the float32 search's CROWN root, and refused its claims.
+    const before = tf.memory().numTensors;
+    const seen: string[] = [];
+    for (let seed = 1; seed <= 5; seed++) {
+      const n = Network.create(
+        {
+          inputShape: [6, 6, 1],
+          layers: [
+            { kind: 'conv2d', filters: 4, kernelSize: [3, 3], strides: [1, 1], padding: 'valid', useBias: true },
+            { kind: 'relu' },
+            { kind: 'flatten' },
+            { kind: 'dense', units: 12, useBias: true },
+            { kind: 'relu' },
+            { kind: 'dense', units: 3, useBias: true },
+          ],
+        },
+        new SeededRng(seed),
+      );
+      const rng = new SeededRng(500 + seed);
+      const c = Float32Array.from({ length: 36 }, () => rng.next());
+      const w = 0.05;
+      const y0 = evalFlat(n, c, 1);
+      const label = y0.indexOf(Math.max(...y0));
+      const disjuncts: OutputRow[][] = robustnessDisjuncts(label, 3);
+      const v = verifyProperty(
+        n,
+        { boxes: [{ lower: c.map((x) => x - w), upper: c.map((x) => x + w) }], disjuncts },
+        { timeoutS: 20, rng, methods: ['ibp'], babMode: 'relu', pgdRestarts: 0, babBatch: 16 },
+      );
+      seen.push(`${v.kind}/${v.method}/${'downgraded' in v ? v.downgraded : 0}`);
+      n.dispose();
+    }
+    expect(seen.filter((s) => s.startsWith('verified-complete/relu-bab/0')).length).toBeGreaterThan(0);
+    expect(seen.every((s) => s.endsWith('/0') || s.endsWith('/undefined'))).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 60000);
+
   it('rejects an unknown babMode', () => {
     const n = net(1, 2);
     const p = { boxes: [{ lower: Float32Array.from([0, 0]), upper: Float32Array.from([1, 1]) }], disjuncts: [[{ c: [1, -1, 0], d: 0 }]] };
