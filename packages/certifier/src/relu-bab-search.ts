@@ -112,11 +112,7 @@ export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Arra
         : picks.map((x) => x.cands[0]);
     picks.forEach(({ b }, k) => {
       const [q, j] = chosen[k];
-      for (const sign of [-1, 1]) {
-        const splits = batch[b].splits.map((s) => s.slice());
-        splits[q][j] = sign;
-        stack.push({ splits, depth: batch[b].depth + 1 });
-      }
+      for (const sign of [-1, 1]) stack.push(splitChild(batch[b], q, j, sign));
     });
   }
   return { kind: 'verified', method: 'relu-bab', complete: true };
@@ -142,9 +138,7 @@ export function filteredSmartBranching(
   picks.forEach(({ b, cands }, pick) =>
     cands.forEach(([q, j], cand) => {
       for (const sign of [-1, 1]) {
-        const splits = batch[b].splits.map((s) => s.slice());
-        splits[q][j] = sign;
-        children.push({ splits, depth: batch[b].depth + 1 });
+        children.push(splitChild(batch[b], q, j, sign));
         owner.push({ pick, cand });
       }
     }),
@@ -166,4 +160,11 @@ export function filteredSmartBranching(
     for (let c = 1; c < cands.length; c++) if (worst[pick][c] > worst[pick][best]) best = c;
     return cands[best];
   });
+}
+
+/** The child of domain d with neuron j of nl layer q split to `sign` (-1 inactive, 1 active). */
+function splitChild(d: Domain, q: number, j: number, sign: number): Domain {
+  const splits = d.splits.map((s) => s.slice());
+  splits[q][j] = sign;
+  return { splits, depth: d.depth + 1 };
 }
