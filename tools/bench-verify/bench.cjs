@@ -12,7 +12,9 @@
 //   2022/oval21 (any folder with an instances csv works). --timeout is ours and the limit the
 //   published results are cut at (default 60). --workers > 0 runs piscina worker threads on
 //   dist/worker.js (default 0: this thread). --filter keeps instances whose onnx or vnnlib path
-//   contains TEXT. --out resumes: instances already decided there are not run again.
+//   contains TEXT; several items separated by commas keep any match, and an item NET:PROP (as
+//   the table names instances) keeps the instances of that network and property. --out
+//   resumes: instances already decided there are not run again.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -23,6 +25,17 @@ const NORMAL = { holds: 'unsat', unsat: 'unsat', violated: 'sat', sat: 'sat' };
 /** A published or our result word as sat / unsat / other. */
 const norm = (w) => NORMAL[String(w).trim().toLowerCase()] ?? 'other';
 const baseKey = (onnx, vnnlib) => `${path.basename(onnx)}|${path.basename(vnnlib).replace(/\.gz$/, '')}`;
+
+/**
+ * --filter: comma-separated items, an instance is kept when one matches: TEXT (its onnx or vnnlib
+ * path contains it) or NET:PROP as the table prints instances (both parts contained).
+ */
+function filterMatches(filter, t) {
+  return filter.split(',').some((item) => {
+    const [net, prop] = item.split(':');
+    return prop === undefined ? t.onnx.includes(net) || t.vnnlib.includes(net) : t.onnx.includes(net) && t.vnnlib.includes(prop);
+  });
+}
 
 function parseArgs(argv) {
   const opts = { timeout: 60, workers: 0, backend: 'wasm' };
@@ -124,7 +137,7 @@ async function main(argv = process.argv.slice(2)) {
   const out = opts.out ?? path.join(os.tmpdir(), `bench-${opts.year}-${opts.bench}-${Date.now()}.jsonl`);
   const short = (t) => t.slice(0, 9).padEnd(9);
   const tasks = cert.instanceTasks(csv, { timeoutS: opts.timeout });
-  let chosen = opts.filter ? tasks.filter((t) => t.onnx.includes(opts.filter) || t.vnnlib.includes(opts.filter)) : tasks;
+  let chosen = opts.filter ? tasks.filter((t) => filterMatches(opts.filter, t)) : tasks;
   if (opts.limit !== undefined) chosen = chosen.slice(0, opts.limit);
   const keys = new Set(chosen.map((t) => t.key));
   console.log(

@@ -19,7 +19,7 @@ export { roundingErrorBound, gamma32, FLOAT32_UNIT_ROUNDOFF } from './rounding';
 export { backwardLower } from './methods/engine';
 export type { BackwardHooks, Problem as BoundProblem } from './methods/engine';
 export type { RoundingErrorBound } from './rounding';
-export type { AlphaCrownOptions } from './methods/alpha-crown';
+export type { AlphaCertificate, AlphaCrownOptions } from './methods/alpha-crown';
 export { BOUND_METHOD_NAMES, createBoundMethod } from './methods/bound-methods';
 export type { BoundMethodName } from './methods/bound-methods';
 export { boundReport } from './report';

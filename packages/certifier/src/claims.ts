@@ -1,7 +1,7 @@
 /** Bounding a property's rows and accepting a claim only after the sound re-check (float64 form, or the a priori float32 slack). */
 import * as tf from '@tensorflow/tfjs-core';
 import { methodFits, methodRowBytes, rowsThatFit } from '@certkd/bounds';
-import type { BoundOptions } from '@certkd/bounds';
+import type { AlphaCertificate, BoundOptions } from '@certkd/bounds';
 import { Bounds64, Net64 } from './recheck64';
 import { Ctx, ROWS_PER_BOUND_CALL, checkTime } from './verify-context';
 import type { VerifyMethod } from './verify';
@@ -25,6 +25,10 @@ export function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: 
   const out = new Float32Array(B * R);
   const bm = ctx.bounds.method(method);
   const interrupt = () => checkTime(ctx);
+  // alpha-CROWN on one box hands over its slopes (if the method offers them) so that the
+  // float64 re-check can recompute its bounds, and branch and bound can start from them
+  const certs: AlphaCertificate[] = [];
+  const wantCert = method === 'alpha-crown' && B === 1 && ctx.net64 !== null;
   for (let r0 = 0; r0 < R; r0 += rowsPerCall) {
     checkTime(ctx);
     const n = Math.min(rowsPerCall, R - r0);
@@ -39,13 +43,28 @@ export function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: 
         o.deadlineMs = Date.now() + (ctx.deadline - Date.now()) / 3;
         o.iterations = ctx.alphaIterations;
         o.intermediate = ctx.alphaIntermediate;
+        if (wantCert) o.certificate = (c: AlphaCertificate) => certs.push(c);
       }
       const b = bm.compute(ctx.net, box, o);
       return b.lower.dataSync() as Float32Array;
     });
     for (let b = 0; b < B; b++) out.set(part.subarray(b * n, (b + 1) * n), b * R + r0);
   }
+  if (wantCert && certs.length * rowsPerCall >= R) ctx.alphaRoot = { lower: lo, upper: hi, cert: mergeCertificates(certs) };
   return out;
+}
+
+/** One certificate from those of consecutive row chunks: the first chunk's intermediate bounds, every chunk's final slopes in row order. */
+function mergeCertificates(certs: AlphaCertificate[]): AlphaCertificate {
+  if (certs.length === 1) return certs[0];
+  const final = new Map<number, Float32Array>();
+  for (const li of certs[0].final.keys()) {
+    const parts = certs.map((c) => c.final.get(li) as Float32Array);
+    const all = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
+    parts.reduce((o, x) => (all.set(x, o), o + x.length), 0);
+    final.set(li, all);
+  }
+  return { ...certs[0], final };
 }
 
 /**
@@ -93,7 +112,21 @@ export function boxVerified(ctx: Ctx, lbs: Float32Array, b: number, extra?: Floa
   return sound;
 }
 
-/** Sound float64 lower bounds of every row over the box lo..hi (its own CROWN bounds), or null when empty. */
+/**
+ * The float64 recomputation of alpha-CROWN's intermediate bounds of the box lo..hi (CROWN's
+ * intersected with those of alpha-CROWN's slopes), when alpha-CROWN bounded this box and gave
+ * its slopes; computed once per box. `bounds` null: the box is empty.
+ */
+export function alphaRoot64(ctx: Ctx, lo: Float32Array, hi: Float32Array): { cert: AlphaCertificate; bounds: Bounds64 | null } | null {
+  const a = ctx.alphaRoot;
+  if (!a || !ctx.net64 || a.lower !== lo || a.upper !== hi) return null;
+  if (a.bounds64 === undefined) {
+    a.bounds64 = ctx.net64.bounds(Float64Array.from(lo), Float64Array.from(hi), { check: () => checkTime(ctx), crown: true, alpha: a.cert });
+  }
+  return { cert: a.cert, bounds: a.bounds64 };
+}
+
+/** Sound float64 lower bounds of every row over the box lo..hi (its own CROWN bounds, and alpha-CROWN's where it gave its slopes), or null when empty. */
 export function recheckBox(ctx: Ctx, lo: Float32Array, hi: Float32Array, reuseRoot: boolean): number[] | null {
   const net64 = ctx.net64 as Net64;
   const lo64 = Float64Array.from(lo);
@@ -106,7 +139,17 @@ export function recheckBox(ctx: Ctx, lo: Float32Array, hi: Float32Array, reuseRo
   } else bb = net64.bounds(lo64, hi64, { check });
   checkTime(ctx);
   const rows = bb ? net64.rowLower(ctx.rows64, lo64, hi64, bb) : null;
-  if (rows === null || net64.crownIntermediate || allDisjunctsAbove(ctx, rows)) return rows;
+  if (rows === null || allDisjunctsAbove(ctx, rows)) return rows;
+  // alpha-CROWN's claim on this box: its bounds recomputed from its slopes, row by row the better
+  const alpha = alphaRoot64(ctx, lo, hi);
+  if (alpha?.bounds) {
+    const certs = ctx.rows64.map((_, r) => ({ alpha: net64.slopeRow(alpha.cert.final, r) }));
+    const v = net64.rowLower(ctx.rows64, lo64, hi64, alpha.bounds, certs);
+    // with CROWN's slopes too: the alpha bounds include CROWN's intermediate bounds of every unstable neuron
+    const w = net64.rowLower(ctx.rows64, lo64, hi64, alpha.bounds);
+    return rows.map((x, r) => Math.max(x, v[r], w[r]));
+  }
+  if (net64.crownIntermediate) return rows;
   // Interval intermediate bounds (networks with expanded convolutions) did not confirm the
   // claim: take a CROWN pass per unstable neuron now, which costs about a second on a small CNN.
   const tight = net64.bounds(lo64, hi64, { check, crown: true });

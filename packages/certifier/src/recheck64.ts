@@ -1,4 +1,5 @@
 import { explicitPadding } from '@certkd/core';
+import type { AlphaCertificate } from '@certkd/bounds';
 import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, NormalizeLayer } from '@certkd/core';
 
 /**
@@ -32,7 +33,7 @@ import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, No
 type Op =
   | { kind: 'affine'; nIn: number; nOut: number; rows: Rows; b: Float64Array }
   | { kind: 'scale'; n: number; s: Float64Array; t: Float64Array }
-  | { kind: 'relu'; n: number; q: number };
+  | { kind: 'relu'; n: number; q: number; layer: number };
 
 /**
  * An affine map's weights by output (compressed rows): output j's terms are val[k] * x[idx[k]]
@@ -165,7 +166,7 @@ export class Net64 {
           break;
         }
         case 'relu':
-          ops.push({ kind: 'relu', n: nIn, q: q++ });
+          ops.push({ kind: 'relu', n: nIn, q: q++, layer: i });
           break;
         default:
           return null;
@@ -258,7 +259,7 @@ export class Net64 {
   bounds(
     lo: Float64Array,
     hi: Float64Array,
-    opts: { clamp?: (Int8Array | undefined)[]; root?: Bounds64; crown?: boolean; check?: () => void } = {},
+    opts: { clamp?: (Int8Array | undefined)[]; root?: Bounds64; crown?: boolean; alpha?: AlphaCertificate; check?: () => void } = {},
   ): Bounds64 | null {
     const g = gamma64(this.chainLength());
     let mag = new Float64Array(this.inputSize);
@@ -347,6 +348,23 @@ export class Net64 {
             if (ub < Uu[k]) Uu[k] = ub;
           }
         }
+        // alpha-CROWN's optimised bounds of this layer, recomputed from its slopes
+        const ic = opts.alpha?.intermediate.find((x) => x.layer === op.layer);
+        if (ic) {
+          const e = new Float64Array(op.n);
+          for (let t = 0; t < ic.neurons.length; t++) {
+            const k = ic.neurons[t];
+            if (!(L[k] < 0 && Uu[k] > 0)) continue;
+            if ((t & 7) === 0) opts.check?.();
+            e.fill(0);
+            e[k] = 1;
+            const lb = this.backward(e, o, lo, hi, lower, upper, { alpha: this.slopeRow(ic.lower, t) }) - err * mag[k];
+            e[k] = -1;
+            const ub = -this.backward(e, o, lo, hi, lower, upper, { alpha: this.slopeRow(ic.upper, t) }) + err * mag[k];
+            if (lb > L[k]) L[k] = lb;
+            if (ub < Uu[k]) Uu[k] = ub;
+          }
+        }
         const c = opts.clamp?.[op.q];
         if (c) {
           for (let k = 0; k < op.n; k++) {
@@ -373,6 +391,20 @@ export class Net64 {
     }
     mags.push(mag);
     return { lower, upper, mag: mags };
+  }
+
+  /**
+   * Row t of alpha-CROWN slopes given per network layer index ([rows * width] each), as the
+   * per-ReLU-index arrays of a RowCertificate.
+   */
+  slopeRow(byLayer: Map<number, Float32Array>, t: number): (Float32Array | undefined)[] {
+    const out: (Float32Array | undefined)[] = new Array(this.reluCount).fill(undefined);
+    for (const op of this.ops) {
+      if (op.kind !== 'relu') continue;
+      const s = byLayer.get(op.layer);
+      if (s) out[op.q] = s.subarray(t * op.n, (t + 1) * op.n);
+    }
+    return out;
   }
 
   /**

@@ -3,7 +3,7 @@ import { backwardFlopsPerRow, optimisedPassBytes, rowsThatFit } from '@certkd/bo
 import { Bounds64, Net64, RowCertificate } from './recheck64';
 import { BoundBatchResult, Domain, boundBatch, rankNeurons, splitProblem } from './relu-bab';
 import { BAB_FLOPS_PER_STEP, BAB_ROWS_PER_BATCH, BoxOutcome, Ctx, Full, STEP_MS, checkTime, confirmWitness, evalFlat } from './verify-context';
-import { boxVerified, rowProved } from './claims';
+import { alphaRoot64, boxVerified, rowProved } from './claims';
 import { pgd } from './falsify';
 
 /**
@@ -34,7 +34,23 @@ export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Arra
   const maxBatch = Math.max(1, Math.min(opts.babBatch, Math.floor(BAB_ROWS_PER_BATCH / Math.max(1, R)), rowsThatFit(perDomain, ctx.budget)));
   // start from the work estimate, then follow the measured step time (STEP_MS per optimisation step)
   let batchSize = Math.max(1, Math.min(maxBatch, byWork));
+  // The root's intermediate bounds: CROWN's, intersected with alpha-CROWN's optimised ones when
+  // alpha-CROWN bounded this box and its slopes can be re-checked (then the sub-domain re-checks
+  // start from their float64 recomputation).
+  const alpha = ctx.net64?.crownIntermediate ? alphaRoot64(ctx, box.lower, box.upper) : null;
   const root = rootRes.pre;
+  if (alpha?.bounds) {
+    ctx.rootCrown64 = alpha.bounds;
+    p.nl.forEach((li, q) => {
+      const a = alpha.cert.pre.get(li);
+      if (!a) return;
+      const { lower, upper } = root[q];
+      for (let k = 0; k < lower.length; k++) {
+        if (a.lower[k] > lower[k]) lower[k] = a.lower[k];
+        if (a.upper[k] < upper[k]) upper[k] = a.upper[k];
+      }
+    });
+  }
   const stack: Domain[] = [{ splits: zero(), depth: 0 }];
   let rounds = 0;
   while (stack.length > 0) {

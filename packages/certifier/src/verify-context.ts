@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng } from '@certkd/core';
 import type { Attack, Network } from '@certkd/core';
-import type { RoundingErrorBound } from '@certkd/bounds';
+import type { AlphaCertificate, RoundingErrorBound } from '@certkd/bounds';
 import { CertifierBounds } from './bound-source';
 import { Bounds64, Net64 } from './recheck64';
 import type { OutputRow, DecidingMethod } from './verdict';
@@ -36,6 +36,11 @@ export interface Ctx {
   root64: Bounds64 | null;
   /** The same with CROWN intermediate bounds on every network (the root of ReLU branch and bound's re-checks). */
   rootCrown64: Bounds64 | null;
+  /**
+   * The slopes behind alpha-CROWN's bounds of the whole box `lower`..`upper` (its intermediate
+   * bounds are the root of ReLU branch and bound), and their float64 recomputation.
+   */
+  alphaRoot: { lower: Float32Array; upper: Float32Array; cert: AlphaCertificate; bounds64?: Bounds64 | null } | null;
   /** Claims (a box or sub-domain verified by the float32 bound) that failed the rounding re-check. */
   downgrades: number;
   /** Methods skipped because they do not fit the memory budget. */

@@ -118,6 +118,7 @@ function verifyBox(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, 
   // float32 rounding error bound of every later bound
   ctx.root64 = null;
   ctx.rootCrown64 = null;
+  ctx.alphaRoot = null;
   if (!ctx.net64) {
     ctx.rounding = roundingErrorBound(net, box, { relaxations: ctx.bounds.relaxations });
     for (let r = 0; r < ctx.R; r++) ctx.slack[r] = opts.inexactRows[r] ? Infinity : ctx.rounding.rowSlack(ctx.Cflat.subarray(r * ctx.K, (r + 1) * ctx.K));
@@ -230,6 +231,7 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     rows64: property.disjuncts.flat().map((row) => row.c.slice()),
     root64: null,
     rootCrown64: null,
+    alphaRoot: null,
     alphaIterations: opts.alphaIterations ?? 20,
     alphaIntermediate: opts.alphaIntermediate ?? true,
   };

@@ -32,7 +32,34 @@ export interface AlphaCrownOptions {
   stopAbove?: number | ArrayLike<number>;
   /** Stop optimising at this time (Date.now() milliseconds), keeping the best bounds so far. */
   deadlineMs?: number;
+  /**
+   * Receives the slopes behind the bounds (one box only, N = 1), for a sound re-check that
+   * recomputes them in another arithmetic (the certifier's float64 form).
+   */
+  certificate?: (c: AlphaCertificate) => void;
 }
+
+/**
+ * The free slopes behind alpha-CROWN's bounds of one box. Any slopes in [0, 1] give valid
+ * bounds, so a re-check may recompute each bound from them in another arithmetic. Slopes are
+ * by network layer index, flat per row ([rows * width of the layer's input]), and for each row
+ * those of the optimisation step that gave the row its best bound.
+ */
+export interface AlphaCertificate {
+  /**
+   * Per non-linear layer whose unstable neurons were bounded with optimised slopes (in layer
+   * order): the neurons, and the slopes of the layers below for each neuron's lower bound
+   * (`lower`, [neurons * width]) and upper bound (`upper`).
+   */
+  intermediate: { layer: number; neurons: Int32Array; lower: Map<number, Float32Array>; upper: Map<number, Float32Array> }[];
+  /** The final rows' slopes per layer, [rows * width], rows in the order bounded. */
+  final: Map<number, Float32Array>;
+  /** The intermediate bounds of the final pass (CROWN's intersected with the optimised ones), per layer index, [width]. */
+  pre: Map<number, { lower: Float32Array; upper: Float32Array }>;
+}
+
+/** The best-step slopes of optimiseRows' rows, per layer index, [N * R * width]. */
+type SlopeSink = (slopes: Map<number, Float32Array>) => void;
 
 interface Resolved {
   iterations: number;
@@ -88,6 +115,7 @@ function optimiseRows(
   steps: number,
   cfg: Resolved,
   thresholds?: tf.Tensor,
+  sink?: SlopeSink,
 ): tf.Tensor {
   const R = (A0.shape as number[])[1];
   const layers: number[] = [];
@@ -107,11 +135,25 @@ function optimiseRows(
     layers.forEach((li, k) => (out[li] = as[k]));
     return out;
   };
+  const full = (a: tf.Tensor) => tf.broadcastTo(a, [p.n, R, ...(a.shape as number[]).slice(2)]);
+  const emit = (as: tf.Tensor[]) => {
+    if (!sink) return;
+    const out = new Map<number, Float32Array>();
+    layers.forEach((li, k) => {
+      const t = tf.tidy(() => full(as[k]));
+      out.set(li, t.dataSync() as Float32Array);
+      t.dispose();
+    });
+    sink(out);
+  };
   if (layers.length === 0 || steps === 0) {
     const v = backwardLower(p, A0, from, 0, base, pre, layers.length ? byLayer(alphas) : undefined);
+    emit(alphas);
     alphas.forEach((a) => a.dispose());
     return v;
   }
+  // with a sink: each row's slopes at the step that gave it its best bound
+  let bestAlphas: tf.Tensor[] | null = null;
   let best: tf.Tensor | null = null;
   let m = alphas.map((a) => tf.zerosLike(a));
   let v = alphas.map((a) => tf.zerosLike(a));
@@ -135,6 +177,18 @@ function optimiseRows(
       return (thresholds ? tf.sum(tf.minimum(tf.sub(r, thresholds), 0.01)) : tf.sum(r)) as tf.Scalar;
     })(alphas);
     const prevBest: tf.Tensor | null = best;
+    if (sink) {
+      const old: tf.Tensor[] | null = bestAlphas;
+      bestAlphas = tf.tidy((): tf.Tensor[] => {
+        if (!old || !prevBest) return alphas.map((a) => full(a).clone());
+        const better = tf.cast(tf.greater(rows as tf.Tensor, prevBest), 'float32'); // [N, R]
+        return alphas.map((a, k): tf.Tensor => {
+          const m = tf.reshape(better, [p.n, R, ...(a.shape as number[]).slice(2).map(() => 1)]);
+          return tf.add(old[k], tf.mul(m, tf.sub(full(a), old[k])));
+        });
+      });
+      old?.forEach((x) => x.dispose());
+    }
     best = prevBest ? tf.maximum(prevBest, rows as tf.Tensor) : tf.clone(rows as tf.Tensor);
     prevBest?.dispose();
     (rows as tf.Tensor).dispose();
@@ -157,6 +211,10 @@ function optimiseRows(
     alphas = next.na;
   }
   [...m, ...v, ...alphas].forEach((x) => x.dispose());
+  if (bestAlphas) {
+    emit(bestAlphas);
+    (bestAlphas as tf.Tensor[]).forEach((x) => x.dispose());
+  }
   return best as tf.Tensor;
 }
 
@@ -165,7 +223,7 @@ function optimiseRows(
  * slopes of the layers below optimised per neuron bound; the result is intersected with the
  * given (CROWN) bounds, so it is never looser. Call inside a tidy.
  */
-function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined)[], cfg: Resolved): void {
+function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined)[], cfg: Resolved, cert?: AlphaCertificate): void {
   let below = false; // whether a layer with free slopes lies below
   for (let i = 0; i < p.end; i++) {
     const lu = pre[i];
@@ -195,6 +253,7 @@ function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined
     const chunk = Math.max(1, Math.floor(Math.min(rowsThatFit(perRow, p.budget), byWork) / 2));
     const lows: tf.Tensor[] = [];
     const ups: tf.Tensor[] = [];
+    const slopeParts: Map<number, Float32Array>[] | undefined = cert ? [] : undefined;
     for (let c0 = 0; c0 < picked.length; c0 += chunk) {
       if (c0 > 0 && Date.now() > cfg.deadlineMs) {
         picked.length = c0; // the rest keep their CROWN bounds
@@ -202,15 +261,17 @@ function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined
       }
       const idx = picked.slice(c0, c0 + chunk);
       const c = idx.length;
+      const sink: SlopeSink | undefined = slopeParts ? (sl) => slopeParts.push(sl) : undefined;
       const [lo, up] = tf.tidy(() => {
         const e = tf.oneHot(tf.tensor1d(idx, 'int32'), d).toFloat();
         const rows = tf.broadcastTo(tf.reshape(tf.concat([e, tf.neg(e)], 0), [1, 2 * c, ...shape]), [p.n, 2 * c, ...shape]);
-        const res = optimiseRows(p, base, pre, rows, i, cfg.interIterations, cfg);
+        const res = optimiseRows(p, base, pre, rows, i, cfg.interIterations, cfg, undefined, sink);
         return [tf.slice(res, [0, 0], [p.n, c]), tf.neg(tf.slice(res, [0, c], [p.n, c]))];
       });
       lows.push(lo);
       ups.push(up);
     }
+    if (cert && slopeParts) cert.intermediate.push(intermediateCertificate(i, picked, chunk, slopeParts, p.net));
     const indices = tf.tensor2d(picked, [picked.length, 1], 'int32');
     const scatter = (parts: tf.Tensor[]) => tf.reshape(tf.transpose(tf.scatterND(indices, tf.transpose(tf.concat(parts, 1)), [d, p.n])), [p.n, ...shape]);
     const mask = tf.broadcastTo(tf.reshape(tf.cast(tf.scatterND(indices, tf.ones([picked.length]), [d]), 'bool'), shape), lu.lower.shape);
@@ -219,6 +280,46 @@ function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined
       upper: tf.where(mask, tf.minimum(lu.upper, scatter(ups)), lu.upper),
     };
   }
+}
+
+function concatFlat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
+  let o = 0;
+  for (const x of parts) {
+    out.set(x, o);
+    o += x.length;
+  }
+  return out;
+}
+
+/**
+ * Layer i's intermediate certificate from the slopes of its chunks of neurons (each chunk's
+ * rows: its c lower-bound rows, then its c upper-bound rows).
+ */
+function intermediateCertificate(
+  i: number,
+  picked: number[],
+  chunk: number,
+  parts: Map<number, Float32Array>[],
+  net: Network,
+): AlphaCertificate['intermediate'][number] {
+  const neurons = Int32Array.from(picked);
+  const lower = new Map<number, Float32Array>();
+  const upper = new Map<number, Float32Array>();
+  for (const li of parts[0]?.keys() ?? []) {
+    const w = net.widthAt(li);
+    const lo = new Float32Array(picked.length * w);
+    const up = new Float32Array(picked.length * w);
+    parts.forEach((part, k) => {
+      const c = Math.min(chunk, picked.length - k * chunk);
+      const s = part.get(li) as Float32Array; // [2c * w]
+      lo.set(s.subarray(0, c * w), k * chunk * w);
+      up.set(s.subarray(c * w, 2 * c * w), k * chunk * w);
+    });
+    lower.set(li, lo);
+    upper.set(li, up);
+  }
+  return { layer: i, neurons, lower, upper };
 }
 
 /**
@@ -238,7 +339,9 @@ export function alphaCrown(net: Network, box: InputBox, opts?: BoundOptions & Al
     const state = crownState(p, base);
     if (cfg.iterations === 0 && !cfg.intermediate) return rowsToBounds(p, state.rows);
     const pre = state.pre.slice();
-    if (cfg.intermediate && cfg.interIterations > 0) optimiseIntermediate(p, base, pre, cfg);
+    if (opts?.certificate && p.n !== 1) throw new ConfigError(`alpha-CROWN certificates are for one box, got ${p.n}`, undefined, 'certificate');
+    const cert: AlphaCertificate | undefined = opts?.certificate ? { intermediate: [], final: new Map(), pre: new Map() } : undefined;
+    if (cfg.intermediate && cfg.interIterations > 0) optimiseIntermediate(p, base, pre, cfg, cert);
     const A0 = boundRows(p);
     const R = (A0.shape as number[])[1];
     let thresholds: tf.Tensor | undefined;
@@ -251,6 +354,7 @@ export function alphaCrown(net: Network, box: InputBox, opts?: BoundOptions & Al
     const perRow = optimisedPassBytes(p.net, p.n, 1, p.end, cfg.shared);
     const chunk = Math.max(1, rowsThatFit(perRow, p.budget));
     const parts: tf.Tensor[] = [];
+    const finalParts: Map<number, Float32Array>[] = [];
     const rest = (A0.shape as number[]).slice(2);
     for (let r0 = 0; r0 < R; r0 += chunk) {
       const c = Math.min(chunk, R - r0);
@@ -258,9 +362,14 @@ export function alphaCrown(net: Network, box: InputBox, opts?: BoundOptions & Al
         tf.tidy(() => {
           const rows = c === R ? A0 : tf.slice(A0, [0, r0, ...rest.map(() => 0)], [-1, c, ...rest.map(() => -1)]);
           const th = thresholds ? (c === R ? thresholds : tf.slice(thresholds, [0, r0], [1, c])) : undefined;
-          return optimiseRows(p, base, pre, rows, p.end, cfg.iterations, cfg, th);
+          return optimiseRows(p, base, pre, rows, p.end, cfg.iterations, cfg, th, cert ? (sl) => finalParts.push(sl) : undefined);
         }),
       );
+    }
+    if (cert && opts?.certificate) {
+      for (const li of finalParts[0]?.keys() ?? []) cert.final.set(li, concatFlat(finalParts.map((f) => f.get(li) as Float32Array)));
+      pre.forEach((lu, li) => lu && cert.pre.set(li, { lower: lu.lower.dataSync() as Float32Array, upper: lu.upper.dataSync() as Float32Array }));
+      opts.certificate(cert);
     }
     const opt = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     return rowsToBounds(p, tf.maximum(opt, state.rows));
