@@ -4,6 +4,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Network, SeededRng, loadBackend } from '@certkd/core';
 import { evalFlat, verifyProperty } from './verify';
+import { pgd } from './falsify';
+import type { Ctx } from './verify-context';
 import { verifyVnnlib } from './vnnlib';
 import type { OutputRow } from './verdict';
 import { describeWithData, sharedPath } from '../../../tools/jest/shared-data.cjs';
@@ -47,6 +49,50 @@ describe('targeted falsifier', () => {
     expect(v.kind).toBe('falsified');
     expect(v.method).toBe('pgd');
     expect(v.time_s).toBeLessThan(10);
+    expect(tf.memory().numTensors).toBe(before);
+    net.dispose();
+  });
+});
+
+describe('projected-gradient starts', () => {
+  it('given starts replace random ones (the attack inside branch and bound weakest domains)', () => {
+    const net = Network.create(
+      { inputShape: [6], layers: [{ kind: 'dense', units: 16, useBias: true }, { kind: 'relu' }, { kind: 'dense', units: 3, useBias: true }] },
+      new SeededRng(21),
+    );
+    const lo = new Float32Array(6).fill(0),
+      hi = new Float32Array(6).fill(1);
+    // the lowest of 3000 sampled values of y0 - y1: a point that random starts do not reach
+    const rng = new SeededRng(3);
+    const xs = Float32Array.from({ length: 3000 * 6 }, () => rng.next());
+    const ys = evalFlat(net, xs, 3000);
+    let best = 0;
+    for (let s = 1; s < 3000; s++) if (ys[s * 3] - ys[s * 3 + 1] < ys[best * 3] - ys[best * 3 + 1]) best = s;
+    const xStar = xs.slice(best * 6, best * 6 + 6);
+    const dStar = ys[best * 3] - ys[best * 3 + 1] + 1e-4;
+    // two disjuncts: the reachable-only-near-xStar one second
+    const disjuncts: OutputRow[][] = [[{ c: [0, 0, 1], d: -1e6 }], [{ c: [1, -1, 0], d: dStar }]];
+    const ctx = {
+      net,
+      inShape: [6],
+      D: 6,
+      K: 3,
+      disjuncts,
+      offsets: [0, 1],
+      R: 2,
+      Cflat: Float32Array.of(0, 0, 1, 1, -1, 0),
+      dvec: Float32Array.of(-1e6, dStar),
+      d64: Float64Array.of(-1e6, dStar),
+      rng: new SeededRng(9),
+      deadline: Date.now() + 60_000,
+    } as unknown as Ctx;
+    const before = tf.memory().numTensors;
+    const box = () => ({ lower: lo, upper: hi });
+    // no steps: only the starting points are tried
+    expect(pgd(ctx, lo, hi, 1, 8, 0, box).witness).toBeNull();
+    const found = pgd(ctx, lo, hi, 1, 8, 0, box, [{ x: xStar, disjunct: 1 }]).witness;
+    expect(found?.disjunct).toBe(1);
+    expect(Array.from(found?.x ?? [])).toEqual(Array.from(xStar));
     expect(tf.memory().numTensors).toBe(before);
     net.dispose();
   });

@@ -20,7 +20,9 @@ export function objective(ctx: Ctx, y: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tens
  * box (s < B) or at a random point, and descends the objective of the disjunct it targets
  * (restart k targets disjunct k-1 mod J, restart 0 all of them: the violation margin of each
  * disjunct's own rows is maximised in turn) with sign steps, heavy-ball momentum (0.75, as in
- * APGD) and a step size decaying from a quarter of the box width to 1%. Returns a confirmed
+ * APGD) and a step size decaying from a quarter of the box width to 1%. `starts` replace the
+ * first random starts (each aimed at all disjuncts, or at its own): e.g. the points where the
+ * linear bounds of branch and bound's weakest sub-domains are lowest. Returns a confirmed
  * witness or null, and the objective gradient at each box centre (for split choice).
  */
 export function pgd(
@@ -31,6 +33,7 @@ export function pgd(
   restarts: number,
   steps: number,
   boxOf: (b: number) => { lower: Float32Array; upper: Float32Array },
+  starts: { x: Float32Array; disjunct?: number }[] = [],
 ): { witness: { x: Float32Array; disjunct: number; output: Float32Array } | null; centreGrad: Float32Array } {
   const { D, net } = ctx;
   const reps = Math.max(1, restarts);
@@ -42,6 +45,12 @@ export function pgd(
     const b = s % B;
     const k = Math.floor(s / B);
     const random = s >= B;
+    const given = random ? starts[s - B] : undefined;
+    if (given) {
+      for (let j = 0; j < J; j++) maskv[s * J + j] = given.disjunct === undefined || given.disjunct === j ? 1 : 0;
+      x0.set(given.x, s * D);
+      continue;
+    }
     for (let j = 0; j < J; j++) maskv[s * J + j] = k === 0 || J === 1 || (k - 1) % J === j ? 1 : 0;
     for (let i = 0; i < D; i++) {
       const l = lo[b * D + i],

@@ -9,7 +9,8 @@ import { pgd } from './falsify';
 /**
  * Complete ReLU branch and bound: sub-domains (split sign per unstable ReLU) are bounded in
  * batches with split-aware alpha/beta-CROWN (relu-bab.ts); verified and empty ones are
- * dropped; the box corner minimising each open row's bound is checked as a witness; every
+ * dropped; the box corner minimising each open row's bound is checked as a witness, and every
+ * fourth batch seeds a projected-gradient attack from the weakest domains' corners; every
  * open domain is split on the neuron with the best BaBSR-like score.
  */
 export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Array }, opts: Full): BoxOutcome {
@@ -104,8 +105,20 @@ export function reluBab(ctx: Ctx, box: { lower: Float32Array; upper: Float32Arra
       return net64.rowLower(ctx.rows64, lo64, hi64, bb, certs);
     };
     for (let b = 0; b < B; b++) if (!boxVerified(ctx, lbs, b, res.betaSlack, leafCheck(b), res.infeasible[b])) open.push(b);
-    if (open.length > 0 && ++rounds % 8 === 0) {
-      const r = pgd(ctx, box.lower, box.upper, 1, 8, opts.pgdSteps, () => box);
+    if (open.length > 0 && ++rounds % 4 === 0) {
+      // attacks inside the weakest open sub-domains: projected gradient from the points where
+      // their lowest rows' linear bounds are lowest, aimed at those rows' disjuncts
+      const weak: { m: number; c: number; j: number }[] = [];
+      for (const b of open)
+        ctx.disjuncts.forEach((conj, j) => {
+          for (let r = 0; r < conj.length; r++) {
+            const c = b * R + ctx.offsets[j] + r;
+            weak.push({ m: lbs[c] - ctx.d64[ctx.offsets[j] + r], c, j });
+          }
+        });
+      weak.sort((a, b) => a.m - b.m);
+      const starts = weak.slice(0, 7).map(({ c, j }) => ({ x: res.argmin.slice(c * D, (c + 1) * D), disjunct: j }));
+      const r = pgd(ctx, box.lower, box.upper, 1, 8, opts.pgdSteps, () => box, starts);
       if (r.witness) return { kind: 'falsified', method: 'relu-bab', ...r.witness };
     }
     const openRowsOf = (b: number): number[] => {
