@@ -6,12 +6,17 @@
  * and, per beta, the per-seed differences against beta = 0 with their mean and 95% t-interval.
  *
  *   node tools/study/collect.cjs SWEEP.yaml --store DIR [--json OUT.json] [--study NAME] [--same-points] [--plot OUT.png]
+ *                                [--diagnostics diagnose|epoch]
  *
  * --same-points also bounds, for every student with complete-certifier records, the same test
  * points with IBP and CROWN-IBP (wasm backend), so the complete certifier can be compared with
  * the incomplete bounds on identical points (incomplete_on_complete_points). --plot draws the
  * students' diagnostics against beta (feature-box width, unstable ReLUs, teacher distance; one
- * point per seed).
+ * point per seed). The students' diagnostics come from diagnose.json (`--diagnostics diagnose`, the
+ * default) or, with `--diagnostics epoch`, from the last epoch end of the train stage's own
+ * `diagnostics` (first n test points at the recipe's eps), the same for every student; the
+ * epoch-end values of every epoch are kept per record (training_diagnostics) and tabled over
+ * training.
  * Per run it reads results.json, and when present complete-certify.summary.json (the output of
  * `certkd certify ... --json`, the complete certifier) and diagnose.json (`certkd diagnose
  * ... --json`). Needs the built packages (npx nx run-many -t build).
@@ -28,7 +33,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp', samePoints: false, plot: undefined };
+  const o = { sweep: undefined, store: undefined, json: undefined, study: 'cc-dist-vs-cc-ibp', samePoints: false, plot: undefined, diagnostics: 'diagnose' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -37,12 +42,14 @@ function parseArgs(argv) {
     else if (a === '--study') o.study = val();
     else if (a === '--same-points') o.samePoints = true;
     else if (a === '--plot') o.plot = val();
+    else if (a === '--diagnostics') o.diagnostics = val();
     else if (a === '--help' || a === '-h') usage();
     else if (a.startsWith('--')) usage(`unknown option '${a}'`);
     else if (!o.sweep) o.sweep = a;
     else usage(`unexpected argument '${a}'`);
   }
   if (!o.sweep || !o.store) usage('give the sweep file and --store');
+  if (!['diagnose', 'epoch'].includes(o.diagnostics)) usage(`--diagnostics must be diagnose or epoch, got '${o.diagnostics}'`);
   return o;
 }
 
@@ -67,7 +74,25 @@ function studentOf(recipe) {
   return { st, beta: st.loss.options.beta ?? 0 };
 }
 
-function records(plan, store, study) {
+/** The train-student stage's epoch-end diagnostics from a run's events (the last record of each epoch: a resumed run repeats none but may log again). */
+function epochDiagnostics(dir) {
+  const f = path.join(dir, 'events.jsonl');
+  if (!fs.existsSync(f)) return [];
+  const byEpoch = new Map();
+  for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+    if (!line.includes('"diagnostics"')) continue;
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue; // a torn last line
+    }
+    if (e.type === 'epoch-end' && e.stage === 'train-student' && e.diagnostics) byEpoch.set(e.epoch, { epoch: e.epoch, ...e.diagnostics });
+  }
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+function records(plan, store, study, diagnosticsFrom = 'diagnose') {
   const out = [];
   let teacherDone = false;
   for (const run of plan.runs) {
@@ -100,7 +125,12 @@ function records(plan, store, study) {
       });
     }
     const complete = readJson(path.join(dir, 'complete-certify.summary.json'));
-    const diag = readJson(path.join(dir, 'diagnose.json'));
+    const training = epochDiagnostics(dir);
+    const last = training[training.length - 1];
+    const diag =
+      diagnosticsFrom === 'epoch'
+        ? last && { ...last, n: st.diagnostics?.n, eps: res.eps, relu_units: Math.round(last.unstable_relus / last.unstable_fraction) }
+        : readJson(path.join(dir, 'diagnose.json'));
     const incomplete = s.certified_acc;
     const rec = {
       ...base,
@@ -134,6 +164,7 @@ function records(plan, store, study) {
             },
           }
         : {}),
+      ...(training.length ? { training_diagnostics: training } : {}),
       train_wall_s: s.train_wall_s,
     };
     out.push(rec);
@@ -179,9 +210,10 @@ async function plotDiagnostics(recs, file) {
   const values = recs
     .filter((r) => r.arm !== 'teacher' && r.diagnostics)
     .flatMap((r) => Object.entries(names).map(([k, title]) => ({ beta: String(r.beta), seed: `seed ${r.seed}`, diagnostic: title, value: r.diagnostics[k] })));
-  if (!values.length) throw new Error('--plot: no run has diagnose.json');
+  if (!values.length) throw new Error('--plot: no run has diagnostics');
+  const n = recs.find((r) => r.diagnostics)?.diagnostics.n;
   const spec = {
-    title: `Diagnostics of the students on ${recs[0].dataset} at eps ${recs[0].eps} (1000 test points)`,
+    title: `Diagnostics of the students on ${recs[0].dataset} at eps ${recs[0].eps} (${n} test points)`,
     data: { values },
     facet: { column: { field: 'diagnostic', type: 'nominal', title: null } },
     spec: {
@@ -275,13 +307,33 @@ function tables(recs) {
     }
     lines.push('');
   }
+  const withTraining = students.filter((r) => r.training_diagnostics);
+  if (withTraining.length) {
+    const epochs = [...new Set(withTraining.flatMap((r) => r.training_diagnostics.map((d) => d.epoch)))].sort((a, b) => a - b);
+    lines.push('Over training, at each epoch end (mean over seeds): feature-box width / unstable ReLUs per point / teacher feature distance:');
+    lines.push('');
+    lines.push(`| beta | ${epochs.map((e) => `epoch ${e}`).join(' | ')} |`);
+    lines.push(`|---|${epochs.map(() => '---').join('|')}|`);
+    for (const b of betas) {
+      const rs = withTraining.filter((r) => r.beta === b);
+      if (!rs.length) continue;
+      const cells = epochs.map((e) => {
+        const ds = rs.map((r) => r.training_diagnostics.find((d) => d.epoch === e)).filter(Boolean);
+        if (!ds.length) return '–';
+        const mean = (k) => ds.reduce((a, d) => a + (d[k] ?? NaN), 0) / ds.length;
+        return `${mean('feature_box_width').toFixed(3)} / ${mean('unstable_relus').toFixed(0)} / ${mean('teacher_distance').toFixed(1)}`;
+      });
+      lines.push(`| ${b} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
   return lines.join('\n');
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const plan = planSweep(path.resolve(o.sweep));
-  const recs = records(plan, path.resolve(o.store), o.study);
+  const recs = records(plan, path.resolve(o.store), o.study, o.diagnostics);
   if (o.samePoints) {
     for (const r of recs) {
       if (!r.certifier || !r.certifier.startsWith('complete')) continue;
