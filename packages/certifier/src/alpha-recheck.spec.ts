@@ -133,7 +133,7 @@ describe("alpha-CROWN's certificate and its float64 re-check", () => {
       n.dispose();
     }
     expect(found).toBeGreaterThan(0);
-  });
+  }, 120_000); // at most two verifications of 20 s each, plus the bound calls
 
   it('ReLU branch and bound from the alpha-CROWN root: decisions hold under sampling and no claim is refused', () => {
     const before = tf.memory().numTensors;
@@ -161,5 +161,5 @@ describe("alpha-CROWN's certificate and its float64 re-check", () => {
     }
     expect(kinds.some((k) => k === 'verified-complete' || k === 'falsified')).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
-  });
+  }, 120_000); // three verifications of at most 15 s each, plus sampling
 });
