@@ -74,7 +74,7 @@ function studentOf(recipe) {
   return { st, beta: st.loss.options.beta ?? 0 };
 }
 
-/** The train-student stage's epoch-end diagnostics from a run's events (the last record of each epoch: a resumed run repeats none but may log again). */
+/** The train-student stage's epoch-end diagnostics from a run's events, one per epoch (the last one logged for it). */
 function epochDiagnostics(dir) {
   const f = path.join(dir, 'events.jsonl');
   if (!fs.existsSync(f)) return [];

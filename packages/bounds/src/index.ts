@@ -2,7 +2,7 @@ export type { BoundOptions, Bounds, Interval, LowerUpper, LayerContext, Backward
 export { boxAround, specMatrix } from './box';
 export { ibp } from './methods/ibp';
 export { crownIbp, crown, ROW_BUDGET } from './methods/crown';
-export { alphaCrown } from './methods/alpha-crown';
+export { alphaCrown, mergeAlphaCertificates } from './methods/alpha-crown';
 export {
   DEFAULT_MEMORY_BUDGET,
   backwardBytes,

@@ -1,6 +1,6 @@
 /** Bounding a property's rows and accepting a claim only after the sound re-check (float64 form, or the a priori float32 slack). */
 import * as tf from '@tensorflow/tfjs-core';
-import { methodFits, methodRowBytes, rowsThatFit } from '@certkd/bounds';
+import { mergeAlphaCertificates, methodFits, methodRowBytes, rowsThatFit } from '@certkd/bounds';
 import type { AlphaCertificate, BoundOptions } from '@certkd/bounds';
 import { Bounds64, Net64 } from './recheck64';
 import { Ctx, ROWS_PER_BOUND_CALL, checkTime } from './verify-context';
@@ -50,21 +50,8 @@ export function boundRows(ctx: Ctx, method: VerifyMethod, lo: Float32Array, hi: 
     });
     for (let b = 0; b < B; b++) out.set(part.subarray(b * n, (b + 1) * n), b * R + r0);
   }
-  if (wantCert && certs.length * rowsPerCall >= R) ctx.alphaRoot = { lower: lo, upper: hi, cert: mergeCertificates(certs) };
+  if (wantCert && certs.length * rowsPerCall >= R) ctx.alphaRoot = { lower: lo, upper: hi, cert: mergeAlphaCertificates(certs) };
   return out;
-}
-
-/** One certificate from those of consecutive row chunks: the first chunk's intermediate bounds, every chunk's final slopes in row order. */
-function mergeCertificates(certs: AlphaCertificate[]): AlphaCertificate {
-  if (certs.length === 1) return certs[0];
-  const final = new Map<number, Float32Array>();
-  for (const li of certs[0].final.keys()) {
-    const parts = certs.map((c) => c.final.get(li) as Float32Array);
-    const all = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
-    parts.reduce((o, x) => (all.set(x, o), o + x.length), 0);
-    final.set(li, all);
-  }
-  return { ...certs[0], final };
 }
 
 /**

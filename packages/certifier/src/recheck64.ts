@@ -334,36 +334,25 @@ export class Net64 {
             if (ru[k] < Uu[k]) Uu[k] = ru[k];
           }
         }
-        if ((opts.crown ?? this.crownIntermediate) && !opts.root) {
-          const e = new Float64Array(op.n);
-          for (let k = 0; k < op.n; k++) {
-            if (!(L[k] < 0 && Uu[k] > 0)) continue;
-            if ((k & 7) === 0) opts.check?.(); // abandon (throw) when the time budget is spent
-            e.fill(0);
-            e[k] = 1;
-            const lb = this.backward(e, o, lo, hi, lower, upper) - err * mag[k];
-            e[k] = -1;
-            const ub = -this.backward(e, o, lo, hi, lower, upper) + err * mag[k];
-            if (lb > L[k]) L[k] = lb;
-            if (ub < Uu[k]) Uu[k] = ub;
-          }
-        }
+        // Neuron k's bounds by a backward pass from it (CROWN's slopes, or the given ones for its
+        // lower and upper bound), widened by their error bound and intersected; only while unstable.
+        const e = new Float64Array(op.n);
+        const tighten = (k: number, t: number, lowCert?: RowCertificate, upCert?: RowCertificate) => {
+          if (!(L[k] < 0 && Uu[k] > 0)) return;
+          if ((t & 7) === 0) opts.check?.(); // abandon (throw) when the time budget is spent
+          e.fill(0);
+          e[k] = 1;
+          const lb = this.backward(e, o, lo, hi, lower, upper, lowCert) - err * mag[k];
+          e[k] = -1;
+          const ub = -this.backward(e, o, lo, hi, lower, upper, upCert) + err * mag[k];
+          if (lb > L[k]) L[k] = lb;
+          if (ub < Uu[k]) Uu[k] = ub;
+        };
+        if ((opts.crown ?? this.crownIntermediate) && !opts.root) for (let k = 0; k < op.n; k++) tighten(k, k);
         // alpha-CROWN's optimised bounds of this layer, recomputed from its slopes
         const ic = opts.alpha?.intermediate.find((x) => x.layer === op.layer);
         if (ic) {
-          const e = new Float64Array(op.n);
-          for (let t = 0; t < ic.neurons.length; t++) {
-            const k = ic.neurons[t];
-            if (!(L[k] < 0 && Uu[k] > 0)) continue;
-            if ((t & 7) === 0) opts.check?.();
-            e.fill(0);
-            e[k] = 1;
-            const lb = this.backward(e, o, lo, hi, lower, upper, { alpha: this.slopeRow(ic.lower, t) }) - err * mag[k];
-            e[k] = -1;
-            const ub = -this.backward(e, o, lo, hi, lower, upper, { alpha: this.slopeRow(ic.upper, t) }) + err * mag[k];
-            if (lb > L[k]) L[k] = lb;
-            if (ub < Uu[k]) Uu[k] = ub;
-          }
+          for (let t = 0; t < ic.neurons.length; t++) tighten(ic.neurons[t], t, { alpha: this.slopeRow(ic.lower, t) }, { alpha: this.slopeRow(ic.upper, t) });
         }
         const c = opts.clamp?.[op.q];
         if (c) {

@@ -282,6 +282,18 @@ function optimiseIntermediate(p: P, base: Interval, pre: (LowerUpper | undefined
   }
 }
 
+/**
+ * One certificate from those of consecutive row chunks of the same box (alpha-CROWN called on
+ * rows r0.., then on the next rows): the first chunk's intermediate part, every chunk's final
+ * slopes in row order.
+ */
+export function mergeAlphaCertificates(certs: AlphaCertificate[]): AlphaCertificate {
+  if (certs.length === 1) return certs[0];
+  const final = new Map<number, Float32Array>();
+  for (const li of certs[0].final.keys()) final.set(li, concatFlat(certs.map((c) => c.final.get(li) as Float32Array)));
+  return { ...certs[0], final };
+}
+
 function concatFlat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
   let o = 0;
