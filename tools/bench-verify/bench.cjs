@@ -14,7 +14,7 @@
 //   dist/worker.js (default 0: this thread). --filter keeps instances whose onnx or vnnlib path
 //   contains TEXT; several items separated by commas keep any match, and an item NET:PROP (as
 //   the table names instances) keeps the instances of that network and property. --out
-//   resumes: instances already decided there are not run again.
+//   resumes: instances recorded there with any result but error are not run again.
 'use strict';
 const fs = require('fs');
 const os = require('os');

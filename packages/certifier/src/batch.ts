@@ -225,8 +225,8 @@ export function instanceTasks(csvFile: string, opts: Pick<VnnlibTask, 'timeoutS'
 
 /**
  * Run a VNN-COMP instances.csv (paths relative to the csv's folder), streaming to a JSONL
- * file keyed by instanceKey. Instances already decided there are skipped; 'error' records are
- * run again. Returns the records written by this call.
+ * file keyed by instanceKey. Instances already recorded there are skipped (a timeout too);
+ * 'error' records are run again. Returns the records written by this call.
  */
 export async function runInstancesCsv(csvFile: string, opts: BatchOptions): Promise<TaskRecord[]> {
   let tasks = instanceTasks(csvFile, opts);
