@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Network } from '@certkd/core';
+import type { BatchNormLayer, Network } from '@certkd/core';
 import { defaultRelaxations } from './relaxations/default-set';
 import type { LayerContext, RelaxationSet } from './types';
 
@@ -16,7 +16,9 @@ import type { LayerContext, RelaxationSet } from './types';
  * such sums accumulates the lengths. The sum of absolute terms of a bound of neuron j of
  * non-linear layer k is at most (k' + 3) m_k(j), where m_k is the magnitude bound
  * |W_k| m_{k-1} + |b_k| carried forward from max(|lo|, |hi|) of the box and k' the number of
- * non-linear layers below (each contributes intercepts at most m). That is the layer's own
+ * non-linear layers below (each contributes intercepts at most m); a shift computed from terms
+ * that may cancel (BatchNorm's beta - mean * s) counts with their absolute values, and a
+ * constant rounded to float32 (a normalisation's mean) is one more rounding of its term. That is the layer's own
  * rounding error. A pre-activation bound that is too tight by T makes the relaxation's upper
  * line (the only line valid only inside the bounds: the lower lines of ReLU hold everywhere)
  * fall below the activation by at most T, which reaches every later bound through the same
@@ -37,6 +39,25 @@ export interface RoundingErrorBound {
   termFactor(layer: number): number;
   /** Bound on the float32 error of a computed lower bound of c·y (c over the K outputs). */
   rowSlack(c: ArrayLike<number>): number;
+}
+
+/**
+ * BatchNorm's shift beta - mean * s is computed from two terms that may cancel, and its
+ * rounding error scales with them, not with the shift: the magnitude after the layer counts
+ * |s| m + |beta| + |mean * s| (eval mode; channels last, so the channel is the fastest index).
+ */
+function shiftTerms(net: Network, i: number, m: Float64Array, out: Float32Array): void {
+  const eps = (net.layers[i] as BatchNormLayer).epsilon;
+  const gamma = net.param(i, 'gamma').dataSync();
+  const beta = net.param(i, 'beta').dataSync();
+  const mean = net.param(i, 'movingMean').dataSync();
+  const variance = net.param(i, 'movingVariance').dataSync();
+  const C = gamma.length;
+  for (let k = 0; k < out.length; k++) {
+    const c = k % C;
+    const sc = Math.abs(gamma[c]) / Math.sqrt(variance[c] + eps);
+    out[k] = Math.max(out[k], Math.fround((sc * m[k] + Math.abs(beta[c]) + Math.abs(mean[c]) * sc) * (1 + 2 ** -20)));
+  }
 }
 
 /** Unit roundoff of float32. */
@@ -67,9 +88,12 @@ export function roundingErrorBound(
   const mag = new Map<number, Float64Array>();
   const factorAt = new Map<number, number>();
   // Accumulation length of the longest chain of float32 sums: the concretisation over the box
-  // (D terms), every layer's fan-in (bounded by its input width) and a few element-wise steps.
+  // (D terms), every layer's fan-in (bounded by its input width), twice its output width (a
+  // backward pass's coefficient sums and the sum of its bias or intercept terms) and a few
+  // element-wise steps.
+  const steps = (i: number) => net.widthAt(i) + 2 * net.widthAt(i + 1) + 8;
   let chain = D + 8;
-  for (let i = 0; i < L; i++) chain += net.widthAt(i) + 8;
+  for (let i = 0; i < L; i++) chain += steps(i);
   const gAll = gamma32(chain);
   let nlBefore = 0;
   let lengthSoFar = D + 8;
@@ -95,7 +119,7 @@ export function roundingErrorBound(
       for (let j = 0; j < m.length; j++) qn[j] = T[j] + q[j];
       q = qn;
       nlBefore++;
-      lengthSoFar += 8;
+      lengthSoFar += steps(i);
       // ReLU (the IR's activation) has |relu(z)| <= |z|: the magnitude bound carries over.
       continue;
     }
@@ -107,9 +131,10 @@ export function roundingErrorBound(
       const b = rel.interval(ctx, { center: zero, radius: tf.tensor(Float32Array.from(q), shape) });
       return [tf.add(tf.abs(a.center), a.radius).dataSync() as Float32Array, b.radius.dataSync() as Float32Array];
     });
+    if (layer.kind === 'batchnorm') shiftTerms(net, i, m, mv);
     m = enlarge(mv, fanIn);
     q = enlarge(qv, fanIn);
-    lengthSoFar += fanIn + 8;
+    lengthSoFar += steps(i);
   }
   const ownOut = safety * gamma32(lengthSoFar + net.widthAt(L)) * (nlBefore + 3);
   const mOut = m;

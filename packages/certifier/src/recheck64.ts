@@ -19,8 +19,12 @@ import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, No
  *   of layer k are at most (k' + 3) m_k(j), with m_k the magnitude bound |W_k| m_{k-1} + |b_k|
  *   carried from max(|lo|, |hi|) of the box through the layers, zero after a ReLU that is
  *   inactive on the whole box, and k' the number of ReLU layers below (each adds intercepts of
- *   at most m); the length n is the box dimension plus every layer's fan-in plus a few
- *   element-wise steps. Every error bound is doubled for safety.
+ *   at most m); a constant computed from several terms (BatchNorm's shift beta - mean * s)
+ *   counts with the sum of its terms' absolute values, since they may cancel; the length n
+ *   bounds the roundings along any path: the box dimension, every affine layer's fan-in and
+ *   twice its width (the backward coefficient sums and the running bias sum), twice every
+ *   element-wise layer's width, and a few element-wise steps. Every error bound is doubled
+ *   for safety.
  * A claim is confirmed when the float64 lower bound minus its error bound exceeds d.
  * Convolutions and average pools are expanded into their (sparse) affine matrices, eval-mode
  * BatchNorm into its per-channel scale and shift (gamma / sqrt(var + eps), beta - mean * scale,
@@ -32,7 +36,7 @@ import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, No
 
 type Op =
   | { kind: 'affine'; nIn: number; nOut: number; rows: Rows; b: Float64Array }
-  | { kind: 'scale'; n: number; s: Float64Array; t: Float64Array }
+  | { kind: 'scale'; n: number; s: Float64Array; t: Float64Array; tAbs: Float64Array }
   | { kind: 'relu'; n: number; q: number; layer: number };
 
 /**
@@ -132,12 +136,16 @@ export class Net64 {
           const C = gamma.length;
           const s = new Float64Array(nIn);
           const t = new Float64Array(nIn);
+          const tAbs = new Float64Array(nIn);
           for (let k = 0; k < nIn; k++) {
             const c = k % C; // channels last: the channel is the fastest index
             s[k] = gamma[c] / Math.sqrt(variance[c] + l.epsilon);
             t[k] = beta[c] - mean[c] * s[k];
+            // the shift's terms, not its value: beta and mean * s may cancel, and the rounding
+            // error of t (and of s inside it) scales with them
+            tAbs[k] = Math.abs(beta[c]) + Math.abs(mean[c] * s[k]);
           }
-          ops.push({ kind: 'scale', n: nIn, s, t });
+          ops.push({ kind: 'scale', n: nIn, s, t, tAbs });
           break;
         }
         case 'flatten':
@@ -149,12 +157,13 @@ export class Net64 {
           const s = new Float64Array(nIn);
           const t = new Float64Array(nIn);
           for (let k = 0; k < nIn; k++) {
-            // y = (x - mean) / std computed as x * (1/std) - mean/std: recomputed here exactly
-            // as the real map; float32 parameters are exact float64 numbers
+            // y = (x - mean) / std as x * (1/std) - mean/std, with the stored (float64) constants:
+            // the claims are about the network in real arithmetic with its parameters as stored
+            // (docs/verification.md); each constant here is within one rounding of the real one
             s[k] = 1 / l.std[k % C];
             t[k] = -l.mean[k % C] / l.std[k % C];
           }
-          ops.push({ kind: 'scale', n: nIn, s, t });
+          ops.push({ kind: 'scale', n: nIn, s, t, tAbs: Float64Array.from(t, Math.abs) });
           break;
         }
         case 'dense': {
@@ -175,10 +184,16 @@ export class Net64 {
     return new Net64(ops, net.widthAt(0), net.widthAt(net.layers.length), q, !expanded);
   }
 
-  /** Length of the longest chain of float64 sums of a bound (box dimension, fan-ins, element-wise steps). */
+  /**
+   * An upper bound on the number of roundings along any path of a bound's computation: the
+   * forward interval sums (an affine layer's fan-in nIn), a backward pass's coefficient sums (up
+   * to nOut terms each), its one running bias sum (every layer's nOut or n bias, shift and
+   * intercept terms) and the concretisation over the box (its dimension), plus a few element-wise
+   * steps per layer (constants, products, slopes).
+   */
   private chainLength(): number {
     let n = this.inputSize + 8;
-    for (const op of this.ops) n += (op.kind === 'affine' ? op.nIn : 1) + 8;
+    for (const op of this.ops) n += (op.kind === 'affine' ? op.nIn + 2 * op.nOut : 2 * op.n) + 8;
     return n;
   }
 
@@ -311,7 +326,7 @@ export class Net64 {
           const c = u[k] * op.s[k] + op.t[k];
           nl[k] = Math.min(a, c);
           nu[k] = Math.max(a, c);
-          nm[k] = (Math.abs(op.s[k]) * mag[k] + Math.abs(op.t[k])) * (1 + 4 * U64);
+          nm[k] = (Math.abs(op.s[k]) * mag[k] + op.tAbs[k]) * (1 + 4 * U64);
         }
         l = nl;
         u = nu;
@@ -420,7 +435,8 @@ export class Net64 {
         });
       }
       const v = this.backward(Float64Array.from(c), this.ops.length, lo, hi, b.lower, b.upper, cert);
-      return v - 2 * g * ((this.reluCount + 3) * absSum + betaMass);
+      // plus 2u |c| m: the row's coefficients are within one rounding of the property's (decimal) ones
+      return v - 2 * g * ((this.reluCount + 3) * absSum + betaMass) - 2 * U64 * absSum;
     });
   }
 }

@@ -1,6 +1,6 @@
 // Floating-point soundness (issue #17): a verified claim must survive the rounding re-check.
 import * as tf from '@tensorflow/tfjs-core';
-import { Network, SeededRng } from '@certkd/core';
+import { Network, SeededRng, exactBinary } from '@certkd/core';
 import { crown, ibp, roundingErrorBound } from '@certkd/bounds';
 import { evalFlat, verifyProperty } from './verify';
 import { Net64 } from './recheck64';
@@ -196,5 +196,55 @@ describe('rounding re-check of verified claims', () => {
       expect(Net64.from(net)).not.toBe(before);
       net.dispose();
     });
+  });
+  it('contains the exact output of a BatchNorm whose shift beta - mean * s cancels (float64 re-check and float32 slack)', () => {
+    // y = s x + beta - mean * s with s = gamma / sqrt(var + eps), at x = 0: y = beta - mean * s, whose
+    // two terms (about 1e6) nearly cancel. The exact value, in integers scaled by 2^1074: with
+    // R = floor(sqrt(var + eps) 2^1074), T = beta - mean gamma / R (a 2^-1000 relative error at most).
+    const X = 1n << 1074n;
+    const isqrt = (n: bigint) => {
+      let x = BigInt(Math.ceil(Math.sqrt(Number(n >> 2000n)) * (1 + 1e-9))) << 1000n; // above the root: Newton descends to it
+      for (;;) {
+        const y = (x + n / x) >> 1n;
+        if (y >= x) return x;
+        x = y;
+      }
+    };
+    const rng = new SeededRng(17);
+    const at = Float64Array.of(0);
+    let spread = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const gamma = Math.fround(0.5 + rng.next());
+      const variance = Math.fround(0.1 + 3 * rng.next());
+      const mean = Math.fround((rng.next() - 0.5) * 2e6);
+      const beta = Math.fround((mean * gamma) / Math.sqrt(variance + 1e-3) + (rng.next() - 0.5) * 0.1);
+      const net = Network.fromTensors(
+        { inputShape: [1], layers: [{ kind: 'batchnorm', epsilon: 1e-3, momentum: 0.9 }] },
+        new Map<string, tf.Tensor>([
+          ['layers.0.gamma', tf.tensor1d([gamma])],
+          ['layers.0.beta', tf.tensor1d([beta])],
+          ['layers.0.movingMean', tf.tensor1d([mean])],
+          ['layers.0.movingVariance', tf.tensor1d([variance])],
+        ]),
+      );
+      const R = isqrt((exactBinary(variance) + exactBinary(1e-3)) * X);
+      const T = exactBinary(beta) - (exactBinary(mean) * exactBinary(gamma)) / R;
+      const tol = 1n << 200n; // the fixed-point approximation, far below any float64 step here
+      const n64 = Net64.from(net)!;
+      const b = n64.bounds(at, at)!;
+      const [lower, negUpper] = n64.rowLower([[1], [-1]], at, at, b);
+      expect(exactBinary(lower) <= T + tol).toBe(true);
+      expect(exactBinary(-negUpper) >= T - tol).toBe(true);
+      spread = Math.max(spread, -negUpper - lower);
+      // the float32 network's output is within the a priori float32 slack of the exact value
+      const y32 = evalFlat(net, Float32Array.of(0), 1)[0];
+      const slack = roundingErrorBound(net, { lower: [0], upper: [0] }).rowSlack([1]);
+      const diff = exactBinary(y32) - T;
+      expect((diff < 0n ? -diff : diff) <= exactBinary(slack) + tol).toBe(true);
+      net.dispose();
+    }
+    // the bounds are as wide as the cancelled terms' rounding (about 1e6 * 2^-52), not the shift's
+    expect(spread).toBeGreaterThan(1e-10);
+    expect(spread).toBeLessThan(1e-6);
   });
 });

@@ -199,7 +199,9 @@ export function verifyProperty(net: Network, property: Property, opts: VerifyOpt
     for (const row of conj) {
       Cflat.set(row.c, r * K);
       dvec[r] = row.d;
-      d64[r] = row.d;
+      // a claim c·y > d must hold for the property's own (decimal) d, which the parsed float64
+      // is only within half a step of: the float64 claims take d one relative step higher
+      d64[r] = row.d + Math.abs(row.d) * 2 ** -52;
       r++;
     }
   // A row's coefficients are used in float32 by the bounds: a row whose coefficients are not

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors/errors';
 import type { InputBox } from '../contracts/attack';
 import { batchRandomUniform } from '../parallel/collective';
+import { roundDown32, roundUp32, sumDown32, sumUp32 } from './float32-round';
 
 function checkRadius(eps: number, range: readonly [number, number]): void {
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new ConfigError(`eps must be a finite number >= 0, got ${eps}`, undefined, 'eps');
@@ -22,16 +23,18 @@ export function linfBox(x: tf.Tensor, eps: number, range: readonly [number, numb
 }
 
 /**
- * linfBox on a flat point held in a Float32Array (the certifier's form): each bound is computed
- * in double precision and then stored as float32.
+ * linfBox on a flat point held in a Float32Array (the certifier's form), rounded outwards: each
+ * bound is the nearest float32 outside the real-valued bound max(lo, x - eps) or
+ * min(hi, x + eps) (a bound rounded to nearest could shrink the box by up to half a float32
+ * step, and a verified claim would then cover less than the stated ball).
  */
 export function linfBoxFlat(x: Float32Array, eps: number, range: readonly [number, number] = [0, 1]): { lower: Float32Array; upper: Float32Array } {
   checkRadius(eps, range);
   const lower = new Float32Array(x.length);
   const upper = new Float32Array(x.length);
   for (let k = 0; k < x.length; k++) {
-    lower[k] = Math.max(range[0], x[k] - eps);
-    upper[k] = Math.min(range[1], x[k] + eps);
+    lower[k] = x[k] - eps <= range[0] ? roundDown32(range[0]) : sumDown32(x[k], -eps);
+    upper[k] = x[k] + eps >= range[1] ? roundUp32(range[1]) : sumUp32(x[k], eps);
   }
   return { lower, upper };
 }

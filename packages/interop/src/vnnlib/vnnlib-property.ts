@@ -1,9 +1,8 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { constants as BUFFER_LIMITS } from 'buffer';
-import { PropertyFormatError } from '@certkd/core';
+import { PropertyFormatError, exactBinary, nextDown32, nextUp32, roundDown32, roundUp32 } from '@certkd/core';
 import { ParseOptions, SExpr, parseSExprs, showText } from './sexpr';
-import { roundDown32, roundUp32 } from './float32-round';
 
 /** An axis-aligned input box (values in the ONNX input's flat element order, X_0 .. X_{n-1}). */
 export interface InputBox {
@@ -55,16 +54,25 @@ interface Variable {
 }
 
 /** sum coef[v] * v + k <= 0, with the source position for messages. */
-interface Atom {
-  coef: Map<string, number>;
-  k: number;
+interface Atom extends Lin {
   line: number;
   column: number;
 }
 
+/**
+ * How far a float64 number of a term is from the real number the file means: 0, it is exact;
+ * 1, it is the real number rounded to nearest (a decimal like 0.1, or one inexact operation on
+ * exact numbers); 2, it went through more roundings, so its error is not known to be within half
+ * a step (such a number is refused where a bound or row needs it).
+ */
+type Rounding = 0 | 1 | 2;
+
 interface Lin {
   coef: Map<string, number>;
   k: number;
+  /** Rounding of k and of each coefficient (absent: 0). */
+  kR: Rounding;
+  cR: Map<string, Rounding>;
 }
 
 /**
@@ -90,6 +98,8 @@ interface Form {
 /** A bound on one input, with the position of the atom that set it. */
 interface Bound {
   v: number;
+  /** 1: v is the real bound rounded to nearest, so the box's float32 bound steps past a v that is a float32. */
+  r: Rounding;
   line: number;
   column: number;
 }
@@ -185,9 +195,9 @@ export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}
       if (NUMBER.test(e.text)) {
         const k = Number(e.text);
         if (!Number.isFinite(k)) err(`number '${showText(e.text)}' is out of range`, e);
-        return { coef: new Map(), k };
+        return { coef: new Map(), k, kR: decimalIsExact(e.text, k) ? 0 : 1, cR: new Map() };
       }
-      if (declared.has(e.text)) return { coef: new Map([[e.text, 1]]), k: 0 };
+      if (declared.has(e.text)) return { coef: new Map([[e.text, 1]]), k: 0, kR: 0, cR: new Map() };
       if (NOT_FINITE.test(e.text)) err(`'${e.text}' is not a finite number`, e);
       return err(`unknown symbol '${showText(e.text)}' (not a number or a declared variable)`, e);
     }
@@ -195,14 +205,14 @@ export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}
     if (!h || h.kind !== 'atom') return err('expected an operator', e);
     switch (h.text) {
       case '+': {
-        const acc: Lin = { coef: new Map(), k: 0 };
+        const acc: Lin = { coef: new Map(), k: 0, kR: 0, cR: new Map() };
         for (const a of args) addInto(acc, term(a), 1);
         return finite(acc, e);
       }
       case '-': {
         if (args.length === 0) return err("'-' needs an argument", e);
         const acc = term(args[0]);
-        if (args.length === 1) return scaleInto(acc, -1);
+        if (args.length === 1) return scaleInto(acc, -1, 0);
         for (const a of args.slice(1)) addInto(acc, term(a), -1);
         return finite(acc, e);
       }
@@ -210,13 +220,17 @@ export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}
         const ts = args.map(term);
         const vars = ts.filter((t) => t.coef.size > 0);
         if (vars.length > 1) return err('a product of variables is not linear', e);
-        const c = ts.filter((t) => t.coef.size === 0).reduce((a, t) => a * t.k, 1);
-        return finite(vars.length ? scaleInto(vars[0], c) : { coef: new Map(), k: c }, e);
+        let c = 1;
+        let cR: Rounding = 0;
+        for (const t of ts.filter((t) => t.coef.size === 0)) [c, cR] = productRounding(c, cR, t.k, t.kR);
+        return finite(vars.length ? scaleInto(vars[0], c, cR) : { coef: new Map(), k: c, kR: cR, cR: new Map() }, e);
       }
       case '/': {
         const ts = args.map(term);
         if (ts.length !== 2 || ts[1].coef.size > 0 || ts[1].k === 0) return err("'/' needs a term and a non-zero constant", e);
-        return finite(scaleInto(ts[0], 1 / ts[1].k), e);
+        const inv = 1 / ts[1].k;
+        const invR: Rounding = ts[1].kR === 0 ? (productIsExact(inv, ts[1].k, 1) ? 0 : 1) : 2;
+        return finite(scaleInto(ts[0], inv, invR), e);
       }
       default:
         return err(`unsupported operator '${showText(h.text)}' in a term`, h);
@@ -309,14 +323,19 @@ export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}
         const i = declared.get(v)!.index;
         const bound = -atom.k / c;
         if (!Number.isFinite(bound)) err(`the bound on ${v} is not a finite number`, atom);
+        const r = quotientRounding(-atom.k, atom.kR, c, atom.cR.get(v) ?? 0, bound);
+        if (r === 2) err(`the bound on ${v} is computed with more than one float64 rounding, so its error is not known; write it as one number`, atom);
         const side = c > 0 ? s.hi : s.lo;
         const old = side.get(i);
-        if (!old || (c > 0 ? bound < old.v : bound > old.v)) side.set(i, { v: bound, line: atom.line, column: atom.column });
+        if (!old || (c > 0 ? bound < old.v : bound > old.v)) side.set(i, { v: bound, r, line: atom.line, column: atom.column });
       } else if (ys.length) {
         rowCells += outputCount;
         if (rowCells > MAX_EXPANSION) err(`the output constraints are too large (more than ${MAX_EXPANSION} matrix entries)`, atom);
         const c = new Array<number>(outputCount).fill(0);
         for (const [v, cv] of ys) c[declared.get(v)!.index] = cv + 0; // + 0 turns -0 into 0
+        // verifiers take d and c as within half a float64 step of the file's numbers (docs/verification.md)
+        if (atom.kR === 2 || ys.some(([v]) => atom.cR.get(v) === 2))
+          err('an output constraint has a constant or coefficient computed with more than one float64 rounding; write it as one number', atom);
         const row = { c, d: -atom.k + 0 };
         s.rows.push(row);
         s.rowKeys.push(`${c.join(',')}<=${row.d}`);
@@ -346,7 +365,9 @@ export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}
   for (let i = 0; i < inputCount; i++) if (baseLo[i] === -Infinity || baseHi[i] === Infinity) unbounded.push(i);
   /** The float32 box bound, refused when beyond the float32 range. */
   const round32 = (v: number, up: boolean, i: number, at: Bound): number => {
-    const r = up ? roundUp32(v) : roundDown32(v);
+    let r = up ? roundUp32(v) : roundDown32(v);
+    // a rounded decimal that lands on a float32 may stand for a real bound just outside it
+    if (at.r === 1 && r === v) r = up ? nextUp32(v) : nextDown32(v);
     if (!Number.isFinite(r)) err(`the ${up ? 'upper' : 'lower'} bound ${v} of X_${i} is outside the float32 range`, at);
     return r;
   };
@@ -388,7 +409,9 @@ export function parseVnnlib(text: string, file?: string, opts: ParseOptions = {}
       check(i, lo, hi, own.length > 1);
       const l32 = round32(lo.v, false, i, lo);
       const h32 = round32(hi.v, true, i, hi);
-      const b = base.lo.get(i) && base.hi.get(i) ? [roundDown32(base.lo.get(i)!.v), roundUp32(base.hi.get(i)!.v)] : undefined;
+      const bl = base.lo.get(i);
+      const bh = base.hi.get(i);
+      const b = bl && bh ? [round32(bl.v, false, i, bl), round32(bh.v, true, i, bh)] : undefined;
       if (!b || b[0] !== l32 || b[1] !== h32) overlay.set(i, [l32, h32]);
     }
     const key = [...overlay].map(([i, [l, h]]) => `${i}:${l},${h}`).join(';');
@@ -473,19 +496,76 @@ export function loadVnnlib(file: string, opts: ParseOptions = {}): VnnlibPropert
 
 /** acc += sign * b, in place. */
 function addInto(acc: Lin, b: Lin, sign: 1 | -1): Lin {
-  for (const [v, c] of b.coef) acc.coef.set(v, (acc.coef.get(v) ?? 0) + sign * c);
-  acc.k += sign * b.k;
+  for (const [v, c] of b.coef) {
+    const [x, r] = sumRounding(acc.coef.get(v) ?? 0, acc.cR.get(v) ?? 0, sign * c, b.cR.get(v) ?? 0);
+    acc.coef.set(v, x);
+    acc.cR.set(v, r);
+  }
+  [acc.k, acc.kR] = sumRounding(acc.k, acc.kR, sign * b.k, b.kR);
   return acc;
 }
 
-/** a *= s, in place. */
-function scaleInto(a: Lin, s: number): Lin {
-  for (const [v, c] of a.coef) a.coef.set(v, c * s);
-  a.k *= s;
+/** a *= s (of rounding sR), in place. */
+function scaleInto(a: Lin, s: number, sR: Rounding): Lin {
+  for (const [v, c] of a.coef) {
+    const [x, r] = productRounding(c, a.cR.get(v) ?? 0, s, sR);
+    a.coef.set(v, x);
+    a.cR.set(v, r);
+  }
+  [a.k, a.kR] = productRounding(a.k, a.kR, s, sR);
   return a;
 }
 
 /** A fresh a - b. */
 function difference(a: Lin, b: Lin): Lin {
-  return addInto({ coef: new Map(a.coef), k: a.k }, b, -1);
+  return addInto({ coef: new Map(a.coef), k: a.k, kR: a.kR, cR: new Map(a.cR) }, b, -1);
+}
+
+/** x + y in float64 with its rounding: adding an exact 0 keeps the other's; an exact sum of exact numbers stays 0. */
+function sumRounding(x: number, xR: Rounding, y: number, yR: Rounding): [number, Rounding] {
+  const s = x + y;
+  if (y === 0 && yR === 0) return [s, xR];
+  if (x === 0 && xR === 0) return [s, yR];
+  if (xR === 0 && yR === 0) {
+    const bb = s - x; // TwoSum (Knuth): the exact error of the float64 sum
+    return [s, x - (s - bb) + (y - bb) === 0 ? 0 : 1];
+  }
+  return [s, 2];
+}
+
+/** x * y in float64 with its rounding: a factor of exactly +-1 or 0 keeps (or clears) it. */
+function productRounding(x: number, xR: Rounding, y: number, yR: Rounding): [number, Rounding] {
+  const p = x * y;
+  if (yR === 0 && (y === 1 || y === -1)) return [p, xR];
+  if (xR === 0 && (x === 1 || x === -1)) return [p, yR];
+  if ((x === 0 && xR === 0) || (y === 0 && yR === 0)) return [p, 0];
+  if (xR === 0 && yR === 0) return [p, productIsExact(x, y, p) ? 0 : 1];
+  return [p, 2];
+}
+
+/** The rounding of q = x / y computed in float64 (x and y of roundings xR, yR). */
+function quotientRounding(x: number, xR: Rounding, y: number, yR: Rounding, q: number): Rounding {
+  if (yR === 0 && (y === 1 || y === -1)) return xR;
+  if (x === 0 && xR === 0) return 0;
+  if (xR === 0 && yR === 0) return productIsExact(q, y, x) ? 0 : 1;
+  return 2;
+}
+
+/** Whether p = x * y exactly (finite numbers). */
+function productIsExact(x: number, y: number, p: number): boolean {
+  if (!Number.isFinite(p)) return false;
+  return exactBinary(x) * exactBinary(y) === exactBinary(p) << 1074n;
+}
+
+/** Whether the decimal `text` (NUMBER's form) is exactly the float64 v. */
+export function decimalIsExact(text: string, v: number): boolean {
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return false;
+  const digits = (m[2] + m[3]).replace(/^0+/, '');
+  const mant = BigInt(digits || '0') * (m[1] === '-' ? -1n : 1n);
+  if (mant === 0n) return v === 0;
+  const e = Number(m[4] ?? 0) - m[3].length; // value = mant * 10^e
+  if (!Number.isFinite(v) || v === 0 || Math.abs(e) > 400) return false;
+  const b = exactBinary(v); // v = b * 2^-1074
+  return e >= 0 ? (mant * 10n ** BigInt(e)) << 1074n === b : mant << 1074n === b * 10n ** BigInt(-e);
 }

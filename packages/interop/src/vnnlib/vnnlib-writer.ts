@@ -1,5 +1,4 @@
-import { ConfigError } from '@certkd/core';
-import { roundDown32, roundUp32 } from './float32-round';
+import { ConfigError, roundDown32, roundUp32, sumDown32, sumUp32 } from '@certkd/core';
 
 export interface RobustnessVnnlibOptions {
   /** Lower clip of the input box (default 0). */
@@ -30,8 +29,8 @@ export function writeRobustnessVnnlib(x: Float32Array, label: number, eps: numbe
   out.push('', '; Input constraints:');
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw new ConfigError(`x[${i}] is not finite`, undefined, 'x');
-    const l = roundDown32(Math.max(lo, x[i] - eps));
-    const u = roundUp32(Math.min(hi, x[i] + eps));
+    const l = x[i] - eps <= lo ? roundDown32(lo) : sumDown32(x[i], -eps);
+    const u = x[i] + eps >= hi ? roundUp32(hi) : sumUp32(x[i], eps);
     if (l > u) throw new ConfigError(`x[${i}] = ${x[i]} lies outside [${lo}, ${hi}] by more than eps`, undefined, 'x');
     out.push(`(assert (<= X_${i} ${fmt(u)}))`, `(assert (>= X_${i} ${fmt(l)}))`);
   }

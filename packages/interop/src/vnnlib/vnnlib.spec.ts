@@ -71,6 +71,32 @@ ${decl(2, 3)}
     expect(p.boxes[0].upper[0]).toBeLessThan(0.7 + 1e-7);
   });
 
+  it('rounds outwards from the decimal, not from its float64 rounding; refuses numbers rounded more than once', () => {
+    // 0.50000000000000000001 and 0.49999999999999999999 both parse to the float64 0.5, a float32:
+    // the box must still contain [0.49999999999999999999, 0.50000000000000000001]
+    const box = (lo: string, hi: string) => parseVnnlib(`${decl(1, 1)}\n(assert (>= X_0 ${lo}))\n(assert (<= X_0 ${hi}))\n(assert (<= Y_0 0))`).boxes[0];
+    const near = box('0.49999999999999999999', '0.50000000000000000001');
+    expect(near.lower[0]).toBeLessThan(0.5);
+    expect(near.upper[0]).toBeGreaterThan(0.5);
+    expect(Math.fround(near.lower[0])).toBe(near.lower[0]);
+    expect(0.5 - near.lower[0]).toBeLessThanOrEqual(2 ** -25);
+    // exact decimals, and exact arithmetic on them, keep their float32 values
+    const exact = box('0.5', '(* 2 0.375)');
+    expect([exact.lower[0], exact.upper[0]]).toEqual([0.5, 0.75]);
+    expect(box('(- 1 0.25)', '1').lower[0]).toBe(0.75);
+    expect(box('0', '(/ 3 4)').upper[0]).toBe(0.75);
+    // one rounding on exact numbers (1/3) is the real bound to nearest: it stays as it was
+    const third = box('(/ 1 3)', '1');
+    expect(third.lower[0]).toBe(Math.fround(1 / 3) > 1 / 3 ? Math.fround(1 / 3) - 2 ** -25 : Math.fround(1 / 3));
+    // a bound that went through two roundings (0.1 + 0.2) has no known error: refused, naming the file position
+    const e = errorOf(() => parseVnnlib(`${decl(1, 1)}\n(assert (>= X_0 (+ 0.1 0.2)))\n(assert (<= X_0 1))\n(assert (<= Y_0 0))`, 'p.vnnlib'));
+    expect(e.message).toMatch(/p\.vnnlib:\d+:\d+/);
+    expect(e.message).toMatch(/more than one float64 rounding/);
+    // and so is an output constant computed that way; one decimal (0.3) is fine
+    expect(() => parseVnnlib(`${decl(1, 2)}\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (<= Y_0 (* 0.1 3)))`)).toThrow(/more than one float64 rounding/);
+    expect(parseVnnlib(`${decl(1, 2)}\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (<= Y_0 0.3))`).outputConstraints[0][0].d).toBe(0.3);
+  });
+
   it('reads a disjunction of input boxes with common output constraints', () => {
     const text = `${decl(1, 2)}
 (assert (or (and (>= X_0 0) (<= X_0 1)) (and (>= X_0 2) (<= X_0 3))))
