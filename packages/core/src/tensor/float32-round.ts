@@ -51,7 +51,7 @@ export function sumUp32(a: number, b: number): number {
 }
 
 /** (a + b) - fl(a + b), exactly (Knuth's TwoSum; finite inputs without overflow). */
-function twoSumError(a: number, b: number, s: number): number {
+export function twoSumError(a: number, b: number, s: number): number {
   if (!Number.isFinite(s)) return 0;
   const bb = s - a;
   return a - (s - bb) + (b - bb);

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { constants as BUFFER_LIMITS } from 'buffer';
-import { PropertyFormatError, exactBinary, nextDown32, nextUp32, roundDown32, roundUp32 } from '@certkd/core';
+import { PropertyFormatError, exactBinary, nextDown32, nextUp32, roundDown32, roundUp32, twoSumError } from '@certkd/core';
 import { ParseOptions, SExpr, parseSExprs, showText } from './sexpr';
 
 /** An axis-aligned input box (values in the ONNX input's flat element order, X_0 .. X_{n-1}). */
@@ -526,10 +526,7 @@ function sumRounding(x: number, xR: Rounding, y: number, yR: Rounding): [number,
   const s = x + y;
   if (y === 0 && yR === 0) return [s, xR];
   if (x === 0 && xR === 0) return [s, yR];
-  if (xR === 0 && yR === 0) {
-    const bb = s - x; // TwoSum (Knuth): the exact error of the float64 sum
-    return [s, x - (s - bb) + (y - bb) === 0 ? 0 : 1];
-  }
+  if (xR === 0 && yR === 0) return [s, twoSumError(x, y, s) === 0 ? 0 : 1];
   return [s, 2];
 }
 

@@ -1,4 +1,4 @@
-import { ConfigError, roundDown32, roundUp32, sumDown32, sumUp32 } from '@certkd/core';
+import { ConfigError, linfBoxFlat } from '@certkd/core';
 
 export interface RobustnessVnnlibOptions {
   /** Lower clip of the input box (default 0). */
@@ -20,6 +20,7 @@ export function writeRobustnessVnnlib(x: Float32Array, label: number, eps: numbe
   if (!(eps >= 0) || !Number.isFinite(eps)) throw new ConfigError(`eps must be a finite number >= 0, got ${eps}`, undefined, 'eps');
   if (!(lo <= hi)) throw new ConfigError(`lo (${lo}) must not exceed hi (${hi})`, undefined, 'lo');
   if (x.length === 0) throw new ConfigError('the input x is empty', undefined, 'x');
+  const box = linfBoxFlat(x, eps, [lo, hi]); // rounded outwards to float32
   const out: string[] = [];
   out.push(`; Local robustness: label ${label}, eps ${fmt(eps)}, box clipped to [${fmt(lo)}, ${fmt(hi)}]`);
   out.push('');
@@ -29,8 +30,8 @@ export function writeRobustnessVnnlib(x: Float32Array, label: number, eps: numbe
   out.push('', '; Input constraints:');
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw new ConfigError(`x[${i}] is not finite`, undefined, 'x');
-    const l = x[i] - eps <= lo ? roundDown32(lo) : sumDown32(x[i], -eps);
-    const u = x[i] + eps >= hi ? roundUp32(hi) : sumUp32(x[i], eps);
+    const l = box.lower[i];
+    const u = box.upper[i];
     if (l > u) throw new ConfigError(`x[${i}] = ${x[i]} lies outside [${lo}, ${hi}] by more than eps`, undefined, 'x');
     out.push(`(assert (<= X_${i} ${fmt(u)}))`, `(assert (>= X_${i} ${fmt(l)}))`);
   }
