@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchNormLayer, Network } from '@certkd/core';
+import type { Network } from '@certkd/core';
 import { defaultRelaxations } from './relaxations/default-set';
 import type { LayerContext, RelaxationSet } from './types';
 
@@ -47,16 +47,11 @@ export interface RoundingErrorBound {
  * |s| m + |beta| + |mean * s| (eval mode; channels last, so the channel is the fastest index).
  */
 function shiftTerms(net: Network, i: number, m: Float64Array, out: Float32Array): void {
-  const eps = (net.layers[i] as BatchNormLayer).epsilon;
-  const gamma = net.param(i, 'gamma').dataSync();
-  const beta = net.param(i, 'beta').dataSync();
-  const mean = net.param(i, 'movingMean').dataSync();
-  const variance = net.param(i, 'movingVariance').dataSync();
-  const C = gamma.length;
+  const { scale, shiftTerms: terms } = net.bnAffine64(i);
+  const C = scale.length;
   for (let k = 0; k < out.length; k++) {
     const c = k % C;
-    const sc = Math.abs(gamma[c]) / Math.sqrt(variance[c] + eps);
-    out[k] = Math.max(out[k], Math.fround((sc * m[k] + Math.abs(beta[c]) + Math.abs(mean[c]) * sc) * (1 + 2 ** -20)));
+    out[k] = Math.max(out[k], Math.fround((Math.abs(scale[c]) * m[k] + terms[c]) * (1 + 2 ** -20)));
   }
 }
 

@@ -1,6 +1,6 @@
 import { explicitPadding } from '@certkd/core';
 import type { AlphaCertificate } from '@certkd/bounds';
-import type { AvgPoolLayer, BatchNormLayer, Conv2DLayer, DenseLayer, Network, NormalizeLayer } from '@certkd/core';
+import type { AvgPoolLayer, Conv2DLayer, DenseLayer, Network, NormalizeLayer } from '@certkd/core';
 
 /**
  * Sound float64 re-check of verified claims (docs/verification.md, "Floating point").
@@ -128,22 +128,17 @@ export class Net64 {
           break;
         }
         case 'batchnorm': {
-          const l = layer as BatchNormLayer;
-          const gamma = net.param(i, 'gamma').dataSync();
-          const beta = net.param(i, 'beta').dataSync();
-          const mean = net.param(i, 'movingMean').dataSync();
-          const variance = net.param(i, 'movingVariance').dataSync();
-          const C = gamma.length;
+          // channels last: the channel is the fastest index; tAbs counts the shift's terms, not
+          // its value (beta and mean * s may cancel, and the rounding error of t scales with them)
+          const bn = net.bnAffine64(i);
+          const C = bn.scale.length;
           const s = new Float64Array(nIn);
           const t = new Float64Array(nIn);
           const tAbs = new Float64Array(nIn);
           for (let k = 0; k < nIn; k++) {
-            const c = k % C; // channels last: the channel is the fastest index
-            s[k] = gamma[c] / Math.sqrt(variance[c] + l.epsilon);
-            t[k] = beta[c] - mean[c] * s[k];
-            // the shift's terms, not its value: beta and mean * s may cancel, and the rounding
-            // error of t (and of s inside it) scales with them
-            tAbs[k] = Math.abs(beta[c]) + Math.abs(mean[c] * s[k]);
+            s[k] = bn.scale[k % C];
+            t[k] = bn.shift[k % C];
+            tAbs[k] = bn.shiftTerms[k % C];
           }
           ops.push({ kind: 'scale', n: nIn, s, t, tAbs });
           break;

@@ -77,6 +77,38 @@ describe('Network IR', () => {
     net.dispose();
   });
 
+  it('bnAffine64 gives the eval-mode scale and shift in float64, and the shift terms that may cancel', () => {
+    const spec: NetworkSpec = { inputShape: [3], layers: [{ kind: 'batchnorm', epsilon: 1e-3, momentum: 0.9 }] };
+    const net = Network.create(spec, new SeededRng(0));
+    net.param(0, 'gamma').assign(tf.tensor1d([2, -0.5, 1]));
+    net.param(0, 'beta').assign(tf.tensor1d([0.25, 3, 1000]));
+    net.param(0, 'movingMean').assign(tf.tensor1d([1, -4, 1000]));
+    net.param(0, 'movingVariance').assign(tf.tensor1d([4, 0.25, 1]));
+    const { scale, shift, shiftTerms } = net.bnAffine64(0);
+    const s = [2 / Math.sqrt(4.001), -0.5 / Math.sqrt(0.251), 1 / Math.sqrt(1.001)];
+    const variance = net.param(0, 'movingVariance').dataSync(); // float32 as stored
+    for (let c = 0; c < 3; c++) {
+      expect(scale[c]).toBe(net.param(0, 'gamma').dataSync()[c] / Math.sqrt(variance[c] + 1e-3));
+      expect(scale[c]).toBeCloseTo(s[c], 6);
+    }
+    expect(shift[0]).toBeCloseTo(0.25 - s[0], 6);
+    expect(shift[1]).toBeCloseTo(3 + 4 * s[1], 6);
+    // channel 2 nearly cancels: the shift is about 0.5 but its terms sum to about 2000
+    expect(shift[2]).toBeCloseTo(1000 - 1000 * s[2], 4);
+    expect(shiftTerms[2]).toBeCloseTo(1000 + 1000 * s[2], 4);
+    expect(shiftTerms[1]).toBeCloseTo(3 + 4 * Math.abs(s[1]), 6);
+    // the float32 tensor form agrees
+    const bn = net.bnAffine(0);
+    const sc32 = bn.scale.dataSync();
+    const sh32 = bn.shift.dataSync();
+    for (let c = 0; c < 3; c++) {
+      expect(Math.abs(sc32[c] - scale[c])).toBeLessThan(1e-6 * Math.abs(scale[c]));
+      expect(Math.abs(sh32[c] - shift[c])).toBeLessThan(1e-6 * shiftTerms[c]);
+    }
+    tf.dispose([bn.scale, bn.shift]);
+    net.dispose();
+  });
+
   it('rejects inconsistent specs', () => {
     expect(() =>
       inferShapes({ inputShape: [4], layers: [{ kind: 'conv2d', filters: 2, kernelSize: [3, 3], strides: [1, 1], padding: 'valid', useBias: true }] }),

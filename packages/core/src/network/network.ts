@@ -190,6 +190,30 @@ export class Network {
     });
   }
 
+  /**
+   * BatchNorm layer i (eval mode) as its per-channel scale gamma / sqrt(var + eps) and shift
+   * beta - mean * scale in float64 from the stored parameters, with shiftTerms = |beta| +
+   * |mean * scale|: the shift is computed from two terms that may cancel, so a rounding error
+   * analysis must scale with them, not with the shift's value.
+   */
+  bnAffine64(i: number): { scale: Float64Array; shift: Float64Array; shiftTerms: Float64Array } {
+    const eps = (this.spec.layers[i] as BatchNormLayer).epsilon;
+    const gamma = this.param(i, 'gamma').dataSync();
+    const beta = this.param(i, 'beta').dataSync();
+    const mean = this.param(i, 'movingMean').dataSync();
+    const variance = this.param(i, 'movingVariance').dataSync();
+    const C = gamma.length;
+    const scale = new Float64Array(C);
+    const shift = new Float64Array(C);
+    const shiftTerms = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      scale[c] = gamma[c] / Math.sqrt(variance[c] + eps);
+      shift[c] = beta[c] - mean[c] * scale[c];
+      shiftTerms[c] = Math.abs(beta[c]) + Math.abs(mean[c] * scale[c]);
+    }
+    return { scale, shift, shiftTerms };
+  }
+
   /** Run layers [start, end) on x. Returns the output, tap activations and batch statistics. */
   forward(x: tf.Tensor, opts: ForwardOptions = { mode: 'eval' }): ForwardResult {
     const start = opts.start ?? 0;
