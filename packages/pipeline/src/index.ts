@@ -2,6 +2,7 @@ export * from './recipe/schema';
 export { loadRecipe, parseRecipe, valueAt } from './recipe/load-recipe';
 export type { RunContext, ModelArtifact, ModelResults, EpochRecord } from './engine/context';
 export { RunPaths } from './engine/run-paths';
+export { readLock, isLive, pidAlive, type FoundLock, type LockHolder } from './engine/run-lock';
 export { runRecipe, recipeHash, writeResults, type RunOptions } from './engine/run-recipe';
 export { createRegistry, createRunContainer, rootContainer, BUILTIN_PACKAGES, type PluginSource } from './engine/registry';
 export { registerPipeline, STAGE_PLUGINS, SINK_PLUGINS, RUN_SINKS } from './register';

@@ -12,7 +12,7 @@ import * as YAML from 'yaml';
 import { lastValueFrom, tap } from 'rxjs';
 import { CertkdError, ConfigError, IoError, loadBackend, loadModel, writeFileAtomic } from '@certkd/core';
 import type { Network, PipelineEvent } from '@certkd/core';
-import { RunPaths, loadRecipe, recipeHash, runRecipe } from '@certkd/pipeline';
+import { RunPaths, loadRecipe, pidAlive, readLock, recipeHash, runRecipe } from '@certkd/pipeline';
 import { pointRecord, runVnnlibTask } from '@certkd/certifier';
 import { loadOnnxModel } from '@certkd/interop';
 import { EVAL_PGD_OPTIONS, Pgd } from '@certkd/attacks';
@@ -161,16 +161,10 @@ async function runJob(d: RunJobData, req: ChildRequest): Promise<JobResult> {
  * handed here), so it is removed.
  */
 function checkLock(paths: RunPaths, retried: boolean): void {
-  let holder: { pid?: number; hostname?: string };
-  try {
-    holder = JSON.parse(fs.readFileSync(paths.lock, 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    return; // unreadable: the run lock's own rules decide
-  }
+  const holder = readLock(paths.lock)?.holder;
+  if (!holder) return; // none, or unreadable: the run lock's own rules decide
   if (holder.hostname === os.hostname()) {
-    if (typeof holder.pid === 'number' && holder.pid !== process.pid && alive(holder.pid))
-      throw new BusyError(`run '${path.basename(paths.root)}' is being written by pid ${holder.pid}`);
+    if (holder.pid !== process.pid && pidAlive(holder.pid)) throw new BusyError(`run '${path.basename(paths.root)}' is being written by pid ${holder.pid}`);
     return; // stale: the run lock takes it over
   }
   if (!retried) throw new BusyError(`run '${path.basename(paths.root)}' is locked by a process on host ${holder.hostname}`);
@@ -178,14 +172,5 @@ function checkLock(paths: RunPaths, retried: boolean): void {
     fs.rmSync(paths.lock, { force: true });
   } catch (e) {
     throw new IoError(`cannot remove the lock left by a lost worker: ${(e as Error).message}`, paths.lock);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,7 +1,6 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { RunPaths } from '@certkd/pipeline';
+import { RunPaths, isLive, readLock } from '@certkd/pipeline';
 import { FAILED_FILE, runComplete } from './run-state';
 import { SweepPlan, TEACHERS_DIR } from './sweep/expand';
 import { runJobId, sweepJobs } from './jobs';
@@ -36,10 +35,10 @@ export function storeState(store: string, dir: string, run: string, recipe: Para
   const paths = RunPaths.forRun(path.join(store, dir), run, undefined, 'run');
   if (runComplete(paths, recipe)) return { state: 'done' };
   try {
-    const holder = JSON.parse(fs.readFileSync(paths.lock, 'utf8')) as { pid?: number; hostname?: string };
-    if (holder.hostname !== os.hostname() || (typeof holder.pid === 'number' && alive(holder.pid))) return { state: 'running' };
+    const found = readLock(paths.lock);
+    if (found && isLive(found)) return { state: 'running' };
   } catch {
-    /* no lock */
+    /* an unreadable lock directory: the other records decide */
   }
   try {
     const f = JSON.parse(fs.readFileSync(path.join(paths.root, FAILED_FILE), 'utf8')) as { message?: string };
@@ -60,15 +59,6 @@ export function storeState(store: string, dir: string, run: string, recipe: Para
     /* no log yet */
   }
   return { state: 'queued' };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The state of every job of a sweep: from the queue when one is given (Redis), else from the store. */

@@ -93,7 +93,7 @@ export class RunLock {
   }
 }
 
-interface FoundLock {
+export interface FoundLock {
   raw: string;
   /** Undefined when the file is not a lock this version wrote (or is being written). */
   holder?: LockHolder;
@@ -130,7 +130,8 @@ function isStale(found: FoundLock): boolean {
   return found.holder.hostname === os.hostname() && !pidAlive(found.holder.pid);
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` runs on this host (this process counts as running). */
+export function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
