@@ -37,6 +37,23 @@ describe('sweep expansion', () => {
     expect(planSweep(SMOKE).runs.map((r) => r.name)).toEqual(plan.runs.map((r) => r.name));
   });
 
+  it('plans every shipped sweep file: runs validated, one per grid point, every pair with its baseline', () => {
+    const recipes = path.resolve(__dirname, '../../../recipes');
+    const files = ['sweeps', 'study/sweeps'].flatMap((sub) =>
+      fs
+        .readdirSync(path.join(recipes, sub))
+        .filter((f) => /\.ya?ml$/.test(f) && !/^(base-|smoke-base)/.test(f))
+        .map((f) => path.join(recipes, sub, f)),
+    );
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const f of files) {
+      const plan = planSweep(f);
+      const points = Object.values(plan.loaded.sweep.grid).reduce((n, values) => n * values.length, 1);
+      expect([f, plan.runs.length]).toEqual([f, points]);
+      expect(new Set(plan.runs.map((r) => r.name)).size).toBe(points);
+    }
+  });
+
   it('trains a teacher shared by several runs once, and the runs load it', () => {
     const plan = planSweep(SMOKE);
     expect(plan.teachers).toHaveLength(2); // one per seed
