@@ -29,10 +29,11 @@ describe('sweep expansion', () => {
 
   it('expands the smoke sweep into stable, safe run names, one validated recipe each', () => {
     const plan = planSweep(SMOKE);
-    expect(plan.runs.map((r) => r.name)).toEqual(['smoke-alpha0-seed0', 'smoke-alpha0-seed1', 'smoke-alpha0.5-seed0', 'smoke-alpha0.5-seed1']);
-    expect(plan.runs.map((r) => r.setting)).toEqual(['smoke-alpha0', 'smoke-alpha0', 'smoke-alpha0.5', 'smoke-alpha0.5']);
-    expect(plan.runs.map((r) => r.recipe.seed)).toEqual([0, 1, 0, 1]);
-    const student = plan.runs[2].recipe.stages[1] as unknown as { loss: { options: { alpha: number } } };
+    // Seed by seed, whatever the axes' order in the file: the arms of a pair are queued together.
+    expect(plan.runs.map((r) => r.name)).toEqual(['smoke-alpha0-seed0', 'smoke-alpha0.5-seed0', 'smoke-alpha0-seed1', 'smoke-alpha0.5-seed1']);
+    expect(plan.runs.map((r) => r.setting)).toEqual(['smoke-alpha0', 'smoke-alpha0.5', 'smoke-alpha0', 'smoke-alpha0.5']);
+    expect(plan.runs.map((r) => r.recipe.seed)).toEqual([0, 0, 1, 1]);
+    const student = plan.runs[1].recipe.stages[1] as unknown as { loss: { options: { alpha: number } } };
     expect(student.loss.options.alpha).toBe(0.5);
     expect(planSweep(SMOKE).runs.map((r) => r.name)).toEqual(plan.runs.map((r) => r.name));
   });

@@ -152,9 +152,15 @@ export function findAxis(axes: Axis[], key: string): Axis | undefined {
   return axes.find((a) => a.short === key) ?? axes.find((a) => a.path === key);
 }
 
+/**
+ * Every grid point, seed by seed: the seed axis is the outer loop, the others nest in file order.
+ * Runs are queued in this order, so the arms of a paired comparison start together and run side
+ * by side under the same load, and any prefix of finished runs is made of whole pairs.
+ */
 function cartesian(axes: Axis[]): Record<string, unknown>[] {
+  const ordered = [...axes.filter((a) => a.path === 'seed'), ...axes.filter((a) => a.path !== 'seed')];
   let out: Record<string, unknown>[] = [{}];
-  for (const a of axes) out = out.flatMap((p) => a.values.map((v) => ({ ...p, [a.short]: v })));
+  for (const a of ordered) out = out.flatMap((p) => a.values.map((v) => ({ ...p, [a.short]: v })));
   return out;
 }
 
